@@ -1,0 +1,67 @@
+"""OpenTelemetry tracing with OpenInference attributes, exported to a local Arize Phoenix.
+
+``setup()`` sends spans to Phoenix; ``llm_span``/``evaluator_span``/``chain_span``/
+``retriever_span``/``traced`` record them; ``annotate_spans`` writes verdicts back onto spans;
+``python -m tracing.phoenix_server start`` runs Phoenix locally. See docs/tracing.md.
+"""
+
+from tracing.annotations import AnnotatorKind, SpanAnnotation, annotate_spans
+from tracing.errors import (
+    AnnotationError,
+    PhoenixServerError,
+    ProviderConflictError,
+    TracingConfigError,
+    TracingError,
+)
+from tracing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, default_price_table, estimate_cost
+from tracing.redaction import DEFAULT_RULES, RedactingSpanProcessor, RedactionRule, Redactor
+from tracing.setup import TracingHandle, setup, setup_from_env
+from tracing.spans import (
+    ChainCall,
+    EvaluatorCall,
+    LLMCall,
+    RetrieverCall,
+    chain_span,
+    current_span_ids,
+    evaluator_span,
+    llm_span,
+    retriever_span,
+    span_ids,
+    traced,
+)
+from tracing._processor import DeliveryStats
+
+__all__ = [
+    "DEFAULT_PRICES",
+    "DEFAULT_RULES",
+    "AnnotationError",
+    "AnnotatorKind",
+    "ChainCall",
+    "DeliveryStats",
+    "EvaluatorCall",
+    "LLMCall",
+    "ModelPrice",
+    "PhoenixServerError",
+    "PriceTable",
+    "ProviderConflictError",
+    "RedactingSpanProcessor",
+    "RedactionRule",
+    "Redactor",
+    "RetrieverCall",
+    "SpanAnnotation",
+    "TracingConfigError",
+    "TracingError",
+    "TracingHandle",
+    "annotate_spans",
+    "chain_span",
+    "current_span_ids",
+    "default_price_table",
+    "estimate_cost",
+    "evaluator_span",
+    "llm_span",
+    "retriever_span",
+    "setup",
+    "setup_from_env",
+    "span_ids",
+    "traced",
+]

@@ -1,0 +1,35 @@
+"""Errors raised by :mod:`tracing`.
+
+Hierarchy (catch the base class to handle them all)::
+
+    TracingError                  base class; never raised itself
+    ├── TracingConfigError        bad argument or environment variable (ValueError too)
+    ├── ProviderConflictError     an SDK TracerProvider exists and setup() was told not to reuse it
+    ├── AnnotationError           Phoenix refused or could not receive span annotations
+    └── PhoenixServerError        the local Phoenix server could not be installed, started or stopped
+
+Export failures are deliberately *not* exceptions: spans that cannot be delivered are counted
+in ``TracingHandle.dropped_spans`` so the instrumented application never fails because of tracing.
+"""
+
+from __future__ import annotations
+
+
+class TracingError(Exception):
+    """Base class of every error raised by the tracing library."""
+
+
+class TracingConfigError(TracingError, ValueError):
+    """A setup argument or environment variable has an unusable value."""
+
+
+class ProviderConflictError(TracingError):
+    """An SDK TracerProvider is already installed and ``use_existing_provider=False`` was given."""
+
+
+class AnnotationError(TracingError):
+    """Span annotations could not be written to Phoenix (unreachable, or an HTTP error)."""
+
+
+class PhoenixServerError(TracingError):
+    """The local Phoenix server could not be installed, started, found or stopped."""

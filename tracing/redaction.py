@@ -1,0 +1,191 @@
+"""Masking of personal data and secrets in span attributes before they leave the process (GDPR).
+
+:class:`Redactor` applies an ordered list of :class:`RedactionRule` to strings.
+:class:`RedactingSpanProcessor` wraps the span processor that exports, so what reaches Phoenix is
+the masked copy; spans are masked once, when they end, on the thread that ended them.
+
+Default rules, in order (the order matters: a card number must be masked before the phone rule
+could eat part of it): private keys, bearer tokens, JWTs, vendor API keys (``sk-...``, AWS
+``AKIA...``/``ASIA...`` and ``aws_secret_access_key=...``, GitHub, Google, Slack), e-mail addresses,
+payment card numbers (13–19 digits that pass the Luhn check, so invoice numbers survive), and
+phone numbers (international ``+..`` forms and North-American/European national forms).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import Status
+
+
+def luhn_valid(digits: str) -> bool:
+    """True when the digit string passes the Luhn checksum used by payment cards."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return "[CARD]" if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[./-]\d{2}[./-]\d{4}")
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    # Phone numbers have 9-15 digits (E.164 caps at 15); shorter runs are amounts, years, counts,
+    # and dates have their own shape, so both are kept readable.
+    text = match.group(0)
+    digits = sum(ch.isdigit() for ch in text)
+    if text.startswith("+"):
+        return "[PHONE]" if 8 <= digits <= 15 else text
+    return "[PHONE]" if 9 <= digits <= 15 and not _DATE.fullmatch(text) else text
+
+
+@dataclass(frozen=True)
+class RedactionRule:
+    """A named pattern and its replacement (a string, or a function of the match)."""
+
+    name: str
+    pattern: re.Pattern[str]
+    replacement: str | Callable[[re.Match[str]], str]
+
+
+def _rule(name: str, regex: str, replacement: str | Callable[[re.Match[str]], str], flags: int = 0) -> RedactionRule:
+    return RedactionRule(name, re.compile(regex, flags), replacement)
+
+
+DEFAULT_RULES: tuple[RedactionRule, ...] = (
+    _rule(
+        "private_key",
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+        "[PRIVATE_KEY]",
+        re.DOTALL,
+    ),
+    _rule("bearer", r"\b(Bearer|Token)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 [TOKEN]", re.IGNORECASE),
+    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}", "[JWT]"),
+    _rule("api_key", r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_-]{16,}", "[API_KEY]"),
+    _rule("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", "[AWS_KEY]"),
+    _rule(
+        "aws_secret",
+        r"(aws_secret_access_key|aws_secret|secret_access_key)(\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{30,}",
+        r"\1\2[AWS_SECRET]",
+        re.IGNORECASE,
+    ),
+    _rule("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})", "[API_KEY]"),
+    _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "[API_KEY]"),
+    _rule("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "[API_KEY]"),
+    _rule(
+        "generic_secret",
+        r"\b(api[_-]?key|secret|password|passwd|token)(\s*[:=]\s*[\"']?)[^\s\"',;]{8,}",
+        r"\1\2[SECRET]",
+        re.IGNORECASE,
+    ),
+    _rule("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "[EMAIL]"),
+    _rule("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", _mask_card),
+    _rule("phone", r"(?<![\w+.,])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]?\d{2,5}){1,4}(?![\d])", _mask_phone),
+)
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Applies ``rules`` in order to every string; ``skip_keys`` are attribute keys left untouched."""
+
+    rules: tuple[RedactionRule, ...] = DEFAULT_RULES
+    skip_keys: frozenset[str] = field(default_factory=frozenset)
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every rule's matches replaced."""
+        for rule in self.rules:
+            text = rule.pattern.sub(rule.replacement, text)
+        return text
+
+    def redact_value(self, value: Any) -> Any:
+        """Redact a span attribute value: strings and sequences of strings; numbers pass through."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
+            return tuple(self.redact(v) if isinstance(v, str) else v for v in value)
+        return value
+
+    def redact_attributes(self, attributes: Iterable[tuple[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """Return the redacted attributes and whether anything changed."""
+        out: dict[str, Any] = {}
+        changed = False
+        for key, value in attributes:
+            new = value if key in self.skip_keys else self.redact_value(value)
+            changed = changed or new != value
+            out[key] = new
+        return out, changed
+
+
+class RedactingSpanProcessor(SpanProcessor):
+    """Forwards each ended span to ``inner`` as a copy whose strings went through ``redactor``.
+
+    Masked: attribute values, event attributes (exception messages and stack traces) and the
+    status description. Span names are left alone: they are code identifiers chosen by the
+    developer, and masking them would break grouping in Phoenix.
+    """
+
+    def __init__(self, inner: SpanProcessor, redactor: Redactor | None = None) -> None:
+        self._inner = inner
+        self._redactor = redactor or Redactor()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._inner.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._inner.on_end(redact_span(span, self._redactor))
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
+    """Return ``span`` itself when nothing needs masking, else a masked copy."""
+    r = redactor
+    attributes, changed = r.redact_attributes((span.attributes or {}).items())
+    events: Sequence[Event] = span.events
+    new_events = []
+    for event in span.events:
+        ev_attrs, ev_changed = r.redact_attributes((event.attributes or {}).items())
+        new_events.append(Event(event.name, ev_attrs, event.timestamp) if ev_changed else event)
+        changed = changed or ev_changed
+    status = span.status
+    if status.description:
+        description = r.redact(status.description)
+        if description != status.description:
+            status = Status(status.status_code, description)
+            changed = True
+    if not changed:
+        return span
+    events = new_events
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
