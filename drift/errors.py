@@ -1,0 +1,63 @@
+"""Errors and warnings raised by :mod:`drift`.
+
+Hierarchy (catch ``DriftError`` to catch them all)::
+
+    DriftError(Exception)
+    ├── SchemaError(DriftError, ValueError)      a column is missing, has the wrong type, or schemas differ
+    ├── EmptyDataError(DriftError, ValueError)   nothing left to compare (empty input or all values missing)
+    ├── InputFormatError(DriftError, ValueError) a file or row cannot be read as logged data
+    ├── ConfigError(DriftError, ValueError)      a parameter or config file value is invalid
+    └── MissingDependencyError(DriftError, ImportError)  an optional extra is not installed
+
+    LowPowerWarning(UserWarning)                 a sample is too small for the test to detect drift reliably
+    DataQualityWarning(UserWarning)              NaN/inf dropped, unseen categories, constant columns
+
+Every message names the offending column, file or value and says what to do.
+"""
+
+from __future__ import annotations
+
+
+class DriftError(Exception):
+    """Base class of every error raised by :mod:`drift`."""
+
+
+class SchemaError(DriftError, ValueError):
+    """A column is missing, has an unusable type, or reference and current schemas differ."""
+
+
+class EmptyDataError(DriftError, ValueError):
+    """No usable values remain to compare (empty window, or a column that is entirely missing)."""
+
+
+class InputFormatError(DriftError, ValueError):
+    """A file or a logged row cannot be read (unknown extension, malformed JSON, bad timestamp)."""
+
+
+class ConfigError(DriftError, ValueError):
+    """A parameter or config value is invalid (bins < 2, threshold out of range, unknown window)."""
+
+
+class MissingDependencyError(DriftError, ImportError):
+    """An optional dependency is needed for this call; the message names the pip extra to install."""
+
+
+class LowPowerWarning(UserWarning):
+    """The sample is so small that a test will rarely detect drift; treat 'no drift' with caution."""
+
+
+class DataQualityWarning(UserWarning):
+    """Values were dropped or are suspicious (NaN/inf, unseen categories, constant columns)."""
+
+
+def require(module: str, extra: str) -> object:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra that provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise MissingDependencyError(
+            f"{module!r} is needed here but is not installed; install it with "
+            f"`pip install 'evalharness[{extra}]'`"
+        ) from exc
