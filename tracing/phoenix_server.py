@@ -1,0 +1,333 @@
+"""Run a local, locked-down Arize Phoenix server: ``python -m tracing.phoenix_server start|stop|status``.
+
+The server lives in its own virtual environment (``.venv-phoenix`` in the project root, created
+with ``python -m venv`` + ``pip install arize-phoenix==PHOENIX_VERSION`` when missing) because the
+full server package makes ``import phoenix.otel`` take 13–17 s; the harness itself only needs the
+OpenTelemetry exporter and ``arize-phoenix-client``. ``EVALHARNESS_PHOENIX_VENV`` points at an
+existing server venv instead. The database lives in a project-local working directory
+(``.evalharness/phoenix`` by default) next to a ``phoenix.pid.json`` that ``stop``/``status`` read.
+
+Lock-down (environment set for the server; see :data:`LOCKDOWN_ENV`): bound to 127.0.0.1;
+telemetry pixels, external resources (web fonts, CDN, WASM download), the MCP server, the agent
+assistant and its bash/web/GitHub tools, and all code sandboxes are off; migrations are not
+logged; ``.env.phoenix`` discovery from parent folders is off; ``PHOENIX_*``/``OTEL_*`` variables
+of the calling shell are not inherited. Known gap: Phoenix 20.26 binds its OTLP gRPC receiver on
+all interfaces (``[::]``) with no setting to change it; it is given a free port, and nothing in
+the harness uses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tracing.errors import PhoenixServerError
+
+PHOENIX_VERSION = "20.26.1"
+VENV_ENV = "EVALHARNESS_PHOENIX_VENV"
+DEFAULT_PORT = 6006
+PID_FILE = "phoenix.pid.json"
+LOG_FILE = "phoenix.log"
+
+LOCKDOWN_ENV: dict[str, str] = {
+    "PHOENIX_HOST": "127.0.0.1",
+    "PHOENIX_TELEMETRY_ENABLED": "false",  # FullStory / Scarf pixels
+    "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",  # web fonts, telemetry, WASM sandbox download
+    "PHOENIX_ENABLE_MCP_SERVER": "false",  # the /mcp endpoint
+    "PHOENIX_DISABLE_AGENT_ASSISTANT": "true",  # the /chat assistant
+    "PHOENIX_AGENTS_DISABLE_BASH": "true",  # server-side bash tool
+    "PHOENIX_AGENTS_DISABLE_WEB_ACCESS": "true",
+    "PHOENIX_AGENTS_DISABLE_GITHUB": "true",
+    "PHOENIX_AGENTS_ENABLE_MCP_CODE_MODE": "false",
+    "PHOENIX_ENABLE_MCP_CODE_MODE": "false",
+    "PHOENIX_ALLOWED_SANDBOX_PROVIDERS": "NONE",  # WASM, E2B, Docker, ... code sandboxes
+    "PHOENIX_LOG_MIGRATIONS": "false",
+    "PHOENIX_DISCOVER_CONFIG": "false",  # no .env.phoenix lookup in parent folders
+    "PHOENIX_ENABLE_PROMETHEUS": "false",
+}
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) holding pyproject.toml or .git."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").exists() or (folder / ".git").exists():
+            return folder
+    return here
+
+
+def default_workdir() -> Path:
+    """``<project root>/.evalharness/phoenix`` (already git-ignored)."""
+    return project_root() / ".evalharness" / "phoenix"
+
+
+def server_venv(venv: str | os.PathLike[str] | None = None) -> Path:
+    """The server venv: argument, ``$EVALHARNESS_PHOENIX_VENV``, else ``<project root>/.venv-phoenix``."""
+    chosen = venv or os.environ.get(VENV_ENV)
+    return Path(chosen).resolve() if chosen else project_root() / ".venv-phoenix"
+
+
+def ensure_server_venv(venv: str | os.PathLike[str] | None = None, *, install: bool = True) -> Path:
+    """Return the ``phoenix`` executable, creating the venv and installing the server if missing."""
+    root = server_venv(venv)
+    exe = root / "bin" / "phoenix"
+    if exe.exists():
+        return exe
+    if not install:
+        raise PhoenixServerError(
+            f"no Phoenix server in {root}; run `python -m tracing.phoenix_server install` or set {VENV_ENV}"
+        )
+    print(f"installing arize-phoenix=={PHOENIX_VERSION} into {root} (a few minutes, once)", file=sys.stderr)
+    try:
+        if not (root / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+        subprocess.run(
+            [str(root / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+             f"arize-phoenix=={PHOENIX_VERSION}"],
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise PhoenixServerError(f"could not install the Phoenix server into {root}: {exc}") from exc
+    if not exe.exists():
+        raise PhoenixServerError(f"arize-phoenix installed into {root} but {exe} is missing")
+    return exe
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on ``host`` a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _healthy(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout_s) as resp:  # noqa: S310 - loopback URL we built
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_our_phoenix(pid: int, workdir: Path) -> bool:
+    """True when ``pid`` is a ``phoenix serve`` whose working directory is ``workdir`` (no PID reuse)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return _pid_alive(pid)  # no /proc (not Linux): trust the pid file
+    return b"serve" in cmdline and f"PHOENIX_WORKING_DIR={workdir}".encode() in env
+
+
+@dataclass(frozen=True)
+class PhoenixProcess:
+    """A running Phoenix server started by :func:`start_phoenix`."""
+
+    pid: int
+    port: int
+    grpc_port: int
+    workdir: Path
+    host: str = "127.0.0.1"
+    _popen: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the UI and of the REST/OTLP API (``/v1/traces``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """The server's combined stdout/stderr."""
+        return self.workdir / LOG_FILE
+
+    def is_alive(self) -> bool:
+        """True while the server process exists."""
+        if self._popen is not None:
+            return self._popen.poll() is None
+        return _pid_alive(self.pid)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop the server by PID (SIGTERM, then SIGKILL after ``timeout_s``) and remove the pid file."""
+        if self.is_alive() and _is_our_phoenix(self.pid, self.workdir):
+            os.kill(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while self.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.is_alive():
+                os.kill(self.pid, signal.SIGKILL)
+                if self._popen is not None:
+                    self._popen.wait(5)
+        elif self._popen is not None:
+            self._popen.poll()
+        pid_file = self.workdir / PID_FILE
+        try:
+            if json.loads(pid_file.read_text()).get("pid") == self.pid:
+                pid_file.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def start_phoenix(
+    port: int = DEFAULT_PORT,
+    workdir: str | os.PathLike[str] | None = None,
+    *,
+    venv: str | os.PathLike[str] | None = None,
+    grpc_port: int | None = None,
+    timeout_s: float = 120.0,
+    install: bool = True,
+) -> PhoenixProcess:
+    """Start a locked-down ``phoenix serve`` on 127.0.0.1:``port`` and wait until ``/healthz`` answers.
+
+    ``workdir`` holds the SQLite database, the log and the pid file (default
+    ``.evalharness/phoenix`` in the project root). Raises :class:`PhoenixServerError` when the
+    port is taken, the server exits, or it is not healthy within ``timeout_s``.
+    """
+    host = "127.0.0.1"
+    work = Path(workdir).resolve() if workdir is not None else default_workdir()
+    existing = phoenix_status(work)
+    if existing is not None:
+        raise PhoenixServerError(
+            f"a Phoenix started from {work} is already running at {existing.url} (pid {existing.pid}); "
+            "stop it first or use another --workdir"
+        )
+    if _port_in_use(port, host):
+        raise PhoenixServerError(f"port {port} on {host} is already in use; choose another with --port")
+    exe = ensure_server_venv(venv, install=install)
+    work.mkdir(parents=True, exist_ok=True)
+    grpc = grpc_port if grpc_port is not None else free_port(host)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_"))}
+    env.update(LOCKDOWN_ENV)
+    env.update(
+        {"PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc), "PHOENIX_WORKING_DIR": str(work)}
+    )
+    log = open(work / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child, closed below
+    try:
+        popen = subprocess.Popen(
+            [str(exe), "serve"],
+            env=env,
+            cwd=work,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the CLI that started it; stopped by PID
+        )
+    finally:
+        log.close()
+    proc = PhoenixProcess(pid=popen.pid, port=port, grpc_port=grpc, workdir=work, host=host, _popen=popen)
+    (work / PID_FILE).write_text(
+        json.dumps({"pid": popen.pid, "port": port, "grpc_port": grpc, "url": proc.url, "started_at": time.time()})
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            (work / PID_FILE).unlink(missing_ok=True)
+            raise PhoenixServerError(
+                f"Phoenix exited with code {popen.returncode} during start-up; last log lines:\n{_tail(proc.log_path)}"
+            )
+        if _healthy(proc.url):
+            return proc
+        time.sleep(0.25)
+    proc.stop()
+    raise PhoenixServerError(
+        f"Phoenix did not answer {proc.url}/healthz within {timeout_s:.0f}s; last log lines:\n{_tail(proc.log_path)}"
+    )
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def phoenix_status(workdir: str | os.PathLike[str] | None = None) -> PhoenixProcess | None:
+    """The server recorded in ``workdir``'s pid file if it is still running, else None."""
+    work = Path(workdir).resolve() if workdir is not None else default_workdir()
+    try:
+        info = json.loads((work / PID_FILE).read_text())
+        pid, port, grpc = int(info["pid"]), int(info["port"]), int(info["grpc_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _pid_alive(pid) or not _is_our_phoenix(pid, work):
+        return None
+    return PhoenixProcess(pid=pid, port=port, grpc_port=grpc, workdir=work)
+
+
+def stop_phoenix(workdir: str | os.PathLike[str] | None = None) -> bool:
+    """Stop the server recorded in ``workdir``; False when none was running."""
+    proc = phoenix_status(workdir)
+    if proc is None:
+        return False
+    proc.stop()
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``start [--port N] [--workdir DIR] [--venv DIR]``, ``stop``, ``status``, ``install``."""
+    parser = argparse.ArgumentParser(prog="python -m tracing.phoenix_server", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["start", "stop", "status", "install"])
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="HTTP port (UI, REST, OTLP); default 6006")
+    parser.add_argument("--grpc-port", type=int, default=None, help="OTLP gRPC port; default: a free port")
+    parser.add_argument("--workdir", default=None, help="database/log/pid folder; default .evalharness/phoenix")
+    parser.add_argument("--venv", default=None, help=f"server venv; default ${VENV_ENV} or .venv-phoenix")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /healthz")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "install":
+            print(ensure_server_venv(args.venv))
+            return 0
+        if args.command == "start":
+            proc = start_phoenix(args.port, args.workdir, venv=args.venv, grpc_port=args.grpc_port, timeout_s=args.timeout)
+            print(f"Phoenix running at {proc.url} (pid {proc.pid}, data in {proc.workdir})")
+            print(f"export PHOENIX_COLLECTOR_ENDPOINT={proc.url}")
+            return 0
+        if args.command == "stop":
+            stopped = stop_phoenix(args.workdir)
+            print("Phoenix stopped" if stopped else "no Phoenix running from this workdir")
+            return 0
+        proc = phoenix_status(args.workdir)
+        if proc is None:
+            print("Phoenix is not running")
+            return 1
+        healthy = _healthy(proc.url)
+        print(f"Phoenix running at {proc.url} (pid {proc.pid}){'' if healthy else ' but /healthz does not answer'}")
+        return 0 if healthy else 1
+    except PhoenixServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
