@@ -1,0 +1,104 @@
+"""Tables of the review store (SQLAlchemy Core, the same on SQLite and Postgres)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+items = Table(
+    "review_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue", String(64), nullable=False),
+    Column("source_id", String(512), nullable=False),
+    Column("criterion", String(128), nullable=False),
+    Column("suite", String(256)),
+    Column("input", Text, nullable=False),
+    Column("output", Text, nullable=False),
+    Column("context", Text),
+    Column("expected", Text),
+    Column("scale_min", Float),
+    Column("scale_max", Float),
+    Column("categories", Text, nullable=False, default="[]"),  # JSON list
+    Column("judge_score", Float),
+    Column("judges", Text, nullable=False, default="[]"),  # JSON list of JudgeView dicts
+    Column("reason", Text, nullable=False, default=""),
+    Column("priority", Float, nullable=False, default=0.0),
+    Column("overlap", Integer, nullable=False, default=1),
+    Column("trace_id", String(64)),
+    Column("span_id", String(64)),
+    Column("meta", Text, nullable=False, default="{}"),
+    Column("created", Float, nullable=False),
+    UniqueConstraint("queue", "source_id", name="uq_items_queue_source"),
+)
+
+# One row per (item, reviewer position): an item with overlap N has N slots. A lease is a slot in
+# state "leased" with a reviewer, an expiry and a version that changes whenever the slot changes hands.
+slots = Table(
+    "review_slots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("review_items.id"), nullable=False),
+    Column("queue", String(64), nullable=False),  # copied from the item so the claim index covers it
+    Column("priority", Float, nullable=False),
+    Column("state", String(8), nullable=False, default="open"),  # open | leased | done
+    Column("reviewer", String(128)),
+    Column("lease_expires", Float),
+    Column("version", Integer, nullable=False, default=0),
+)
+Index("ix_slots_claim_queue", slots.c.state, slots.c.queue, slots.c.priority.desc(), slots.c.id)
+Index("ix_slots_claim_any", slots.c.state, slots.c.priority.desc(), slots.c.id)
+Index("ix_slots_reviewer", slots.c.reviewer, slots.c.state)
+Index("ix_slots_item_reviewer", slots.c.item_id, slots.c.reviewer)
+Index("ix_slots_expiry", slots.c.state, slots.c.lease_expires)
+
+labels = Table(
+    "review_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("review_items.id"), nullable=False),
+    Column("slot_id", Integer, ForeignKey("review_slots.id"), nullable=False),
+    Column("reviewer", String(128), nullable=False),
+    Column("kind", String(8), nullable=False),  # label | flag
+    Column("score", Float),
+    Column("category", String(256)),
+    Column("note", Text, nullable=False, default=""),
+    Column("lease_version", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+    UniqueConstraint("item_id", "reviewer", name="uq_labels_item_reviewer"),
+)
+
+# Items a reviewer skipped are not offered to that reviewer again.
+passes = Table(
+    "review_passes",
+    metadata,
+    Column("item_id", Integer, ForeignKey("review_items.id"), nullable=False),
+    Column("reviewer", String(128), nullable=False),
+    Column("created", Float, nullable=False),
+    PrimaryKeyConstraint("item_id", "reviewer"),
+)
+
+audit = Table(
+    "review_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("item_id", Integer),
+    Column("slot_id", Integer),
+    Column("detail", Text, nullable=False, default="{}"),
+)

@@ -1,0 +1,82 @@
+"""Helpers shared by the Streamlit pages: configuration, the cached store, and who is logged in."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import streamlit as st
+
+from .auth import User, load_users
+from .config import DashboardConfig
+from .store import ReviewStore
+
+USER_KEY = "dashboard_user"
+
+
+def config() -> DashboardConfig:
+    """The environment's configuration, overridden by ``streamlit run dashboard/app.py -- --db X --users Y``."""
+    cfg = DashboardConfig.from_env()
+    argv = sys.argv[1:]
+    for flag, field in (("--db", "db"), ("--users", "users"), ("--datasets", "datasets")):
+        if flag in argv and argv.index(flag) + 1 < len(argv):
+            value = argv[argv.index(flag) + 1]
+            cfg = replace(cfg, **{field: value if field == "db" else type(getattr(cfg, field))(value)})
+    return cfg
+
+
+@st.cache_resource(show_spinner=False)
+def _store(db: str, lease_seconds: float) -> ReviewStore:
+    # One store (one engine, one connection per thread) per server process, shared by all sessions.
+    return ReviewStore(db, lease_seconds=lease_seconds)
+
+
+def store() -> ReviewStore:
+    """The review store for this server process."""
+    cfg = config()
+    return _store(cfg.db, cfg.lease_seconds)
+
+
+def users() -> dict[str, User]:
+    """The configured users (reread every run so new users can log in without a restart)."""
+    return load_users(config().users)
+
+
+def oidc_configured() -> bool:
+    """Whether ``[auth]`` is in the app's secrets, so ``st.login`` can be offered."""
+    return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+
+
+def current_user() -> User | None:
+    """The logged-in user: from the password login in this session, or from an OIDC identity."""
+    user = st.session_state.get(USER_KEY)
+    if isinstance(user, User):
+        return user
+    if oidc_configured() and st.user.is_logged_in:
+        email = st.user.get("email")
+        for u in users().values():
+            if email and u.email == email:
+                st.session_state[USER_KEY] = u
+                return u
+    return None
+
+
+def require_user(*, admin: bool = False) -> User:
+    """Stop the page unless someone (an admin, when asked) is logged in; pages call this first."""
+    user = current_user()
+    if user is None:
+        st.error("Please log in.")
+        st.stop()
+    if admin and not user.is_admin:
+        st.error("This page is for admins.")
+        st.stop()
+    return user  # type: ignore[return-value]
+
+
+def logout() -> None:
+    """Forget the session's user (and the OIDC cookie, when that is how they logged in)."""
+    st.session_state.pop(USER_KEY, None)
+    for key in [k for k in st.session_state if str(k).startswith("lease")]:
+        del st.session_state[key]
+    if oidc_configured() and st.user.is_logged_in:
+        st.logout()

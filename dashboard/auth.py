@@ -1,0 +1,140 @@
+"""Users, roles and password hashes kept in a TOML file (stdlib scrypt; no plaintext anywhere).
+
+The file looks like::
+
+    [users.alice]
+    role = "admin"
+    password = "scrypt$16384$8$1$<salt b64>$<hash b64>"
+    email = "alice@example.org"   # optional: maps an OIDC identity (st.login) to this user
+
+It is read with :mod:`tomllib` and written by :func:`add_user` (the ``add-user`` CLI).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AuthError, ConfigError
+
+__all__ = ["ROLES", "User", "add_user", "authenticate", "hash_password", "load_users", "verify_password"]
+
+ROLES = ("reviewer", "admin")
+_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# scrypt cost: 16 MiB of memory and ~50 ms per check; a login is rare, a stolen file is expensive to crack.
+_N, _R, _P = 2**14, 8, 1
+
+
+@dataclass(frozen=True)
+class User:
+    """A dashboard user: ``role`` is ``reviewer`` or ``admin``."""
+
+    name: str
+    role: str
+    password_hash: str = ""
+    email: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the user may see the admin pages."""
+        return self.role == "admin"
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """Hash a password with scrypt into a self-describing string."""
+    if not password:
+        raise ConfigError("password must not be empty")
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, maxmem=64 * 1024 * 1024)
+    b64 = base64.b64encode
+    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Whether ``password`` matches the stored hash (constant-time comparison)."""
+    try:
+        algo, n, r, p, salt_b64, hash_b64 = encoded.split("$")
+        if algo != "scrypt":
+            return False
+        salt, expected = base64.b64decode(salt_b64), base64.b64decode(hash_b64)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=salt,
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=64 * 1024 * 1024,
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+def load_users(path: str | Path) -> dict[str, User]:
+    """Read the users file; a missing file means no users yet."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"users file {path} is not valid TOML: {exc}") from exc
+    users: dict[str, User] = {}
+    for name, entry in (data.get("users") or {}).items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"users file {path}: [users.{name}] must be a table with role and password")
+        role = entry.get("role", "reviewer")
+        if role not in ROLES:
+            raise ConfigError(f"users file {path}: user {name!r} has role {role!r}; use one of {ROLES}")
+        users[name] = User(
+            name=name, role=role, password_hash=entry.get("password", ""), email=entry.get("email")
+        )
+    return users
+
+
+def authenticate(users: dict[str, User], name: str, password: str) -> User:
+    """The user if name and password match; raises :class:`AuthError` otherwise (same message for both)."""
+    user = users.get(name)
+    # Hash even for unknown names so the response time does not reveal which names exist.
+    ok = verify_password(password, user.password_hash if user else hash_password("x", salt=b"0" * 16))
+    if user is None or not user.password_hash or not ok:
+        raise AuthError("unknown user name or wrong password")
+    return user
+
+
+def add_user(
+    path: str | Path, name: str, password: str, role: str = "reviewer", email: str | None = None
+) -> User:
+    """Add or replace a user in the users file (written atomically, mode 0600)."""
+    if not _NAME.match(name):
+        raise ConfigError(f"user name {name!r} may only use letters, digits and _ . @ - (1-64 characters)")
+    if role not in ROLES:
+        raise ConfigError(f"role {role!r} is not one of {ROLES}")
+    path = Path(path)
+    users = load_users(path)
+    users[name] = User(name=name, role=role, password_hash=hash_password(password), email=email)
+    lines = ["# Dashboard users; written by `python -m dashboard add-user`.", ""]
+    for u in users.values():
+        lines.append(f'[users."{u.name}"]')
+        lines.append(f'role = "{u.role}"')
+        lines.append(f'password = "{u.password_hash}"')
+        if u.email:
+            if '"' in u.email or "\\" in u.email:
+                raise ConfigError(f"email {u.email!r} may not contain quotes or backslashes")
+            lines.append(f'email = "{u.email}"')
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    os.replace(tmp, path)
+    return users[name]

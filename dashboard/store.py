@@ -1,0 +1,548 @@
+"""The review store: items, leases, labels and the audit log, on SQLite (WAL) or Postgres.
+
+Concurrency model (why it is safe with many reviewers and many processes):
+
+* A claim is one ``UPDATE review_slots ... WHERE id = (SELECT ... LIMIT 1) RETURNING ...``. On SQLite the
+  write transaction is opened with ``BEGIN IMMEDIATE``, so writers are serialised by the database lock
+  and two claimers can never pick the same slot; on Postgres the sub-select carries ``FOR UPDATE SKIP
+  LOCKED`` so concurrent claimers skip each other's rows instead of queueing behind them.
+* Every process (and, through the pool, every thread) uses its own connection; SQLite runs in WAL mode
+  with a ``busy_timeout`` so readers never block the writer and writers wait instead of failing.
+* A submit checks the lease version and writes the label and its audit row in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exists, func, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from ._schema import audit, items, labels, metadata, passes, slots
+from .errors import ConfigError, DuplicateLabel, InvalidLabel, LeaseLost, NoSuchItem
+from .models import AuditEntry, Holder, Item, JudgeView, LabelRecord, Lease, NewItem, QueueStats
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "ReviewStore", "claim_statement"]
+
+log = logging.getLogger(__name__)
+
+#: How long a claim stays with a reviewer without a heartbeat.
+DEFAULT_LEASE_SECONDS = 600.0
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def _engine_for(target: str | Path) -> Engine:
+    text = str(target)
+    if "://" not in text:
+        path = Path(text).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = f"sqlite:///{path}"
+    try:
+        engine = sa.create_engine(text)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise ConfigError(
+            f"review store URL {target!r} is not usable ({exc}); pass a file path for SQLite "
+            "or a SQLAlchemy URL such as postgresql+psycopg://user@host/db"
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how a transaction starts (pysqlite would defer it).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a read-then-write transaction cannot deadlock
+        # on lock upgrade, and concurrent claimers queue on busy_timeout instead of failing.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def claim_statement(reviewer: str, now: float, ttl: float, queue: str | None = None) -> sa.Update:
+    """The atomic claim: lease the best open slot the reviewer may take, returning the lease.
+
+    Exposed so tests can compile it for Postgres (``FOR UPDATE SKIP LOCKED``) without a server.
+    """
+    cand = slots.alias("cand")
+    other = slots.alias("other")
+    conditions = [
+        cand.c.state == "open",
+        # Never two slots of one item for the same reviewer, and never an item they skipped.
+        ~exists().where(other.c.item_id == cand.c.item_id, other.c.reviewer == reviewer),
+        ~exists().where(passes.c.item_id == cand.c.item_id, passes.c.reviewer == reviewer),
+    ]
+    if queue is not None:
+        conditions.append(cand.c.queue == queue)
+    pick = (
+        select(cand.c.id)
+        .where(*conditions)
+        .order_by(cand.c.priority.desc(), cand.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=cand)
+        .scalar_subquery()
+    )
+    return (
+        update(slots)
+        .where(slots.c.id == pick, slots.c.state == "open")
+        .values(state="leased", reviewer=reviewer, lease_expires=now + ttl, version=slots.c.version + 1)
+        .returning(slots.c.id, slots.c.item_id, slots.c.version, slots.c.lease_expires)
+    )
+
+
+class ReviewStore:
+    """Items to review, reviewers' leases on them, their labels and an audit log.
+
+    Open with a file path (SQLite, WAL) or a SQLAlchemy URL. Create one store per process; it is safe
+    to share between threads of that process (each thread gets its own pooled connection).
+    """
+
+    def __init__(
+        self,
+        target: str | Path,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if lease_seconds <= 0:
+            raise ConfigError(f"lease_seconds must be positive, got {lease_seconds!r}")
+        self.engine = _engine_for(target)
+        self.lease_seconds = float(lease_seconds)
+        self._clock = clock
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Close all pooled connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---------------------------------------------------------------- filling
+
+    def add_items(self, new_items: Iterable[NewItem]) -> tuple[int, int]:
+        """Enqueue items; those whose ``(queue, source_id)`` is already stored are skipped.
+
+        Returns ``(added, already_present)``. Each added item gets ``overlap`` open slots.
+        """
+        rows = [_item_row(it, self._clock()) for it in new_items]
+        if not rows:
+            return 0, 0
+        insert = _dialect_insert(self.engine)
+        added = 0
+        with self._tx() as conn:
+            for start in range(0, len(rows), 2000):
+                chunk = rows[start : start + 2000]
+                stmt = (
+                    insert(items)
+                    .on_conflict_do_nothing(index_elements=["queue", "source_id"])
+                    .returning(items.c.id, items.c.queue, items.c.priority, items.c.overlap)
+                )
+                got = conn.execute(stmt, chunk).all()
+                slot_rows = [
+                    {"item_id": r.id, "queue": r.queue, "priority": r.priority, "state": "open", "version": 0}
+                    for r in got
+                    for _ in range(r.overlap)
+                ]
+                if slot_rows:
+                    conn.execute(slots.insert(), slot_rows)
+                added += len(got)
+        return added, len(rows) - added
+
+    # ---------------------------------------------------------------- leases
+
+    def active_lease(self, reviewer: str) -> Lease | None:
+        """The lease this reviewer holds, if any (so a refreshed page finds its item again)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(slots.c.id, slots.c.item_id, slots.c.version, slots.c.lease_expires)
+                .where(slots.c.reviewer == reviewer, slots.c.state == "leased")
+                .order_by(slots.c.id)
+                .limit(1)
+            ).first()
+        return None if row is None else Lease(row.id, row.item_id, reviewer, row.version, row.lease_expires)
+
+    def claim_next(self, reviewer: str, *, queue: str | None = None) -> Lease | None:
+        """Lease the next slot for ``reviewer`` (their current lease if they hold one); None if none left."""
+        _check_reviewer(reviewer)
+        now = self._clock()
+        with self._tx() as conn:
+            held = conn.execute(
+                select(slots.c.id, slots.c.item_id, slots.c.version)
+                .where(slots.c.reviewer == reviewer, slots.c.state == "leased")
+                .limit(1)
+            ).first()
+            if held is not None:
+                expires = now + self.lease_seconds
+                conn.execute(update(slots).where(slots.c.id == held.id).values(lease_expires=expires))
+                return Lease(held.id, held.item_id, reviewer, held.version, expires)
+            self._sweep(conn, now)
+            row = conn.execute(claim_statement(reviewer, now, self.lease_seconds, queue)).first()
+        if row is None:
+            return None
+        return Lease(row.id, row.item_id, reviewer, row.version, row.lease_expires)
+
+    def heartbeat(self, lease: Lease) -> Lease:
+        """Extend a lease by the store's lease length; raises :class:`LeaseLost` if it changed hands."""
+        expires = self._clock() + self.lease_seconds
+        with self._tx() as conn:
+            res = conn.execute(update(slots).where(*_holds(lease)).values(lease_expires=expires))
+            if res.rowcount != 1:
+                raise LeaseLost(_lost_message(lease))
+        return Lease(lease.slot_id, lease.item_id, lease.reviewer, lease.version, expires)
+
+    def submit(
+        self,
+        lease: Lease,
+        *,
+        score: float | None = None,
+        category: str | None = None,
+        note: str = "",
+    ) -> None:
+        """Store the reviewer's label for the leased item, with its audit row, in one transaction."""
+        item = self.get_item(lease.item_id)
+        _validate_label(item, score, category, note)
+        self._finish(lease, "label", score, category, note)
+
+    def flag(self, lease: Lease, note: str) -> None:
+        """Flag the leased item as unreviewable or problematic (the flag counts as this reviewer's answer)."""
+        if not note.strip():
+            raise InvalidLabel("a flag needs a note saying what is wrong with the item")
+        self._finish(lease, "flag", None, None, note)
+
+    def skip(self, lease: Lease, reason: str = "") -> None:
+        """Give the slot back to the queue; this reviewer will not be offered the item again."""
+        now = self._clock()
+        with self._tx() as conn:
+            res = conn.execute(
+                update(slots)
+                .where(*_holds(lease))
+                .values(state="open", reviewer=None, lease_expires=None, version=slots.c.version + 1)
+            )
+            if res.rowcount != 1:
+                raise LeaseLost(_lost_message(lease))
+            conn.execute(
+                _dialect_insert(self.engine)(passes)
+                .values(item_id=lease.item_id, reviewer=lease.reviewer, created=now)
+                .on_conflict_do_nothing()
+            )
+            _audit(conn, now, lease.reviewer, "skip", lease.item_id, lease.slot_id, {"reason": reason})
+
+    def _finish(self, lease: Lease, kind: str, score: float | None, category: str | None, note: str) -> None:
+        now = self._clock()
+        try:
+            with self._tx() as conn:
+                res = conn.execute(
+                    update(slots)
+                    .where(*_holds(lease))
+                    .values(state="done", lease_expires=None, version=slots.c.version + 1)
+                )
+                if res.rowcount != 1:
+                    raise LeaseLost(_lost_message(lease))
+                conn.execute(
+                    labels.insert().values(
+                        item_id=lease.item_id,
+                        slot_id=lease.slot_id,
+                        reviewer=lease.reviewer,
+                        kind=kind,
+                        score=score,
+                        category=category,
+                        note=note,
+                        lease_version=lease.version,
+                        created=now,
+                    )
+                )
+                detail = {"kind": kind, "score": score, "category": category, "version": lease.version}
+                _audit(conn, now, lease.reviewer, kind, lease.item_id, lease.slot_id, detail)
+        except IntegrityError as exc:
+            raise DuplicateLabel(
+                f"reviewer {lease.reviewer!r} already labelled item {lease.item_id}; labels are unique "
+                "per (item, reviewer)"
+            ) from exc
+
+    def _sweep(self, conn: Connection, now: float) -> int:
+        res = conn.execute(
+            update(slots)
+            .where(slots.c.state == "leased", slots.c.lease_expires < now)
+            .values(state="open", reviewer=None, lease_expires=None, version=slots.c.version + 1)
+        )
+        if res.rowcount:
+            log.info("returned %d expired leases to the queue", res.rowcount)
+        return int(res.rowcount)
+
+    # ---------------------------------------------------------------- admin
+
+    def release_expired(self, actor: str = "system") -> int:
+        """Return every expired lease to its queue now; returns how many."""
+        now = self._clock()
+        with self._tx() as conn:
+            n = self._sweep(conn, now)
+            if n:
+                _audit(conn, now, actor, "release_expired", None, None, {"count": n})
+        return n
+
+    def release_reviewer(self, reviewer: str, actor: str) -> int:
+        """Return every lease held by ``reviewer`` to the queue (an admin action); returns how many."""
+        now = self._clock()
+        with self._tx() as conn:
+            res = conn.execute(
+                update(slots)
+                .where(slots.c.reviewer == reviewer, slots.c.state == "leased")
+                .values(state="open", reviewer=None, lease_expires=None, version=slots.c.version + 1)
+            )
+            n = int(res.rowcount)
+            if n:
+                _audit(conn, now, actor, "release", None, None, {"reviewer": reviewer, "count": n})
+        return n
+
+    # ---------------------------------------------------------------- reading
+
+    def get_item(self, item_id: int) -> Item:
+        """The item with this id; raises :class:`NoSuchItem` if absent."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(items).where(items.c.id == item_id)).first()
+        if row is None:
+            raise NoSuchItem(f"no review item with id {item_id}")
+        return _item_from_row(row)
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Per-queue sizes and progress, sorted by queue name."""
+        with self.engine.connect() as conn:
+            slot_rows = conn.execute(
+                select(slots.c.queue, slots.c.state, func.count()).group_by(slots.c.queue, slots.c.state)
+            ).all()
+            item_rows = conn.execute(select(items.c.queue, func.count()).group_by(items.c.queue)).all()
+            open_items = conn.execute(
+                select(slots.c.queue, func.count(sa.distinct(slots.c.item_id)))
+                .where(slots.c.state != "done")
+                .group_by(slots.c.queue)
+            ).all()
+            flag_rows = conn.execute(
+                select(items.c.queue, func.count(sa.distinct(labels.c.item_id)))
+                .join(items, items.c.id == labels.c.item_id)
+                .where(labels.c.kind == "flag")
+                .group_by(items.c.queue)
+            ).all()
+        counts: dict[str, dict[str, int]] = {}
+        for q, state, n in slot_rows:
+            counts.setdefault(q, {})[state] = n
+        n_items = dict(item_rows)
+        n_open_items = dict(open_items)
+        n_flag = dict(flag_rows)
+        out = []
+        for q in sorted(set(n_items) | set(counts)):
+            c = counts.get(q, {})
+            total = n_items.get(q, 0)
+            out.append(
+                QueueStats(
+                    queue=q,
+                    items=total,
+                    items_done=total - n_open_items.get(q, 0),
+                    slots=sum(c.values()),
+                    open=c.get("open", 0),
+                    leased=c.get("leased", 0),
+                    done=c.get("done", 0),
+                    flagged=n_flag.get(q, 0),
+                )
+            )
+        return out
+
+    def holders(self) -> list[Holder]:
+        """Every lease currently held, oldest expiry first."""
+        now = self._clock()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(slots.c.reviewer, slots.c.item_id, slots.c.id, slots.c.queue, slots.c.lease_expires)
+                .where(slots.c.state == "leased")
+                .order_by(slots.c.lease_expires)
+            ).all()
+        return [Holder(r[0], r[1], r[2], r[3], r[4], r[4] < now) for r in rows]
+
+    def labels(self, *, criterion: str | None = None, queue: str | None = None) -> list[LabelRecord]:
+        """Stored labels (and flags) joined with their items, in label order."""
+        q = (
+            select(
+                labels.c.item_id,
+                items.c.queue,
+                items.c.source_id,
+                items.c.criterion,
+                labels.c.reviewer,
+                labels.c.kind,
+                labels.c.score,
+                labels.c.category,
+                labels.c.note,
+                labels.c.created,
+                items.c.judge_score,
+                items.c.input,
+                items.c.output,
+                items.c.context,
+                items.c.expected,
+                items.c.trace_id,
+                items.c.span_id,
+            )
+            .join(items, items.c.id == labels.c.item_id)
+            .order_by(labels.c.id)
+        )
+        if criterion is not None:
+            q = q.where(items.c.criterion == criterion)
+        if queue is not None:
+            q = q.where(items.c.queue == queue)
+        with self.engine.connect() as conn:
+            return [LabelRecord(*r) for r in conn.execute(q).all()]
+
+    def audit_log(self, *, item_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """The newest audit rows first (optionally for one item)."""
+        q = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if item_id is not None:
+            q = q.where(audit.c.item_id == item_id)
+        with self.engine.connect() as conn:
+            return [
+                AuditEntry(r.id, r.ts, r.actor, r.action, r.item_id, json.loads(r.detail))
+                for r in conn.execute(q).all()
+            ]
+
+    def count_items(self) -> int:
+        """How many items the store holds, over all queues."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _dialect_insert(engine: Engine) -> Callable[..., Any]:
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise ConfigError(f"review store supports SQLite and Postgres, not {engine.dialect.name!r}")
+
+
+def _holds(lease: Lease) -> tuple[Any, ...]:
+    # A lease is still valid while the slot is leased to the same reviewer at the same version. A late
+    # submit after expiry is accepted as long as nobody has taken the slot over (the version says so).
+    return (
+        slots.c.id == lease.slot_id,
+        slots.c.reviewer == lease.reviewer,
+        slots.c.version == lease.version,
+        slots.c.state == "leased",
+    )
+
+
+def _lost_message(lease: Lease) -> str:
+    return (
+        f"lease on item {lease.item_id} (slot {lease.slot_id}, version {lease.version}) held by "
+        f"{lease.reviewer!r} is no longer current: it expired and was taken over, or was released; "
+        "claim the next item"
+    )
+
+
+def _audit(
+    conn: Connection,
+    ts: float,
+    actor: str,
+    action: str,
+    item_id: int | None,
+    slot_id: int | None,
+    detail: dict[str, Any],
+) -> None:
+    conn.execute(
+        audit.insert().values(
+            ts=ts, actor=actor, action=action, item_id=item_id, slot_id=slot_id, detail=json.dumps(detail)
+        )
+    )
+
+
+def _check_reviewer(reviewer: str) -> None:
+    if not isinstance(reviewer, str) or not reviewer.strip():
+        raise ConfigError(f"reviewer must be a non-empty name, got {reviewer!r}")
+
+
+def _validate_label(item: Item, score: float | None, category: str | None, note: str) -> None:
+    if score is None and category is None and not note.strip():
+        raise InvalidLabel(f"label for item {item.id} is empty: give a score, a category or a note")
+    if score is not None and item.scale is not None and not item.scale[0] <= score <= item.scale[1]:
+        raise InvalidLabel(
+            f"score {score!r} for item {item.id} is outside its scale {item.scale[0]:g}..{item.scale[1]:g}"
+        )
+    if category is not None and item.categories and category not in item.categories:
+        raise InvalidLabel(f"category {category!r} for item {item.id} is not one of {list(item.categories)}")
+
+
+def _item_row(it: NewItem, now: float) -> dict[str, Any]:
+    if it.overlap < 1:
+        raise ConfigError(f"overlap must be at least 1, got {it.overlap!r} for {it.source_id!r}")
+    if not it.queue or not it.source_id:
+        raise ConfigError(f"an item needs a queue and a source_id, got {it.queue!r} / {it.source_id!r}")
+    return {
+        "queue": it.queue,
+        "source_id": it.source_id,
+        "criterion": it.criterion,
+        "suite": it.suite,
+        "input": it.input,
+        "output": it.output,
+        "context": it.context,
+        "expected": it.expected,
+        "scale_min": None if it.scale is None else float(it.scale[0]),
+        "scale_max": None if it.scale is None else float(it.scale[1]),
+        "categories": json.dumps(list(it.categories)),
+        "judge_score": it.judge_score,
+        "judges": json.dumps([asdict(j) for j in it.judges]),
+        "reason": it.reason,
+        "priority": float(it.priority),
+        "overlap": int(it.overlap),
+        "trace_id": it.trace_id,
+        "span_id": it.span_id,
+        "meta": json.dumps(it.meta),
+        "created": now,
+    }
+
+
+def _item_from_row(row: Any) -> Item:
+    scale = None if row.scale_min is None else (row.scale_min, row.scale_max)
+    return Item(
+        id=row.id,
+        queue=row.queue,
+        source_id=row.source_id,
+        input=row.input,
+        output=row.output,
+        context=row.context,
+        expected=row.expected,
+        criterion=row.criterion,
+        suite=row.suite,
+        scale=scale,
+        categories=tuple(json.loads(row.categories)),
+        judge_score=row.judge_score,
+        judges=tuple(JudgeView(**j) for j in json.loads(row.judges)),
+        reason=row.reason,
+        priority=row.priority,
+        overlap=row.overlap,
+        trace_id=row.trace_id,
+        span_id=row.span_id,
+        meta=json.loads(row.meta),
+        created=row.created,
+    )

@@ -1,0 +1,81 @@
+"""Calibration page: judge–human agreement per criterion, inter-annotator agreement, disagreements to read."""
+
+import math
+
+import streamlit as st
+
+from dashboard import _ui
+from dashboard.agreement import criteria, criterion_agreement, disagreements
+
+_ui.require_user()
+store = _ui.store()
+st.title("Calibration")
+
+queue_choice = st.selectbox(
+    "Labels from queue", ["all", "calibration", "escalation", "audit"], key="cal_queue"
+)
+records = store.labels(queue=None if queue_choice == "all" else queue_choice)
+names = criteria(records)
+if not names:
+    st.info("No scored human labels yet: review some items first.")
+    st.stop()
+criterion = st.selectbox("Criterion", names, key="cal_criterion")
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.3f}"
+
+
+report = criterion_agreement(records, criterion)
+st.subheader("Judge vs humans")
+c1, c2, c3 = st.columns(3)
+c1.metric(
+    "Quadratic-weighted κ", _fmt(report.kappa_qw), help="Cohen's kappa, judge vs reviewers' mean, rounded"
+)
+c1.caption(f"95% CI {_fmt(report.kappa_ci[0])} … {_fmt(report.kappa_ci[1])}")
+c2.metric("Spearman ρ", _fmt(report.spearman_rho))
+c2.caption(f"p = {_fmt(report.spearman_p)}")
+c3.metric("Items with judge and human scores", report.n_items)
+
+if report.n_items:
+    import plotly.graph_objects as go
+
+    labels = [str(v) for v in report.labels]
+    fig = go.Figure(
+        go.Heatmap(
+            z=report.confusion,
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            text=report.confusion,
+            texttemplate="%{text}",
+            hovertemplate="human %{y}, judge %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis_title="judge",
+        yaxis_title="human (mean, rounded)",
+        height=380,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title="Confusion matrix",
+    )
+    st.plotly_chart(fig, key="confusion")
+
+st.subheader("Reviewers among themselves")
+d1, d2, d3 = st.columns(3)
+d1.metric("Krippendorff's α (interval)", _fmt(report.alpha))
+d2.metric("Mean pairwise κ (quadratic)", _fmt(report.pairwise_kappa))
+d3.metric("Items with 2+ reviewers", report.n_multi)
+
+st.subheader("Disagreements")
+min_gap = st.slider("Show gaps of at least", 0.5, 4.0, 1.0, 0.5, key="cal_gap")
+rows = disagreements(records, criterion, min_gap=min_gap)
+st.caption(f"{len(rows)} items")
+for d in rows[:100]:
+    judge = "—" if d.judge_score is None else f"{d.judge_score:g}"
+    humans = ", ".join(f"{who} {s:g}" for who, s in d.human_scores.items())
+    with st.expander(f"Item {d.item_id}: gap {d.gap:g} ({d.why}) · judge {judge} · {humans}"):
+        st.markdown("**Input**")
+        st.text(d.input)
+        st.markdown("**Output**")
+        st.text(d.output)

@@ -1,0 +1,36 @@
+"""Export page (admins): golden JSONL into datasets/, few-shot examples for the judges, HUMAN annotations to Phoenix."""
+
+import streamlit as st
+
+from dashboard import _ui
+from dashboard.export import export_to_phoenix, golden_rows, span_annotations, write_fewshot, write_golden
+
+_ui.require_user(admin=True)
+store = _ui.store()
+cfg = _ui.config()
+st.title("Export")
+
+records = store.labels()
+rows = golden_rows(records)
+st.write(f"{len(rows)} labelled items, {sum(r['n_reviewers'] for r in rows)} labels.")
+
+folder = st.text_input("Datasets folder", str(cfg.datasets), key="export_folder")
+k = st.number_input("Few-shot examples per criterion", min_value=1, max_value=50, value=6, key="export_k")
+
+if st.button("Write golden JSONL", key="export_golden"):
+    written = write_golden(records, folder)
+    st.success("\n".join(f"{c}: {p}" for c, p in written.items()) or "Nothing to write.")
+if st.button("Write few-shot examples", key="export_fewshot"):
+    written = write_fewshot(records, folder, k=int(k))
+    st.success(
+        "\n".join(f"{c}: {p}" for c, p in written.items())
+        or "No item qualifies yet (needs agreeing reviewers and a note)."
+    )
+
+st.divider()
+annotations = span_annotations(records)
+st.write(f"{len(annotations)} labelled items came from traced spans.")
+endpoint = st.text_input("Phoenix endpoint", cfg.phoenix_endpoint, key="export_endpoint")
+if st.button("Send HUMAN annotations to Phoenix", key="export_phoenix", disabled=not annotations):
+    n = export_to_phoenix(records, endpoint)
+    st.success(f"Sent {n} annotations to {endpoint}.")
