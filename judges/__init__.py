@@ -1,0 +1,59 @@
+"""LLM judges that gate CI: providers, the model client, pointwise / pairwise / G-Eval judges, panels, statistics.
+
+    from judges import get_model, GEval, Case
+    client = get_model()                     # EVALHARNESS_JUDGE_MODEL, default: the embedded local model
+    result = await GEval("coherence", "...").judge(client, Case("1", "article", output="summary"))
+"""
+
+from judges._judge import Judge
+from judges.client import ClientStats, ModelClient
+from judges.config import JudgeConfig, get_model, load_config
+from judges.datasets import load_cases
+from judges.errors import (
+    ConfigError,
+    DatasetError,
+    JudgeError,
+    JudgeParseError,
+    ModelUnavailableError,
+    ProviderError,
+    RetryableProviderError,
+)
+from judges.geval import GEval
+from judges.pairwise import PairwiseJudge
+from judges.panel import JudgePanel
+from judges.pointwise import FewShotExample, PointwiseJudge, load_few_shot
+from judges.results import Case, JudgeFailure, Judgement
+from judges.suite import EvalSuite, Gate, summarize
+from judges.types import Completion, Message, ModelRequest
+
+__all__ = [
+    "Case",
+    "ClientStats",
+    "Completion",
+    "ConfigError",
+    "DatasetError",
+    "EvalSuite",
+    "FewShotExample",
+    "GEval",
+    "Gate",
+    "Judge",
+    "JudgeConfig",
+    "JudgeError",
+    "JudgeFailure",
+    "JudgePanel",
+    "JudgeParseError",
+    "Judgement",
+    "Message",
+    "ModelClient",
+    "ModelRequest",
+    "ModelUnavailableError",
+    "PairwiseJudge",
+    "PointwiseJudge",
+    "ProviderError",
+    "RetryableProviderError",
+    "get_model",
+    "load_cases",
+    "load_config",
+    "load_few_shot",
+    "summarize",
+]
