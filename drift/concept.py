@@ -69,16 +69,19 @@ class ConceptWindow:
     recall: Proportion | None
 
 
-def _labels(frame: Any, label_col: str, score_col: str, pass_threshold: float) -> tuple[np.ndarray, np.ndarray | None]:
+def _labels(frame: Any, label_col: str, score_col: str,
+            pass_threshold: float) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Human pass labels, and (labels, judge verdicts) on the rows that also have a judge score."""
     if label_col not in frame.columns:
-        return np.array([]), None
+        return np.array([], dtype=bool), None
     lab = frame[label_col].to_numpy(dtype=np.float64)
     keep = np.isfinite(lab)
     y = lab[keep] >= 0.5
     if score_col in frame.columns:
         s = frame[score_col].to_numpy(dtype=np.float64)[keep]
-        if np.isfinite(s).all() and s.size:
-            return y, s >= pass_threshold
+        ok = np.isfinite(s)
+        if ok.any():
+            return y, (y[ok], s[ok] >= pass_threshold)
     return y, None
 
 
@@ -90,12 +93,13 @@ def _prop(x: int, n: int, x_ref: int, n_ref: int, alpha: float, confidence: floa
     return Proportion(x, n, x / n, lo, hi, z, p, bool(p < alpha))
 
 
-def _metrics(y: np.ndarray, j: np.ndarray | None) -> dict[str, tuple[int, int]]:
+def _metrics(y: np.ndarray, judged: tuple[np.ndarray, np.ndarray] | None) -> dict[str, tuple[int, int]]:
     out = {"pass_rate": (int(y.sum()), int(y.size))}
-    if j is not None:
-        out["accuracy"] = (int((y == j).sum()), int(y.size))
-        out["precision"] = (int((y & j).sum()), int(j.sum()))
-        out["recall"] = (int((y & j).sum()), int(y.sum()))
+    if judged is not None:
+        yj, j = judged
+        out["accuracy"] = (int((yj == j).sum()), int(yj.size))
+        out["precision"] = (int((yj & j).sum()), int(j.sum()))
+        out["recall"] = (int((yj & j).sum()), int(yj.sum()))
     return out
 
 
@@ -109,10 +113,10 @@ def concept_drift(reference: Any, windows: list[Any], *, label_col: str = "label
     out = []
     for w in windows:
         y, j = _labels(w.frame, label_col, score_col, pass_threshold)
-        cur = _metrics(y, j if j_ref is not None else None)
+        cur = _metrics(y, j)
         props: dict[str, Proportion | None] = {}
         for name in ("pass_rate", "accuracy", "precision", "recall"):
-            if name in cur and name in ref and ref[name][1] > 0:
+            if name in cur and name in ref and ref[name][1] > 0 and cur[name][1] > 0:
                 props[name] = _prop(*cur[name], *ref[name], alpha, confidence)
             else:
                 props[name] = None

@@ -276,6 +276,7 @@ class DatasetDriftDetector:
             if col in self.skipped_:
                 features.append(FeatureDrift(col, self.schema.kind_of(col), "skipped", False, None,  # type: ignore[arg-type]
                                              reason=self.skipped_[col]))
+                notes.append(f"column {col!r} skipped: {self.skipped_[col]}")
                 continue
             f = self.detectors_[col].score(current[col])
             features.append(f)

@@ -1,0 +1,121 @@
+"""The scheduled report: `python -m drift report` exit codes, JSON summary, self-contained HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drift.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> int:
+    return main(["report", *args, "--quiet"])
+
+
+def test_no_drift_exits_0(log_files, tmp_path) -> None:
+    ref, same, _ = log_files
+    assert _run("--reference", str(ref), "--current", str(same), "--out", str(tmp_path / "o")) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["exit_code"] == 0 and summary["drifted"] is False
+    assert summary["dataset"]["n_features"] == 13
+
+
+def test_drift_exits_1_with_summary_and_windows(log_files, tmp_path) -> None:
+    ref, _, shifted = log_files
+    out = tmp_path / "o"
+    assert _run("--reference", str(ref), "--current", str(shifted), "--out", str(out), "--window", "12h") == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["drifted"] and summary["concept_changed"]
+    drifted = {f["column"] for f in summary["dataset"]["features"] if f["drifted"]}
+    assert {"prompt_chars", "prompt_tokens", "model", "topic", "ttft_ms"} <= drifted
+    assert "language" not in drifted and "tpot_ms" not in drifted
+    topic = next(f for f in summary["dataset"]["features"] if f["column"] == "topic")
+    assert topic["tests"][0]["details"]["unseen"] == ["crypto"]
+    assert len(summary["windows"]) == 4 and all(w["drifted"] for w in summary["windows"])
+    assert len(summary["ops"]) == 4 and summary["ops"][0]["latency_p95"] > 0
+    assert summary["concept_overall"]["pass_rate"]["changed"] is True
+    html = (out / "report.html").read_text()
+    assert html.index("DRIFT DETECTED") < html.index("id='features'")  # verdict first
+    assert html.count("<svg") >= 13 + 2  # a histogram per feature plus time series
+    assert "<script" not in html and not re.search(r"(src|href)=['\"]https?:", html)
+
+
+def test_errors_exit_2_with_message(log_files, tmp_path, capsys) -> None:
+    ref, same, _ = log_files
+    assert _run("--reference", str(tmp_path / "nope.jsonl"), "--current", str(same), "--out", str(tmp_path / "o")) == 2
+    assert "does not exist" in capsys.readouterr().err
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"bins": 1}))
+    assert _run("--reference", str(ref), "--current", str(same), "--out", str(tmp_path / "o"), "--config", str(cfg)) == 2
+    assert "'bins'" in capsys.readouterr().err
+    cfg.write_text(json.dumps({"numeric": ["latency_ms", "gpu_temp"]}))
+    assert _run("--reference", str(ref), "--current", str(same), "--out", str(tmp_path / "o"), "--config", str(cfg)) == 2
+    assert "gpu_temp" in capsys.readouterr().err
+
+
+def test_config_file_selects_columns_and_thresholds(log_files, tmp_path) -> None:
+    ref, _, shifted = log_files
+    cfg = tmp_path / "drift.toml"
+    cfg.write_text('numeric = ["tpot_ms", "response_chars"]\ncategorical = ["language"]\nshare_threshold = 0.3\n'
+                   '[thresholds]\npsi = 0.2\n')
+    assert _run("--reference", str(ref), "--current", str(shifted), "--out", str(tmp_path / "o"),
+                "--config", str(cfg)) == 1  # features are stable, but the labelled pass rate dropped
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["drifted"] is False and summary["concept_changed"] is True
+    assert [f["column"] for f in summary["dataset"]["features"]] == ["tpot_ms", "response_chars", "language"]
+    assert summary["dataset"]["features"][0]["tests"][0]["threshold"] == 0.2
+
+
+def test_evidently_report_saved(log_files, tmp_path) -> None:
+    pytest.importorskip("evidently")
+    ref, _, shifted = log_files
+    out = tmp_path / "o"
+    assert main(["report", "--reference", str(ref), "--current", str(shifted), "--out", str(out), "--evidently",
+                 "--quiet"]) == 1
+    html = (out / "evidently.html").read_text()
+    assert len(html) > 10_000 and "prompt_chars" in html
+
+
+def test_module_entry_point(log_files, tmp_path) -> None:
+    ref, same, _ = log_files
+    proc = subprocess.run([sys.executable, "-m", "drift", "report", "--reference", str(ref), "--current", str(same),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("no drift: 0/13 features drifted")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
+def test_report_renders_plots_in_chromium(log_files, tmp_path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    ref, _, shifted = log_files
+    out = tmp_path / "o"
+    assert _run("--reference", str(ref), "--current", str(shifted), "--out", str(out), "--window", "12h") == 1
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 2000})
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto((out / "report.html").as_uri())
+            assert page.locator("#verdict").inner_text().startswith("DRIFT DETECTED")
+            # Bars really render with a size (not just exist in the markup).
+            sizes = page.eval_on_selector_all("#histograms rect.bar", "els => els.map(e => e.getBBox().height)")
+            assert len(sizes) > 100 and sum(h > 1 for h in sizes) > 50
+            assert page.locator("polyline.series").count() >= 3
+            page.screenshot(path=str(out / "report.png"), full_page=True)
+            assert all(u.startswith("file://") for u in requests)  # nothing fetched from a network
+        finally:
+            browser.close()
+    assert (out / "report.png").stat().st_size > 50_000
+    shutil.rmtree(out)
