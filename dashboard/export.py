@@ -173,8 +173,11 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[HumanAnnotation]:
     return out
 
 
-def export_to_phoenix(records: Sequence[LabelRecord], endpoint: str) -> int:
-    """Send the HUMAN annotations to Phoenix at ``endpoint`` via ``tracing.annotate_spans``; returns how many."""
+def export_to_phoenix(records: Sequence[LabelRecord], endpoint: str, *, transport: Any = None) -> int:
+    """Send the HUMAN annotations to Phoenix at ``endpoint`` via ``tracing.annotate_spans``; returns how many.
+
+    ``transport`` (an ``httpx`` transport) is passed through for tests.
+    """
     import tracing  # imported here: the dashboard works without the tracing extras until you export
 
     annotations = span_annotations(records)
@@ -193,6 +196,7 @@ def export_to_phoenix(records: Sequence[LabelRecord], endpoint: str) -> int:
             for a in annotations
         ],
         endpoint=endpoint,
+        transport=transport,
     )
     log.info("sent %d human annotations to %s", len(annotations), endpoint)
     return len(annotations)

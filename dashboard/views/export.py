@@ -32,5 +32,11 @@ annotations = span_annotations(records)
 st.write(f"{len(annotations)} labelled items came from traced spans.")
 endpoint = st.text_input("Phoenix endpoint", cfg.phoenix_endpoint, key="export_endpoint")
 if st.button("Send HUMAN annotations to Phoenix", key="export_phoenix", disabled=not annotations):
-    n = export_to_phoenix(records, endpoint)
-    st.success(f"Sent {n} annotations to {endpoint}.")
+    from tracing.errors import TracingError
+
+    try:
+        n = export_to_phoenix(records, endpoint)
+    except TracingError as exc:
+        st.error(str(exc))
+    else:
+        st.success(f"Sent {n} annotations to {endpoint}.")

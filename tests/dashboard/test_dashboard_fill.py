@@ -1,0 +1,271 @@
+"""Queue filling: escalation rules, the calibration sample, the audit sample, idempotent refills, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dashboard import EscalationRules, ReviewStore, audit_items, calibration_items, escalation_items
+from dashboard._results import CaseResult, ResultsFile, load_results
+from dashboard.cli import main
+from dashboard.errors import ConfigError
+from dashboard.fill import escalation_reasons, read_prod_log, rows_from_phoenix
+from dashboard.sampling import hash_sample, stratified_hash_sample, unit_hash
+
+
+def _case(case_id: str, **kw: object) -> dict:
+    base = {
+        "case_id": case_id,
+        "input": f"q {case_id}",
+        "output": f"a {case_id}",
+        "score": 4.0,
+        "judge_model": "m",
+    }
+    base.update(kw)
+    return base
+
+
+def _results(cases: list[dict], *, scale: list[float] | None = None) -> dict:
+    return {
+        "run_id": "run-1",
+        "created": "2026-11-29T06:00:00Z",
+        "suites": [
+            {
+                "suite": "qa",
+                "judge": "geval",
+                "criterion": "correctness",
+                "scale": scale or [1, 5],
+                "cases": cases,
+            }
+        ],
+    }
+
+
+def test_escalation_reasons_each_rule() -> None:
+    rules = EscalationRules(max_entropy=1.0, min_top_mass=0.5, max_panel_range=0.25)
+    sure = CaseResult.model_validate(_case("a", label_probs={"4": 0.9, "5": 0.1}))
+    assert escalation_reasons(sure, (1, 5), rules) == []
+    flagged = CaseResult.model_validate(_case("b", flags=["order_inconsistent"]))
+    assert escalation_reasons(flagged, (1, 5), rules) == ["order_inconsistent"]
+    # Uniform over 5 labels: entropy log2(5) = 2.32 bits and top mass 0.2 both trip.
+    spread = CaseResult.model_validate(_case("c", label_probs={str(i): 0.2 for i in range(1, 6)}))
+    reasons = escalation_reasons(spread, (1, 5), rules)
+    assert any(r.startswith("entropy 2.32") for r in reasons) and any(
+        "top label mass 0.20" in r for r in reasons
+    )
+    # A panel spanning 2 of the 4 scale points (0.5 > 0.25) disagrees.
+    panel = CaseResult.model_validate(
+        _case("d", judges=[{"judge_model": "x", "score": 2}, {"judge_model": "y", "score": 4}])
+    )
+    assert escalation_reasons(panel, (1, 5), rules) == ["panel range 0.50 of scale > 0.25"]
+    failed = CaseResult.model_validate(_case("e", score=None, failure="unparseable reply"))
+    assert escalation_reasons(failed, (1, 5), rules) == ["judge_failure"]
+    given = CaseResult.model_validate(_case("f", entropy=1.5))
+    assert escalation_reasons(given, (1, 5), rules) == ["entropy 1.50 > 1"]
+
+
+def test_escalation_rules_validate() -> None:
+    with pytest.raises(ConfigError, match="min_top_mass=1.5"):
+        EscalationRules(min_top_mass=1.5)
+
+
+def test_escalation_items_carry_judges_and_priority() -> None:
+    res = ResultsFile.model_validate(
+        _results(
+            [
+                _case("calm"),
+                _case("one", flags=["low_confidence"], label_probs={"A": 0.4, "B": 0.35, "tie": 0.25}),
+                _case(
+                    "two",
+                    flags=["judges_disagree", "order_inconsistent"],
+                    judges=[{"judge_model": "p1", "score": 1, "reasoning": "bad"}],
+                ),
+            ]
+        )
+    )
+    items = escalation_items(res)
+    assert [it.meta["case_id"] for it in items] == ["two", "one"]  # two reasons before one
+    by_case = {it.meta["case_id"]: it for it in items}
+    assert set(by_case) == {"one", "two"}
+    assert by_case["one"].categories == ("A", "B", "tie")  # non-numeric labels become categories
+    assert [j.judge_model for j in by_case["two"].judges] == ["m", "p1"]
+    assert by_case["two"].queue == "escalation" and by_case["two"].scale == (1, 5)
+
+
+def test_calibration_sample_is_stable_about_rate_and_overlapping() -> None:
+    cases = [_case(f"c{i}") for i in range(4000)]
+    res = ResultsFile.model_validate(_results(cases))
+    items = calibration_items(res, rate=0.05, reviewers=2)
+    assert 0.04 * 4000 < len(items) < 0.06 * 4000
+    assert all(it.overlap == 2 and it.queue == "calibration" for it in items)
+    again = calibration_items(ResultsFile.model_validate(_results(list(reversed(cases)))), rate=0.05)
+    assert {it.source_id for it in items} == {it.source_id for it in again}
+    with pytest.raises(ConfigError, match="reviewers"):
+        calibration_items(res, reviewers=0)
+
+
+def test_hash_sampling_rate_and_determinism() -> None:
+    keys = [f"span-{i}" for i in range(20_000)]
+    picked = hash_sample(keys, str, 0.02)
+    assert 0.017 * 20_000 < len(picked) < 0.023 * 20_000
+    assert picked == hash_sample(keys, str, 0.02)
+    assert set(hash_sample(keys, str, 0.01)) <= set(picked)  # a lower rate is a subset: raising it only adds
+    assert 0 <= unit_hash("x") < 1
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        hash_sample(keys, str, 2)
+
+
+def test_stratified_sample_covers_rare_strata() -> None:
+    rows = [{"id": f"r{i}", "topic": "common"} for i in range(2000)] + [{"id": "rare-1", "topic": "rare"}]
+    plain = hash_sample(rows, lambda r: r["id"], 0.01)
+    strat = stratified_hash_sample(rows, lambda r: r["id"], lambda r: r["topic"], 0.01, min_per_stratum=1)
+    assert Counter(r["topic"] for r in strat)["rare"] == 1
+    assert [r for r in strat if r["topic"] == "common"] == [r for r in plain if r["topic"] == "common"]
+
+
+def _prod_rows(n: int) -> list[dict]:
+    topics = ["billing", "shipping", "returns", "legal"]
+    return [
+        {
+            "timestamp": "2026-11-29T00:00:00Z",
+            "prompt": f"prompt {i}",
+            "response": f"response {i}",
+            "model": "gemma",
+            "topic": topics[i % 4] if i < n - 3 else "rare",
+            "language": "en",
+            "latency_ms": 100 + i,
+            "session_id": f"s{i // 10}",
+            "user_id": f"u{i % 7}",
+            "trace_id": f"{i:032x}",
+            "span_id": f"{i:016x}",
+        }
+        for i in range(n)
+    ]
+
+
+def test_audit_items_and_stratification() -> None:
+    rows = _prod_rows(5000)
+    items = audit_items(rows, rate=0.02)
+    assert 70 < len(items) < 130
+    first = items[0]
+    assert first.queue == "audit" and first.source_id == f"prod:{first.span_id}"
+    assert first.meta["topic"] and "prompt" not in first.meta
+    strat = audit_items(rows, rate=0.02, stratify_by="topic")
+    assert "rare" in {it.meta["topic"] for it in strat}
+    with pytest.raises(ConfigError, match="span_id or trace_id"):
+        audit_items([{"prompt": "p", "response": "r"}])
+    with pytest.raises(ConfigError, match="'response'"):
+        audit_items([{"prompt": "p", "span_id": "1"}])
+
+
+def test_read_prod_log_errors_name_the_line(tmp_path: Path) -> None:
+    log = tmp_path / "prod.jsonl"
+    log.write_text('{"prompt": "p"}\n\nnot json\n')
+    with pytest.raises(ConfigError, match=r"prod.jsonl:3"):
+        read_prod_log(log)
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_prod_log(tmp_path / "missing.jsonl")
+
+
+def test_load_results_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"run_id": "x", "suites": [{"suite": "s"}]}))
+    with pytest.raises(ConfigError, match="criterion"):
+        load_results(bad)
+    with pytest.raises(ConfigError, match="pytest evals/"):
+        load_results(tmp_path / "none.json")
+
+
+class FakeSpans:
+    """A fake of ``phoenix.client.Client().spans`` returning canned v1 span dicts and recording the call."""
+
+    def __init__(self, spans: list[dict]) -> None:
+        self._spans = spans
+        self.calls: list[dict] = []
+
+    def get_spans(self, **kw: object) -> list[dict]:
+        self.calls.append(kw)
+        return self._spans
+
+
+class FakePhoenixClient:
+    def __init__(self, spans: list[dict]) -> None:
+        self.spans = FakeSpans(spans)
+
+
+def test_rows_from_phoenix_maps_span_fields() -> None:
+    spans = [
+        {
+            "name": "llm",
+            "context": {"trace_id": "t" * 32, "span_id": "a" * 16},
+            "span_kind": "LLM",
+            "start_time": "2026-11-29T00:00:00Z",
+            "end_time": "2026-11-29T00:00:01Z",
+            "status_code": "OK",
+            "attributes": {
+                "input.value": "hi",
+                "output.value": "hello",
+                "llm.model_name": "gemma",
+                "metadata": json.dumps({"topic": "greeting"}),
+            },
+        },
+        {  # nested attributes form, and a span with no output (skipped)
+            "name": "llm",
+            "context": {"trace_id": "u" * 32, "span_id": "b" * 16},
+            "attributes": {"input": {"value": "x"}},
+        },
+    ]
+    client = FakePhoenixClient(spans)
+    rows = rows_from_phoenix(client, "prod", limit=50)
+    assert rows == [
+        {
+            "timestamp": "2026-11-29T00:00:00Z",
+            "prompt": "hi",
+            "response": "hello",
+            "model": "gemma",
+            "trace_id": "t" * 32,
+            "span_id": "a" * 16,
+            "topic": "greeting",
+        }
+    ]
+    assert client.spans.calls == [{"project_identifier": "prod", "span_kind": "LLM", "limit": 50}]
+
+
+def test_fill_cli_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "results.json"
+    cases = [_case(f"c{i}", flags=["low_confidence"] if i % 10 == 0 else []) for i in range(400)]
+    results.write_text(json.dumps(_results(cases)))
+    log = tmp_path / "prod.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in _prod_rows(3000)))
+    db = tmp_path / "review.sqlite"
+    argv = [
+        "fill",
+        "--db",
+        str(db),
+        "--results",
+        str(results),
+        "--prod-log",
+        str(log),
+        "--audit-rate",
+        "0.02",
+        "--stratify-by",
+        "topic",
+    ]
+    assert main(argv) == 0
+    first = ReviewStore(db)
+    stats = {s.queue: s.items for s in first.queue_stats()}
+    assert stats["escalation"] == 40
+    assert 5 < stats["calibration"] < 40
+    assert 30 < stats["audit"] < 100
+    assert main(argv) == 0
+    assert {s.queue: s.items for s in first.queue_stats()} == stats
+    out = capsys.readouterr().out
+    assert "escalation: +0 (40 already queued)" in out
+    first.close()
+    assert main(["fill", "--db", str(db)]) == 2
+    assert "nothing to fill from" in capsys.readouterr().err
+    assert main(["fill", "--db", str(db), "--results", str(tmp_path / "nope.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
