@@ -1,0 +1,181 @@
+"""The Streamlit app through AppTest: login gate, review flow, refresh, admin pages, calibration, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dashboard_helpers import PASSWORDS
+from streamlit.testing.v1 import AppTest
+
+from dashboard import ReviewStore
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def _login(name: str, password: str | None = None) -> AppTest:
+    at = _app().run()
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password if password is not None else PASSWORDS[name])
+    at.button(key="login_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _all_text(at: AppTest) -> str:
+    parts = [
+        e.value for kind in ("title", "subheader", "markdown", "text", "caption") for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_nothing_but_login_before_login(app_env: dict[str, Path]) -> None:
+    at = _app().run()
+    assert [t.value for t in at.title] == ["Human review"]
+    assert [b.key for b in at.button] == ["login_submit"]
+    assert "answer 0" not in _all_text(at)
+    # The other pages are not even registered before login: the login page is the only one.
+    for page in ("views/review.py", "views/queues.py"):
+        with pytest.raises(ValueError, match=r"Known pages: \['[^']*views/login.py'\]"):
+            at.switch_page(page)
+
+
+def test_wrong_password_is_refused(app_env: dict[str, Path]) -> None:
+    at = _login("bob", "wrong")
+    assert [e.value for e in at.error] == ["unknown user name or wrong password"]
+    assert [t.value for t in at.title] == ["Human review"]
+
+
+def test_review_claim_submit_and_audit(app_env: dict[str, Path]) -> None:
+    at = _login("bob")
+    assert [t.value for t in at.title] == ["Review"]
+    at.selectbox(key="queue_choice").select("escalation").run()
+    at.button(key="claim").click().run()
+    assert not at.exception
+    heading = at.subheader[0].value
+    assert heading.startswith("Item ") and "escalation" in heading
+    text = _all_text(at)
+    assert "question" in text and "answer" in text and "judge-a" in text
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the judge's probability bars
+    score_radio = next(r for r in at.radio if r.key.startswith("score_"))
+    score_radio.set_value(4)
+    next(t for t in at.text_area if t.key.startswith("note_")).input("good answer")
+    at.button(key="submit").click().run()
+    assert [s.value for s in at.success][0].startswith("Saved item")
+    store = ReviewStore(app_env["db"])
+    [label] = store.labels()
+    assert (label.reviewer, label.score, label.note) == ("bob", 4.0, "good answer")
+    assert store.audit_log()[0].action == "label"
+    # The next item was claimed automatically.
+    assert store.active_lease("bob") is not None and store.active_lease("bob").item_id != label.item_id
+    store.close()
+
+
+def test_quick_label_skip_and_flag(app_env: dict[str, Path]) -> None:
+    at = _login("carol")
+    at.selectbox(key="queue_choice").select("escalation").run()
+    at.button(key="claim").click().run()
+    at.button(key="quick_2").click().run()  # the "2" shortcut button submits score 2
+    at.button(key="skip").click().run()
+    at.button(key="flag").click().run()  # without a note: refused with the reason
+    assert any("needs a note" in e.value for e in at.error)
+    next(t for t in at.text_area if t.key.startswith("note_")).input("prompt injection attempt")
+    at.button(key="flag").click().run()
+    store = ReviewStore(app_env["db"])
+    kinds = sorted((r.kind, r.score) for r in store.labels())
+    assert kinds == [("flag", None), ("label", 2.0)]
+    assert [e.action for e in store.audit_log()][::-1] == ["label", "skip", "flag"]
+    store.close()
+
+
+def test_claim_survives_a_refresh(app_env: dict[str, Path]) -> None:
+    first = _login("bob")
+    first.button(key="claim").click().run()
+    heading = first.subheader[0].value
+    # A refresh is a new session: log in again and the same item is back, without claiming.
+    again = _login("bob")
+    assert again.subheader[0].value == heading
+    assert "claim" not in [b.key for b in again.button]
+
+
+def test_queues_page_is_admin_only_and_releases(app_env: dict[str, Path]) -> None:
+    bob = _login("bob")
+    bob.button(key="claim").click().run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        bob.switch_page("views/queues.py")  # not registered for reviewers
+
+    alice = _login("alice")
+    alice.switch_page("views/queues.py").run()
+    assert not alice.exception
+    table = alice.dataframe[0].value  # queue sizes
+    assert list(table["queue"]) == ["calibration", "escalation"]
+    assert list(table["items"]) == [2, 4]
+    holders = alice.dataframe[1].value  # claims held
+    assert list(holders["reviewer"]) == ["bob"]
+    alice.selectbox(key="release_who").select("bob").run()
+    alice.button(key="release_reviewer").click().run()
+    assert any("Released 1 claims of bob" in s.value for s in alice.success)
+    store = ReviewStore(app_env["db"])
+    assert store.holders() == []
+    store.close()
+
+
+def test_calibration_page_shows_agreement(app_env: dict[str, Path]) -> None:
+    store = ReviewStore(app_env["db"])
+    # Two reviewers label both calibration items; the judge said 1 and 2 (sample_items: 1 + i % 5).
+    for who, scores in (("bob", [1, 3]), ("carol", [2, 3])):
+        for _ in scores:
+            lease = store.claim_next(who, queue="calibration")
+            assert lease is not None
+            item = store.get_item(lease.item_id)
+            store.submit(lease, score=scores[0] if item.source_id == "case-100" else scores[1])
+    store.close()
+    at = _login("bob")
+    at.switch_page("views/calibration.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Items with judge and human scores"] == "2"
+    assert metrics["Items with 2+ reviewers"] == "2"
+    assert metrics["Quadratic-weighted κ"] not in ("", None)
+    assert at.get("plotly_chart")
+    # Disagreements: case-100 (reviewers 1 vs 2) and case-101 (reviewers 3, judge 2), both gap 1.
+    assert len([e for e in at.expander if e.label.startswith("Item ")]) == 2
+
+
+def test_export_page_writes_files(app_env: dict[str, Path]) -> None:
+    store = ReviewStore(app_env["db"])
+    lease = store.claim_next("bob", queue="escalation")
+    assert lease is not None
+    store.submit(lease, score=5, note="exactly right")
+    store.close()
+    at = _login("alice")
+    at.switch_page("views/export.py").run()
+    at.button(key="export_golden").click().run()
+    at.button(key="export_fewshot").click().run()
+    assert not at.exception
+    golden = app_env["datasets"] / "human" / "helpfulness.jsonl"
+    fewshot = app_env["datasets"] / "fewshot" / "helpfulness.jsonl"
+    assert json.loads(golden.read_text())["human_score"] == 5
+    assert json.loads(fewshot.read_text()) == {
+        "input": "question 0",
+        "output": "answer 0",
+        "score": 5.0,
+        "reasoning": "exactly right",
+    }
+    assert not at.button(key="export_phoenix").disabled  # the labelled item came from a span
+
+
+@pytest.mark.parametrize("page", ["views/queues.py", "views/export.py"])
+def test_reviewer_cannot_open_admin_pages_directly(app_env: dict[str, Path], page: str) -> None:
+    from dashboard.auth import load_users
+
+    # Defence in depth: a page script run on its own checks the role too.
+    at = AppTest.from_file(str(Path(APP).parent / page), default_timeout=30)
+    at.session_state["dashboard_user"] = load_users(app_env["users"])["bob"]
+    at.run()
+    assert [e.value for e in at.error] == ["This page is for admins."]
