@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from judges.client import ModelClient
 from judges.errors import ConfigError, ProviderError
 from judges.results import CallAccount
-from judges.scoring import parse_label, probs_from_samples, probs_from_top_logprobs, token_index_at
+from judges.scoring import parse_label, renormalise, probs_from_samples, probs_from_top_logprobs, token_index_at
 from judges.stats import entropy
 from judges.types import Message, ModelRequest, ProbabilitySource
 
@@ -70,7 +70,7 @@ async def _exact(client: ModelClient, q: LabelQuery, calls: CallAccount) -> Labe
     req = ModelRequest(_messages(q, q.prompt, q.marker), max_tokens=1, labels=tuple(" " + lab for lab in q.labels))
     out = await client.complete(req)
     calls.add(out)
-    probs = {lab: out.label_probs[" " + lab] for lab in q.labels} if out.label_probs else None
+    probs = renormalise({lab: out.label_probs.get(" " + lab, 0.0) for lab in q.labels}) if out.label_probs else None
     if not probs:
         return LabelAnswer(None, None, None, out.text, None, 1, calls, error="provider returned no label probabilities")
     best = max(probs, key=lambda k: probs[k])
