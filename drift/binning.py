@@ -133,10 +133,14 @@ def category_counts(values: Any, *, column: str = "value") -> CategoricalSummary
     s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object).ravel())
     if s.ndim != 1:
         raise SchemaError(f"column {column!r} must be one-dimensional for categorical drift")
-    n_missing = int(s.isna().sum())
-    vc = s.dropna().value_counts(sort=False)
+    # One hashing pass: missing values come back as their own keys (NaN/None) and are split off.
+    vc = s.value_counts(dropna=False, sort=False)
+    n_missing = 0
     counts: dict[str, int] = {}
     for key, n in vc.items():
+        if is_missing_label(key):
+            n_missing += int(n)
+            continue
         k = str(key)
         counts[k] = counts.get(k, 0) + int(n)  # 1 and "1" become one category
     return CategoricalSummary(counts, n_missing)

@@ -116,11 +116,8 @@ class NumericDriftDetector:
 
 
 def _ks_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, threshold: float) -> DriftResult:
-    from scipy.stats import ks_2samp
-
-    res = ks_2samp(ref_sorted, cur_sorted)
-    p = float(res.pvalue)
-    return DriftResult("ks", float(res.statistic), p, threshold, bool(p < threshold),
+    d, p = num.ks_2samp_sorted(ref_sorted, cur_sorted)
+    return DriftResult("ks", d, p, threshold, bool(p < threshold),
                        {"method": "auto", "n_reference": int(ref_sorted.size), "n_current": int(cur_sorted.size)})
 
 

@@ -131,16 +131,54 @@ def ks(reference: Any, current: Any, *, threshold: float = PVALUE_THRESHOLD, met
     KS needs the raw samples: it cannot be computed exactly from a histogram. For chunked data use
     :func:`ks_from_counts` on a fine histogram, which gives a lower bound on the statistic.
     """
-    from scipy.stats import ks_2samp
-
     ref, ref_drop = _clean(reference, column, "reference")
     cur, cur_drop = _clean(current, column, "current")
     warn_low_power(ref.size, cur.size, column)
-    res = ks_2samp(ref, cur, alternative="two-sided", method=method)
-    p = float(res.pvalue)
-    return DriftResult("ks", float(res.statistic), p, threshold, bool(p < threshold),
+    d, p = ks_2samp_sorted(np.sort(ref), np.sort(cur), method=method)
+    return DriftResult("ks", d, p, threshold, bool(p < threshold),
                        {"method": method, "n_reference": int(ref.size), "n_current": int(cur.size),
                         "dropped_reference": ref_drop, "dropped_current": cur_drop})
+
+
+#: scipy's ks_2samp uses the exact distribution up to this many values per sample with method="auto".
+_SCIPY_MAX_AUTO_N = 10_000
+
+
+def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, *, method: str = "auto") -> tuple[float, float]:
+    """Two-sided KS ``(statistic, pvalue)`` of two *sorted* samples, bit-identical to
+    :func:`scipy.stats.ks_2samp`.
+
+    Small samples (scipy's exact path) go to scipy. For large ones the statistic comes from one
+    stable merge of the two sorted runs (O(n), where scipy re-sorts and binary-searches every
+    value), evaluated after the last of each run of ties as scipy's ``side='right'`` does, and the
+    p-value from the same ``kstwo.sf(d, round(n1 n2 / (n1 + n2)))`` scipy's asymptotic mode uses.
+    """
+    from scipy.stats import kstwo
+
+    n1, n2 = ref_sorted.size, cur_sorted.size
+    if method == "exact" or (method == "auto" and max(n1, n2) <= _SCIPY_MAX_AUTO_N):
+        from scipy.stats import ks_2samp
+
+        res = ks_2samp(ref_sorted, cur_sorted, method=method)
+        return float(res.statistic), float(res.pvalue)
+    if method not in ("auto", "asymp"):
+        raise ConfigError(f"KS method must be 'auto', 'exact' or 'asymp', got {method!r}")
+    both = np.concatenate([ref_sorted, cur_sorted])
+    order = np.argsort(both, kind="stable")  # timsort: a single merge of two sorted runs
+    values = both[order]
+    c1 = np.cumsum(order < n1)
+    last = np.empty(values.size, dtype=bool)
+    last[:-1] = values[1:] != values[:-1]
+    last[-1] = True
+    pos = np.flatnonzero(last)  # the end of each run of ties: where scipy's side='right' evaluates
+    c1_at = c1[pos]
+    diffs = c1_at / n1 - (pos + 1 - c1_at) / n2
+    max_s = diffs.max()
+    min_s = np.clip(-diffs.min(), 0, 1)
+    d = min_s if min_s > max_s else max_s
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    p = np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0, 1)
+    return float(d), float(p)
 
 
 def ks_from_counts(ref_counts: Any, cur_counts: Any, *, threshold: float = PVALUE_THRESHOLD,

@@ -30,6 +30,18 @@ def test_ks_equals_scipy_ks_2samp(n_ref: int, n_cur: int) -> None:
     assert ours.drifted == (ref.pvalue < 0.05)
 
 
+@pytest.mark.parametrize("method", ["auto", "asymp", "exact"])
+def test_ks_with_ties_equals_scipy(method: str) -> None:
+    # Token counts have many ties; above 10 000 rows our merge-based path replaces scipy's search.
+    rng = np.random.default_rng(9)
+    n = 30_000 if method != "exact" else 3000
+    a, b = rng.poisson(120, n).astype(float), rng.poisson(121, n - 7).astype(float)
+    ours, ref = drift.ks(a, b, method=method), ks_2samp(a, b, method=method)
+    assert (ours.statistic, ours.pvalue) == (ref.statistic, ref.pvalue)
+    same = drift.ks(a, a[::-1].copy(), method=method)
+    assert same.statistic == 0.0 and same.pvalue == 1.0
+
+
 def test_psi_and_js_equal_evidently_given_evidently_binning(samples) -> None:
     pd = pytest.importorskip("pandas")
     ev_psi = pytest.importorskip("evidently.legacy.calculations.stattests.psi")
