@@ -81,7 +81,7 @@ async def _exact(client: ModelClient, q: LabelQuery, calls: CallAccount) -> Labe
                 _messages(q, q.prompt, f"{q.marker} {best}\nReason:"),
                 max_tokens=q.explain_tokens,
                 temperature=0.0,
-                stop=("\n\n",),
+                stop=("\n",),  # one sentence: small models otherwise repeat themselves
             )
         )
         calls.add(why)

@@ -108,7 +108,7 @@ class GEval:
             f"from {lo} to {hi}. Number the steps."
         )
         out = await client.complete(
-            ModelRequest([Message("user", prompt), Message("assistant", "Evaluation steps:\n1.")], max_tokens=200)
+            ModelRequest([Message("user", prompt), Message("assistant", "Evaluation steps:\n1.")], max_tokens=120, stop=("\n\n",))
         )
         steps = parse_steps("1." + out.text)
         if not steps:

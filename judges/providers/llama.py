@@ -187,9 +187,15 @@ class LlamaCppProvider:
             for k, tok in enumerate(toks):
                 prefix = tuple(toks[:k])
                 if prefix not in memo:
-                    llm.n_tokens = base  # drop any other label's tokens from the KV cache, keep the prompt
-                    llm.eval(list(prefix))
-                    evaluated += len(prefix)
+                    # decode one token at a time, as generation does: llama.cpp's batched kernels give
+                    # logits that differ in the second decimal, and the score must not depend on batching
+                    done = llm.n_tokens - base
+                    if done < 0 or done >= len(prefix) or list(llm.input_ids[base:llm.n_tokens]) != list(prefix[:done]):
+                        llm.n_tokens = base  # drop other labels' tokens from the KV cache, keep the prompt
+                        done = 0
+                    for t in prefix[done:]:
+                        llm.eval([t])
+                        evaluated += 1
                     memo[prefix] = _log_softmax(self._last_logits())
                 total += float(memo[prefix][tok])
             logp[label] = total
@@ -212,3 +218,19 @@ class LlamaCppProvider:
     def _last_logits(self) -> np.ndarray:
         ptr = self._llm._ctx.get_logits()
         return np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),)).astype(np.float64, copy=True)
+
+
+def _probe() -> None:
+    """Load the default model and score two labels: proves the llama.cpp build runs on this CPU."""
+    import sys
+
+    provider = LlamaCppProvider()
+    req = ModelRequest([Message("user", "Is the sky blue? Answer yes or no."), Message("assistant", "Answer:")],
+                       labels=(" yes", " no"))
+    out = asyncio.run(provider.generate(req))
+    assert out.label_probs is not None and abs(sum(out.label_probs.values()) - 1) < 1e-6
+    sys.stdout.write(f"llama.cpp OK: {out.label_probs}\n")
+
+
+if __name__ == "__main__":
+    _probe()
