@@ -12,14 +12,18 @@ user = _ui.require_user()
 store = _ui.store()
 st.title("Review")
 
-flash = st.session_state.pop("review_flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
+for kind, message in st.session_state.pop("review_flash", []):
+    getattr(st, kind)(message)
+
+
+def _say(kind: str, message: str) -> None:
+    # Messages for the next run (actions end in st.rerun()); several can pile up, e.g. saved + queue empty.
+    st.session_state.setdefault("review_flash", []).append((kind, message))
 
 
 def _drop_lease(message: str) -> None:
     st.session_state["lease"] = None
-    st.session_state["review_flash"] = ("warning", message)
+    _say("warning", message)
 
 
 lease: Lease | None = st.session_state.get("lease")
@@ -42,7 +46,7 @@ def _claim() -> None:
     got = store.claim_next(user.name, queue=queue)
     st.session_state["lease"] = got
     if got is None:
-        st.session_state["review_flash"] = ("info", f"Nothing left to review in queue {queue_choice!r}.")
+        _say("info", f"Nothing left to review in queue {queue_choice!r}.")
 
 
 if lease is None:
@@ -118,13 +122,13 @@ def _act(kind: str, score: float | None = None) -> None:
         else:
             store.skip(lease, note)
     except InvalidLabel as exc:
-        st.session_state["review_flash"] = ("error", str(exc))
+        _say("error", str(exc))
         return
     except LeaseLost as exc:
         _drop_lease(str(exc))
         return
     done = {"submit": "Saved", "flag": "Flagged", "skip": "Skipped"}[kind]
-    st.session_state["review_flash"] = ("success", f"{done} item {item.id}.")
+    _say("success", f"{done} item {item.id}.")
     _claim()
 
 

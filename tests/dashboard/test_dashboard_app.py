@@ -66,7 +66,7 @@ def test_review_claim_submit_and_audit(app_env: dict[str, Path]) -> None:
     score_radio.set_value(4)
     next(t for t in at.text_area if t.key.startswith("note_")).input("good answer")
     at.button(key="submit").click().run()
-    assert [s.value for s in at.success][0].startswith("Saved item")
+    assert at.success[0].value.startswith("Saved item")
     store = ReviewStore(app_env["db"])
     [label] = store.labels()
     assert (label.reviewer, label.score, label.note) == ("bob", 4.0, "good answer")
