@@ -2,7 +2,7 @@
 
 import pytest
 
-from judges import EvalSuite, GEval, Gate
+from judges import EvalSuite, Gate, GEval
 
 COHERENCE = EvalSuite(
     name="summaries-coherence",

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from judges.client import ModelClient
 from judges.errors import ConfigError, ProviderError
 from judges.results import CallAccount
-from judges.scoring import parse_label, renormalise, probs_from_samples, probs_from_top_logprobs, token_index_at
+from judges.scoring import (
+    parse_label,
+    probs_from_samples,
+    probs_from_top_logprobs,
+    renormalise,
+    token_index_at,
+)
 from judges.stats import entropy
 from judges.types import Message, ModelRequest, ProbabilitySource
 

@@ -120,6 +120,11 @@ class ModelClient:
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1
+                if self._trace:  # a cached judge call still shows in the trace, marked as cached
+                    with _llm_span(self.info, request) as rec:
+                        if rec is not None:
+                            rec.set_output(text=hit.text, prompt_tokens=hit.usage.prompt_tokens,
+                                           completion_tokens=hit.usage.completion_tokens, cached=True)
                 return hit
         sem, rate_lock = self._primitives()
         async with sem:
@@ -161,7 +166,7 @@ class ModelClient:
                     coro = self.provider.generate(request)
                     try:
                         completion = await (asyncio.wait_for(coro, self.timeout_s) if self.timeout_s else coro)
-                    except asyncio.TimeoutError as exc:
+                    except TimeoutError as exc:
                         raise RetryableProviderError(f"{self.info.model} timed out after {self.timeout_s}s") from exc
                     if rec is not None:
                         rec.set_output(

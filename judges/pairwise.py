@@ -67,7 +67,7 @@ class PairwiseJudge:
         v2 = {"A": "b", "B": "a", "tie": "tie"}[a2.label or ""]
         consistent = v1 == v2
         outcome = {"a": 1.0, "b": 0.0, "tie": 0.5}[v1] if consistent else 0.5
-        flags = ()
+        flags: tuple[str, ...] = ()
         if not consistent:
             flags += ("order_inconsistent",)
         flags += low_confidence_flags(a1, self.max_entropy_bits) or low_confidence_flags(a2, self.max_entropy_bits)

@@ -61,7 +61,9 @@ class JudgePanel:
         ok = [r for r in results if isinstance(r, Judgement)]
         members = [
             {"judge_model": r.judge_model, "score": r.score, "label_probs": r.label_probs, "reasoning": r.reasoning,
-             "failure": None if isinstance(r, Judgement) else r.reason}
+             "failure": None}
+            if isinstance(r, Judgement)
+            else {"judge_model": r.judge_model, "score": None, "label_probs": None, "reasoning": None, "failure": r.reason}
             for r in results
         ]
         if not ok:

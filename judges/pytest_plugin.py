@@ -234,7 +234,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     rt = _CURRENT.get("rt")
     if rt is None:
         return
-    for name, value in report.user_properties:
+    for name, raw in report.user_properties:
+        value: dict[str, Any] = raw  # type: ignore[assignment]
         if name == _RECORD:
             meta = SuiteMeta.from_dict(value["suite"])
             rt.metas[meta.name] = meta

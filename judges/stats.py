@@ -221,7 +221,7 @@ class WinRates:
 
 
 def win_rates(
-    outcomes: Sequence[float],
+    outcomes: ArrayLike,
     *,
     length_diff: ArrayLike | None = None,
     consistent: Sequence[bool] | None = None,

@@ -93,31 +93,31 @@ class EvalSuite:
 def case_record(suite: EvalSuite, case: Case, result: Result, *, trace_id: str | None = None,
                 span_id: str | None = None) -> dict[str, Any]:
     """The JSON record of one judged case (the results file and the review queues read this shape)."""
-    ok = isinstance(result, Judgement)
-    members = result.details.get("members", []) if ok else []
+    j = result if isinstance(result, Judgement) else None
+    members = j.details.get("members", []) if j else []
     passed = None
-    if ok and suite.threshold is not None:
-        passed = bool(result.score >= suite.threshold)
+    if j is not None and suite.threshold is not None:
+        passed = bool(j.score >= suite.threshold)
     return {
         "case_id": case.id,
         "input": case.input,
         "output": case.output if case.output is not None else f"A: {case.output_a}\n\nB: {case.output_b}",
         "context": case.context,
         "expected": case.expected,
-        "score": result.score if ok else None,
+        "score": j.score if j else None,
         "passed": passed,
         "threshold": suite.threshold,
-        "label": result.label if ok else None,
-        "label_probs": result.label_probs if ok else None,
-        "prob_source": result.prob_source if ok else None,
-        "reasoning": result.reasoning if ok else None,
+        "label": j.label if j else None,
+        "label_probs": j.label_probs if j else None,
+        "prob_source": j.prob_source if j else None,
+        "reasoning": j.reasoning if j else None,
         "judge_model": result.judge_model,
         "judges": members,
-        "failure": None if ok else result.reason,
+        "failure": None if isinstance(result, Judgement) else result.reason,
         "raw": result.raw,
         "flags": list(result.flags),
-        "entropy": result.entropy if ok else None,
-        "details": result.details if ok else {},
+        "entropy": j.entropy if j else None,
+        "details": j.details if j else {},
         "calls": {
             "model_calls": result.calls.model_calls,
             "cache_hits": result.calls.cache_hits,

@@ -6,11 +6,11 @@ from judges.providers.llama import LlamaCppProvider, default_gguf_path
 from judges.providers.openai_compat import OpenAICompatibleProvider
 
 __all__ = [
-    "Provider",
-    "ProviderInfo",
     "FakeFunctionProvider",
     "FakeScriptedProvider",
     "LlamaCppProvider",
     "OpenAICompatibleProvider",
+    "Provider",
+    "ProviderInfo",
     "default_gguf_path",
 ]

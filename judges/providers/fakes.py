@@ -9,13 +9,12 @@ import asyncio
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Union
 
 from judges.errors import JudgeError
 from judges.providers._base import ProviderInfo
 from judges.types import Completion, ModelRequest
 
-Reply = Union[str, Completion, BaseException]
+Reply = str | Completion | BaseException
 
 
 def _as_completion(reply: str | Completion, info: ProviderInfo) -> Completion:

@@ -108,7 +108,7 @@ class OpenAICompatibleProvider:
                 retry_after=_retry_after(resp.headers),
             )
         if resp.status_code >= 400:
-            hint = " (is the API key set in $%s?)" % self._api_key_env if resp.status_code in (401, 403) else ""
+            hint = f" (is the API key set in ${self._api_key_env}?)" if resp.status_code in (401, 403) else ""
             raise ProviderError(
                 f"{self.base_url} answered {resp.status_code}{hint}: {resp.text[:300]}", status=resp.status_code
             )

@@ -4,12 +4,11 @@ import json
 import random
 
 import pytest
+from judge_fakes import client_for, exact_fake
 
 from judges import Case, GEval, JudgeFailure, Judgement, JudgePanel, PairwiseJudge, PointwiseJudge
-from judges.providers import FakeFunctionProvider, FakeScriptedProvider
+from judges.providers import FakeScriptedProvider
 from judges.types import Completion, TokenLogprob, TopLogprob
-
-from judge_fakes import client_for, exact_fake
 
 CASE = Case("c1", "Summarise the article.", output="A summary.")
 
@@ -30,7 +29,7 @@ def test_geval_weights_exact_probabilities(run):
     assert res.prob_source == "exact" and res.label == "4"
     assert sum(res.label_probs.values()) == pytest.approx(1.0)
     # the form-filling prompt carries the generated steps and ends on the criterion's form field
-    scoring = [r for r in provider.requests if r.labels][0]
+    scoring = next(r for r in provider.requests if r.labels)
     assert "2. Check facts." in scoring.messages[-2].content
     assert scoring.messages[-1].content == "- Coherence:"
 

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="the local judge needs: pip install 'evalharness[local]'")
 
-from judges import Case, GEval, Judgement, ModelClient, ModelRequest, PairwiseJudge  # noqa: E402
-from judges.providers import LlamaCppProvider  # noqa: E402
+from judges import Case, GEval, Judgement, ModelClient, ModelRequest, PairwiseJudge
+from judges.providers import LlamaCppProvider
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from judges.scoring import parse_label, probs_from_samples, probs_from_top_logprobs, token_index_at, weighted_score
+from judges.scoring import (
+    parse_label,
+    probs_from_samples,
+    probs_from_top_logprobs,
+    token_index_at,
+    weighted_score,
+)
 from judges.types import TokenLogprob, TopLogprob
 
 

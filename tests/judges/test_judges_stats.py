@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 from scipy import stats as sps
-from sklearn.metrics import cohen_kappa_score, confusion_matrix as sk_confusion
+from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import confusion_matrix as sk_confusion
 
 from judges import stats
 
@@ -80,7 +81,7 @@ def test_kappa_by_hand():
 def test_confusion_matrix_matches_sklearn():
     a = [1, 2, 3, 3, 2, 1, 5]
     b = [1, 3, 3, 2, 2, 1, 4]
-    labels, m = stats.confusion_matrix(a, b, labels=[1, 2, 3, 4, 5])
+    _, m = stats.confusion_matrix(a, b, labels=[1, 2, 3, 4, 5])
     assert (m == sk_confusion(a, b, labels=[1, 2, 3, 4, 5])).all()
 
 
