@@ -204,13 +204,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        import uvloop
+        import uvloop  # faster, so the fake server is never the bottleneck
 
-        runner = uvloop.run
+        loop_factory: Any = uvloop.new_event_loop
     except ImportError:
-        runner = asyncio.run
+        loop_factory = None
     try:
-        runner(serve(args.port))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve(args.port))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -40,7 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Self
 
@@ -243,7 +243,7 @@ async def deepeval_geval(cases: list[Case], url: str, concurrency: int, *, poole
     # By default deepeval builds a new AsyncOpenAI client (new connection pool, new TLS context) per call;
     # ``pooled`` hands it one shared HTTP client instead (its documented async_http_client option).
     http = openai.DefaultAsyncHttpxClient() if pooled else None
-    extra = {"async_http_client": http} if pooled else {}
+    extra: dict[str, Any] = {"async_http_client": http} if pooled else {}
     model = OpenAIModel(model="gpt-4o", base_url=url, api_key=os.environ["FAKE_JUDGE_KEY"], **extra)
     sem = asyncio.Semaphore(concurrency)
 
@@ -276,7 +276,7 @@ async def deepeval_geval(cases: list[Case], url: str, concurrency: int, *, poole
             await asyncio.sleep(0)
 
 
-def contender(name: str) -> Callable[[list[Case], str, int], Awaitable[Timed]]:
+def contender(name: str) -> Callable[[list[Case], str, int], Coroutine[Any, Any, Timed]]:
     if name == "ours_pointwise":
         return lambda cases, url, k: ours(PointwiseJudge("coherence", RUBRIC), cases, url, k)
     if name == "ours_geval":
