@@ -18,7 +18,7 @@ from dashboard.store import claim_statement
 def test_sqlite_runs_in_wal_mode_with_busy_timeout(store: ReviewStore, tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000  # writers wait in BEGIN
     raw = sqlite3.connect(tmp_path / "review.sqlite")
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persisted in the file
     raw.close()
@@ -285,3 +285,31 @@ def test_postgres_insert_uses_on_conflict() -> None:
         .compile(dialect=postgresql.dialect())
     )
     assert "ON CONFLICT (queue, source_id) DO NOTHING" in sql
+
+
+def test_writer_waits_for_the_lock_then_gives_up(
+    store: ReviewStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the write lock delays a claim; past the deadline the claim fails loudly."""
+    import threading
+    import time
+
+    import dashboard.store as store_mod
+
+    store.add_items(sample_items(2))
+    blocker = sqlite3.connect(tmp_path / "review.sqlite", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, lambda: blocker.execute("COMMIT")).start()
+    t0 = time.monotonic()
+    lease = store.claim_next("alice")
+    assert lease is not None and time.monotonic() - t0 >= 0.25
+
+    monkeypatch.setattr(store_mod, "_BUSY_TIMEOUT_MS", 200)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Exception, match="database is locked"):
+            store.claim_next("bob")
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    assert store.claim_next("bob") is not None
