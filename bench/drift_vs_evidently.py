@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 [sys.executable, __file__, "--child", name, str(ref), str(cur)],
                 capture_output=True,
                 text=True,
+                check=False,
                 env={**os.environ, "PYTHONWARNINGS": "ignore"},
             )
             if proc.returncode != 0:

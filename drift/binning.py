@@ -8,7 +8,8 @@ by a SQL engine give the same numbers as the in-memory path.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def is_missing_label(v: Any) -> bool:
     if v is None:
         return True
     try:
-        return bool(v != v)  # NaN, NaT and pd.NA compare unequal to themselves
+        return bool(v != v)  # noqa: PLR0124 -- NaN, NaT and pd.NA compare unequal to themselves
     except (TypeError, ValueError):
         return False
 

@@ -14,7 +14,14 @@ import numpy as np
 
 from .binning import Eps, aligned_counts, category_counts
 from .errors import EmptyDataError
-from .numeric import JS_THRESHOLD, PSI_THRESHOLD, PVALUE_THRESHOLD, js_from_counts, psi_from_counts, warn_low_power
+from .numeric import (
+    JS_THRESHOLD,
+    PSI_THRESHOLD,
+    PVALUE_THRESHOLD,
+    js_from_counts,
+    psi_from_counts,
+    warn_low_power,
+)
 from .results import CategoricalSummary, DriftResult
 
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import numeric as num
 from .binning import edges_from_quantiles, histogram
 from .categorical import chi2, js_categorical, psi_categorical
-from .detectors import SHARE_THRESHOLD, Thresholds
+from .detectors import DEFAULT_THRESHOLDS, SHARE_THRESHOLD, Thresholds
 from .errors import EmptyDataError, SchemaError
 from .results import CategoricalSummary, DatasetDrift, FeatureDrift, NumericSummary
 from .schema import Schema
@@ -50,18 +52,22 @@ def parquet_edges_many(path: PathLike, columns: list[str], bins: list[int], *,
 
     if not columns:
         return {}
-    selects: list[str] = []
-    for col in columns:
-        c = _quote(col)
-        keep = f"FILTER (WHERE isfinite({c}::DOUBLE))"
-        for b in bins:
-            qs = ", ".join(repr(float(q)) for q in np.linspace(0.0, 1.0, b + 1)[1:-1])
-            fn = "approx_quantile" if b in approx else "quantile_cont"
-            selects.append(f"{fn}({c}, [{qs}]) {keep}")
-        selects += [f"min({c}) {keep}", f"count({c}) {keep}"]
     con = duckdb.connect()
+    row: list[Any] = []
     try:
-        row = con.execute(f"SELECT {', '.join(selects)} FROM read_parquet(?)", [os.fspath(path)]).fetchone()
+        # One column per query: DuckDB then holds a single column's values for the exact quantiles.
+        for col in columns:
+            c = _quote(col)
+            keep = f"FILTER (WHERE isfinite({c}::DOUBLE))"
+            selects = []
+            for b in bins:
+                qs = ", ".join(repr(float(q)) for q in np.linspace(0.0, 1.0, b + 1)[1:-1])
+                fn = "approx_quantile" if b in approx else "quantile_cont"
+                selects.append(f"{fn}({c}, [{qs}]) {keep}")
+            selects += [f"min({c}) {keep}", f"count({c}) {keep}"]
+            got = con.execute(f"SELECT {', '.join(selects)} FROM read_parquet(?)", [os.fspath(path)]).fetchone()
+            assert got is not None
+            row.extend(got)
     except duckdb.BinderException as exc:
         raise SchemaError(f"{os.fspath(path)}: {exc}; check the schema's numeric column names") from exc
     finally:
@@ -79,35 +85,6 @@ def parquet_edges_many(path: PathLike, columns: list[str], bins: list[int], *,
     return out
 
 
-def sample_edges(path: PathLike, columns: list[str], bins: int, *, sample_rows: int = 200_000,
-                 seed: int = 42) -> dict[str, np.ndarray]:
-    """Fine edges at the quantiles of a reservoir sample (DuckDB, bounded memory, repeatable).
-
-    The fine KS histogram needs many narrow bins, not exact quantiles: its error bound is the
-    largest bin share, which is measured on the full data and reported.
-    """
-    import duckdb
-
-    if not columns:
-        return {}
-    cols = ", ".join(_quote(c) for c in columns)
-    con = duckdb.connect()
-    try:
-        table = con.execute(f"SELECT {cols} FROM read_parquet(?) USING SAMPLE reservoir({int(sample_rows)} ROWS) "
-                            f"REPEATABLE ({int(seed)})", [os.fspath(path)]).fetchnumpy()
-    finally:
-        con.close()
-    out = {}
-    qs = np.linspace(0.0, 1.0, bins + 1)[1:-1]
-    for c in columns:
-        v = np.asarray(table[c], dtype=np.float64)
-        v = v[np.isfinite(v)]
-        if v.size == 0:
-            raise EmptyDataError(f"reference column {c!r} in {os.fspath(path)} has no finite values")
-        out[c] = edges_from_quantiles(np.quantile(v, qs), float(v.min()))
-    return out
-
-
 def check_columns(path: PathLike, columns: list[str]) -> None:
     """Raise :class:`SchemaError` naming the columns missing from a Parquet input (reads metadata only)."""
     import pyarrow.dataset as ds
@@ -118,15 +95,20 @@ def check_columns(path: PathLike, columns: list[str]) -> None:
         raise SchemaError(f"{os.fspath(path)} lacks schema column(s) {missing}; present: {names[:20]}")
 
 
-def iter_batches(path: PathLike, columns: list[str], batch_size: int = 262_144) -> Iterator[Any]:
-    """Yield pyarrow RecordBatches of ``columns`` from a Parquet file or folder."""
-    import pyarrow.dataset as ds
+def iter_batches(path: PathLike, columns: list[str], batch_size: int = 131_072) -> Iterator[Any]:
+    """Yield pyarrow RecordBatches of ``columns`` from a Parquet file or a folder of them.
 
-    dataset = ds.dataset(os.fspath(path), format="parquet")
-    missing = [c for c in columns if c not in dataset.schema.names]
-    if missing:
-        raise SchemaError(f"{os.fspath(path)} lacks schema column(s) {missing}; present: {dataset.schema.names[:20]}")
-    yield from dataset.to_batches(columns=columns, batch_size=batch_size)
+    ``ParquetFile.iter_batches`` streams pages inside a row group, so memory stays at about one
+    batch even when a file was written as a single huge row group.
+    """
+    import pyarrow.parquet as pq
+
+    check_columns(path, columns)
+    p = Path(os.fspath(path))
+    files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
+    for f in files:
+        with pq.ParquetFile(f) as pf:
+            yield from pf.iter_batches(batch_size=batch_size, columns=columns, use_threads=False)
 
 
 def summarize_parquet(path: PathLike, schema: Schema, edges: dict[str, np.ndarray], *,
@@ -163,9 +145,9 @@ def _accumulate(path: PathLike, schema: Schema, edge_sets: list[dict[str, np.nda
             col = batch.column(c)
             missing[c] += col.null_count
             vc = pc.value_counts(col.drop_null())
-            for key, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
-                k = str(key)
-                cats[c][k] = cats[c].get(k, 0) + int(n)
+            for key, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+                label = str(key)
+                cats[c][label] = cats[c].get(label, 0) + int(n)
     results: list[dict[str, NumericSummary | CategoricalSummary]] = []
     for k, es in enumerate(edge_sets):
         out: dict[str, NumericSummary | CategoricalSummary] = {
@@ -177,21 +159,23 @@ def _accumulate(path: PathLike, schema: Schema, edge_sets: list[dict[str, np.nda
 
 
 def drift_parquet(reference: PathLike, current: PathLike, schema: Schema, *, bins: int = 10, ks_bins: int = 1000,
-                  thresholds: Thresholds = Thresholds(), share_threshold: float = SHARE_THRESHOLD,
-                  batch_size: int = 262_144) -> DatasetDrift:
+                  thresholds: Thresholds = DEFAULT_THRESHOLDS, share_threshold: float = SHARE_THRESHOLD,
+                  batch_size: int = 131_072) -> DatasetDrift:
     """Dataset drift of two Parquet inputs in bounded memory (numeric and categorical columns).
 
     Same defaults and verdict as :class:`drift.DatasetDriftDetector`; KS comes from the fine
-    histogram (see module docstring).
+    histogram (see module docstring). Memory: a few record batches, plus one reference column's
+    values inside DuckDB while its exact quantile edges are computed (8 bytes per row).
     """
     if schema.embedding:
         raise SchemaError(f"chunked drift does not handle embedding columns {list(schema.embedding)}; "
                           f"score them in memory with EmbeddingDriftDetector")
     for path in (reference, current):  # fail on a missing column before any work
         check_columns(path, list(schema.columns))
-    exact = parquet_edges_many(reference, list(schema.numeric), [bins])
-    edges = {c: exact[(c, bins)] for c in schema.numeric}
-    fine = sample_edges(reference, list(schema.numeric), ks_bins)
+    both = parquet_edges_many(reference, list(schema.numeric), [bins, ks_bins],
+                              approx=(ks_bins,) if ks_bins != bins else ())
+    edges = {c: both[(c, bins)] for c in schema.numeric}
+    fine = {c: both[(c, ks_bins)] for c in schema.numeric}
     ref, ref_fine = _accumulate(reference, schema, [edges, fine], batch_size)
     cur, cur_fine = _accumulate(current, schema, [edges, fine], batch_size)
     features: list[FeatureDrift] = []

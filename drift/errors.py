@@ -10,9 +10,10 @@ Hierarchy (catch ``DriftError`` to catch them all)::
     └── MissingDependencyError(DriftError, ImportError)  an optional extra is not installed
 
     LowPowerWarning(UserWarning)                 a sample is too small for the test to detect drift reliably
-    DataQualityWarning(UserWarning)              NaN/inf dropped, unseen categories, constant columns
 
-Every message names the offending column, file or value and says what to do.
+Every message names the offending column, file or value and says what to do. Dropped NaN/inf,
+unseen categories and constant columns are not warnings: they are counted in the results
+(``FeatureDrift.dropped``, ``details["unseen"]``, ``FeatureDrift.warnings``) and shown in the report.
 """
 
 from __future__ import annotations
@@ -44,10 +45,6 @@ class MissingDependencyError(DriftError, ImportError):
 
 class LowPowerWarning(UserWarning):
     """The sample is so small that a test will rarely detect drift; treat 'no drift' with caution."""
-
-
-class DataQualityWarning(UserWarning):
-    """Values were dropped or are suspicious (NaN/inf, unseen categories, constant columns)."""
 
 
 def require(module: str, extra: str) -> object:

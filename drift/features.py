@@ -143,7 +143,7 @@ def spans_to_log(spans: Any, *, llm_only: bool = True) -> Any:
     out["judge_score"] = pd.to_numeric(out["judge_score"], errors="coerce")
     out["label"] = pd.to_numeric(out["label"], errors="coerce")
     for src, dst in (("context.trace_id", "trace_id"), ("context.span_id", "span_id")):
-        out[dst] = frame[src] if src in frame else None
+        out[dst] = frame.get(src)
     return out.reset_index(drop=True)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -175,7 +176,7 @@ def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, *, method: s
     diffs = c1_at / n1 - (pos + 1 - c1_at) / n2
     max_s = diffs.max()
     min_s = np.clip(-diffs.min(), 0, 1)
-    d = min_s if min_s > max_s else max_s
+    d = max(max_s, min_s)
     m, n = sorted([float(n1), float(n2)], reverse=True)
     p = np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0, 1)
     return float(d), float(p)

@@ -9,7 +9,7 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from . import svg
 from .concept import ConceptWindow, concept_drift
 from .config import DriftConfig
 from .detectors import DatasetDriftDetector, EmbeddingDriftDetector, Thresholds
-from .errors import DataQualityWarning, LowPowerWarning, SchemaError
+from .errors import LowPowerWarning, SchemaError
 from .features import feature_schema
 from .io import load_frame, prepare
 from .results import CategoricalSummary, DatasetDrift, FeatureDrift, NumericSummary, _jsonable
@@ -118,7 +118,6 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LowPowerWarning)
-        warnings.simplefilter("always", DataQualityWarning)
         detector = DatasetDriftDetector(schema, bins=config.bins, share_threshold=config.share_threshold,
                                         thresholds=Thresholds(**config.thresholds.model_dump()),
                                         primary=config.primary).fit(ref)
@@ -128,16 +127,19 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
         if window:
             wins = split_windows(cur, window, time_column=config.time_column)
             per_window = drift_over_time(detector, cur, window, time_column=config.time_column)
-    notes.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, (LowPowerWarning, DataQualityWarning))))
+    notes.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, LowPowerWarning)))
+    for w in caught:  # low-power notes go into the report; anything else is passed on unchanged
+        if not issubclass(w.category, LowPowerWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     whole = _whole_window(cur, config.time_column)
     ops = ops_panel(wins or [whole], time_column=config.time_column)
     concept: list[ConceptWindow] = []
     overall = None
     if config.label_column in cur.columns and config.label_column in ref.columns:
-        kw = dict(label_col=config.label_column, score_col=config.judge_score_column,
-                  pass_threshold=config.judge_pass_threshold)
-        overall = concept_drift(ref, [whole], **kw)[0]  # type: ignore[arg-type]
-        concept = concept_drift(ref, wins, **kw) if wins else []  # type: ignore[arg-type]
+        kw: dict[str, Any] = {"label_col": config.label_column, "score_col": config.judge_score_column,
+                              "pass_threshold": config.judge_pass_threshold}
+        overall = concept_drift(ref, [whole], **kw)[0]
+        concept = concept_drift(ref, wins, **kw) if wins else []
     return Report(verdict, tuple(per_window), tuple(ops), tuple(concept), overall, config, _name(reference),
                   _name(current), tuple(notes))
 
@@ -157,7 +159,7 @@ def _name(source: Any) -> str:
 def summary_dict(report: Report) -> dict[str, Any]:
     """The JSON summary: verdict, per-feature tests, windows, ops and concept panels, exit code."""
     return _jsonable({
-        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(),
         "reference": report.reference_name, "current": report.current_name,
         "exit_code": report.exit_code, "drifted": report.verdict.drifted, "concept_changed": report.concept_changed,
         "dataset": report.verdict.to_dict(),
@@ -235,13 +237,13 @@ def render_html(report: Report) -> str:
         f": {v.n_drifted} of {v.n_features} features drifted ({v.drift_share:.0%}; threshold {v.share_threshold:.0%})")
     if report.concept_changed:
         head += " · labelled pass rate changed"
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>{_CSS}</style>"
-           f"</head><body><div class='verdict {cls}' id='verdict'>{escape(head)}</div>",
-           f"<p>Reference <code>{escape(report.reference_name)}</code> ({v.n_reference_rows} rows) vs current "
+    out = [(f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>{_CSS}</style>"
+            f"</head><body><div class='verdict {cls}' id='verdict'>{escape(head)}</div>"),
+           (f"<p>Reference <code>{escape(report.reference_name)}</code> ({v.n_reference_rows} rows) vs current "
            f"<code>{escape(report.current_name)}</code> ({v.n_current_rows} rows). Primary test: "
            f"{escape(report.config.primary)}; PSI ≥ {report.config.thresholds.psi}, JS ≥ {report.config.thresholds.js}, "
            f"p &lt; {report.config.thresholds.ks} (KS), p &lt; {report.config.thresholds.chi2} (χ²). "
-           f"Exit code {report.exit_code}.</p>"]
+           f"Exit code {report.exit_code}.</p>")]
     out.append("<h2>Features</h2><table id='features'><tr><th class=l>column</th><th class=l>kind</th><th>drift</th>"
                "<th>PSI</th><th>KS D</th><th>KS p</th><th>JS</th><th>χ² p</th><th>MMD p</th><th>n ref</th><th>n cur</th>"
                "<th class=l>dropped / notes</th></tr>")
@@ -271,9 +273,10 @@ def render_html(report: Report) -> str:
             out.append(f"<p class=note>Windows without a result: {escape('; '.join(empty))}</p>")
     out.append(_ops_html(report.ops))
     out.append(_concept_html(report))
-    notes = list(report.warnings) + list(v.warnings)
-    if notes:
-        out.append("<h2>Warnings</h2><ul>" + "".join(f"<li class=note>{escape(n)}</li>" for n in dict.fromkeys(notes)) + "</ul>")
+    all_notes = list(report.warnings) + list(v.warnings)
+    if all_notes:
+        out.append("<h2>Warnings</h2><ul>" + "".join(f"<li class=note>{escape(n)}</li>" for n in dict.fromkeys(all_notes))
+                   + "</ul>")
     out.append("<h2>Method</h2><p>Numeric features: bins at reference deciles with open outer bins; empty bins "
                "filled as in Evidently (1e-4, or min share/1e6); NaN and ±inf are dropped and counted. KS is scipy's "
                "ks_2samp on the raw values. Categorical: unseen categories are included with eps in PSI; χ² is the "

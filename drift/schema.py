@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import SchemaError
 
@@ -42,7 +43,7 @@ class Schema:
         raise SchemaError(f"column {column!r} is not in the schema")
 
     @classmethod
-    def infer(cls, frame: Any, *, exclude: Iterable[str] = (), max_categories: int = 1000) -> "Schema":
+    def infer(cls, frame: Any, *, exclude: Iterable[str] = (), max_categories: int = 1000) -> Schema:
         """Infer a schema from a pandas DataFrame: numeric dtypes are numeric, strings/booleans/
         categories are categorical (dropped when they have more than ``max_categories`` distinct
         values, as free text or ids would), vector cells are embeddings."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Sequence
 
 REF_COLOR = "#4c78a8"
 CUR_COLOR = "#f58518"
@@ -28,8 +28,8 @@ def bars(labels: Sequence[str], reference: Sequence[float], current: Sequence[fl
     ymax = max([*reference, *current, 1e-9]) * 1.1
     slot = plot_w / n
     bw = max(slot * 0.38, 1.0)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}" style="background:#fff">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="{escape(title)}" style="background:#fff">'),
              f'<text x="{left}" y="14" font-size="12" font-family="sans-serif">{escape(title)}</text>']
     for frac in (0.0, 0.5, 1.0):
         y = top + plot_h * (1 - frac)
@@ -51,7 +51,7 @@ def bars(labels: Sequence[str], reference: Sequence[float], current: Sequence[fl
     return "".join(parts)
 
 
-def lines(x_labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str = "", width: int = 760,
+def lines(x_labels: Sequence[str], series: Mapping[str, Sequence[float]], *, title: str = "", width: int = 760,
           height: int = 240, hline: float | None = None) -> str:
     """Line chart of several series over windows; NaN points break the line. ``hline`` draws a
     dashed threshold."""
@@ -72,8 +72,8 @@ def lines(x_labels: Sequence[str], series: dict[str, Sequence[float]], *, title:
     def py(v: float) -> float:
         return top + plot_h * (1 - (v - ymin) / (ymax - ymin))
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}" style="background:#fff">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="{escape(title)}" style="background:#fff">'),
              f'<text x="{left}" y="14" font-size="12" font-family="sans-serif">{escape(title)}</text>']
     for frac in (0.0, 0.5, 1.0):
         v = ymin + (ymax - ymin) * frac

@@ -53,7 +53,7 @@ class Window:
     @property
     def n_rows(self) -> int:
         """Rows in the window."""
-        return int(len(self.frame))
+        return len(self.frame)
 
 
 def split_windows(frame: Any, window: str | int | WindowSpec, *, time_column: str = "timestamp") -> list[Window]:
@@ -153,7 +153,7 @@ def ops_panel(windows: list[Window], *, time_column: str = "timestamp") -> list[
         tokens = float(np.nansum(f["completion_tokens"].to_numpy(dtype=np.float64))) if "completion_tokens" in f else float("nan")
         rps = len(f) / dur if dur > 0 else float("nan")
         tps = tokens / dur if dur > 0 else float("nan")
-        out.append(OpsWindow(w.label, int(len(f)), dur, rps, tps,
+        out.append(OpsWindow(w.label, len(f), dur, rps, tps,
                              _pct(f, "latency_ms", 50), _pct(f, "latency_ms", 95), _pct(f, "ttft_ms", 50),
                              _pct(f, "ttft_ms", 95), _pct(f, "tpot_ms", 50), _pct(f, "tpot_ms", 95)))
     return out

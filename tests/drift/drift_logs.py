@@ -7,6 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+_QUESTIONS = {
+    "billing": "Why was my credit card charged twice this month?",
+    "shipping": "When will my parcel arrive, the tracking has not moved?",
+    "returns": "How do I send back the shoes that do not fit?",
+    "crypto": "Can I pay with bitcoin and what is the ethereum gas fee?",
+}
+
 
 def make_log_rows(n: int, *, seed: int = 0, shift: bool = False, start: str = "2026-01-01T00:00:00Z",
                   hours: float = 48.0) -> list[dict]:
@@ -28,11 +35,12 @@ def make_log_rows(n: int, *, seed: int = 0, shift: bool = False, start: str = "2
         ttft = float(rng.lognormal(np.log(300 if shift else 200), 0.3))
         tpot = float(rng.lognormal(np.log(25), 0.2))
         passed = rng.random() < (0.6 if shift else 0.85)
+        topic = str(rng.choice(topics, p=topic_p))
         rows.append({
             "timestamp": (t0 + pd.Timedelta(seconds=float(offsets[i]))).isoformat().replace("+00:00", "Z"),
-            "prompt": " ".join(["word"] * p_words), "response": " ".join(["answer"] * r_words),
+            "prompt": f"{_QUESTIONS[topic]} " + " ".join(["word"] * p_words), "response": " ".join(["answer"] * r_words),
             "model": ("gpt-x-2" if shift and rng.random() < 0.7 else "gpt-x-1"),
-            "topic": str(rng.choice(topics, p=topic_p)), "language": str(rng.choice(["en", "de", "fr"], p=[0.7, 0.2, 0.1])),
+            "topic": topic, "language": str(rng.choice(["en", "de", "fr"], p=[0.7, 0.2, 0.1])),
             "latency_ms": ttft + tpot * completion_tokens, "ttft_ms": ttft, "tpot_ms": tpot,
             "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "cost_usd": prompt_tokens * 1e-6 + completion_tokens * 3e-6,

