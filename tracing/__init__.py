@@ -14,7 +14,7 @@ from tracing.errors import (
     TracingError,
 )
 from tracing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, default_price_table, estimate_cost
-from tracing.redaction import DEFAULT_RULES, RedactingSpanProcessor, RedactionRule, Redactor
+from tracing.redaction import DEFAULT_RULES, RedactingSpanExporter, RedactingSpanProcessor, RedactionRule, Redactor
 from tracing.setup import TracingHandle, setup, setup_from_env
 from tracing.spans import (
     ChainCall,
@@ -44,6 +44,7 @@ __all__ = [
     "PhoenixServerError",
     "PriceTable",
     "ProviderConflictError",
+    "RedactingSpanExporter",
     "RedactingSpanProcessor",
     "RedactionRule",
     "Redactor",

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from tracing._config import PROJECT_HEADER, PROJECT_RESOURCE_ATTRIBUTE, resolve_target
 from tracing._processor import BoundedBatchSpanProcessor, DeliveryStats
 from tracing.errors import ProviderConflictError, TracingConfigError
-from tracing.redaction import RedactingSpanProcessor, Redactor
+from tracing.redaction import RedactingSpanExporter, Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,9 @@ def setup(
     span_exporter = exporter or OTLPSpanExporter(
         endpoint=target.traces_url, headers=headers, timeout=exporter_timeout_s
     )
+    if redact:
+        # Masked on the export thread, so the application's calls do not pay for the regexes.
+        span_exporter = RedactingSpanExporter(span_exporter, redact if isinstance(redact, Redactor) else Redactor())
     batcher = BoundedBatchSpanProcessor(
         span_exporter,
         max_queue_size=max_queue_size,
@@ -133,8 +136,6 @@ def setup(
         schedule_delay_s=schedule_delay_s,
     )
     processor: SpanProcessor = batcher
-    if redact:
-        processor = RedactingSpanProcessor(batcher, redact if isinstance(redact, Redactor) else Redactor())
     provider.add_span_processor(processor)
     logger.info("tracing to %s (project %r, redaction %s)", target.traces_url, target.project, bool(redact))
     return TracingHandle(

@@ -457,6 +457,7 @@ def _call_input(sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str,
         bound = sig.bind(*args, **kwargs)
     except TypeError:
         return None  # the call itself will raise the same TypeError, recorded on the span
+    bound.apply_defaults()
     return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
 
 
