@@ -297,7 +297,7 @@ def test_writer_waits_for_the_lock_then_gives_up(
     import dashboard.store as store_mod
 
     store.add_items(sample_items(2))
-    blocker = sqlite3.connect(tmp_path / "review.sqlite", isolation_level=None)
+    blocker = sqlite3.connect(tmp_path / "review.sqlite", isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
     threading.Timer(0.3, lambda: blocker.execute("COMMIT")).start()
     t0 = time.monotonic()
