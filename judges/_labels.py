@@ -47,7 +47,9 @@ class LabelAnswer:
 
     @property
     def entropy(self) -> float | None:
-        return entropy(self.probs) if self.probs else None
+        if self.probs and "_entropy" not in self.__dict__:
+            self.__dict__["_entropy"] = entropy(self.probs)
+        return self.__dict__.get("_entropy")
 
 
 def _messages(q: LabelQuery, user: str, prefill: str | None = None) -> list[Message]:

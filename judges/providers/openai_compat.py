@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -55,9 +56,13 @@ class OpenAICompatibleProvider:
         self._transport = transport
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
 
     def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            # an httpx pool belongs to the loop that opened its connections; a new loop needs a new pool
+            self._client_loop = loop
             headers = {"content-type": "application/json"}
             key = os.environ.get(self._api_key_env)
             if key:

@@ -205,3 +205,13 @@ def test_check_reports_unreachable_and_unknown_models():
     p2 = OpenAICompatibleProvider("m", base_url="http://127.0.0.1:9/v1", transport=httpx.MockTransport(down))
     with pytest.raises(ModelUnavailableError, match="cannot reach"):
         asyncio.run(p2.check())
+
+
+def test_provider_survives_a_new_event_loop():
+    """get_model() shares providers per process; each asyncio.run gets its own HTTP pool."""
+    transport, seen = transport_from([200])
+    p = OpenAICompatibleProvider("m", base_url="http://fake/v1", transport=transport)
+    client = ModelClient(p, trace=False)
+    asyncio.run(client.complete(REQ))
+    asyncio.run(client.complete(ModelRequest([{"role": "user", "content": "again"}])))
+    assert len(seen) == 2
