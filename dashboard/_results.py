@@ -46,6 +46,7 @@ class SuiteResult(_Edge):
     suite: str
     judge: str = ""
     criterion: str
+    kind: str | None = None  # "pairwise" for A/B judging; pointwise and G-Eval otherwise
     scale: tuple[float, float] | None = None
     cases: list[CaseResult]
 

@@ -23,6 +23,8 @@ from .models import JudgeView, NewItem
 from .sampling import hash_sample, stratified_hash_sample
 
 __all__ = [
+    "PAIRWISE_CHOICES",
+    "PAIRWISE_SCORES",
     "EscalationRules",
     "FillReport",
     "audit_items",
@@ -32,6 +34,11 @@ __all__ = [
     "read_prod_log",
     "rows_from_phoenix",
 ]
+
+
+#: A human's answer to a pairwise case, and the judge-scale score each one means (A wins = 1).
+PAIRWISE_CHOICES = ("A", "B", "tie")
+PAIRWISE_SCORES = {"A": 1.0, "B": 0.0, "tie": 0.5}
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,11 @@ def _case_item(suite: SuiteResult, case: CaseResult, queue: str, **kw: Any) -> N
     judges = [JudgeView(case.judge_model, case.score, case.label_probs, case.reasoning)]
     judges += [JudgeView(j.judge_model, j.score, j.label_probs, j.reasoning) for j in case.judges]
     categories: tuple[str, ...] = ()
-    if case.label_probs and not all(_is_number(k) for k in case.label_probs):
+    scale = suite.scale
+    if suite.kind == "pairwise":
+        # Humans answer a pairwise case with a preference; the page maps it onto the judge's 0..1 score.
+        categories, scale = PAIRWISE_CHOICES, None
+    elif case.label_probs and not all(_is_number(k) for k in case.label_probs):
         categories = tuple(case.label_probs)
     return NewItem(
         queue=queue,
@@ -116,13 +127,19 @@ def _case_item(suite: SuiteResult, case: CaseResult, queue: str, **kw: Any) -> N
         expected=case.expected,
         criterion=suite.criterion,
         suite=suite.suite,
-        scale=suite.scale,
+        scale=scale,
         categories=categories,
         judge_score=case.score,
         judges=tuple(judges),
         trace_id=case.trace_id,
         span_id=case.span_id,
-        meta={"case_id": case.case_id, "judge": suite.judge, "passed": case.passed, "failure": case.failure},
+        meta={
+            "case_id": case.case_id,
+            "judge": suite.judge,
+            "kind": suite.kind,
+            "passed": case.passed,
+            "failure": case.failure,
+        },
         **kw,
     )
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import _ui
 from dashboard.errors import InvalidLabel, LeaseLost
+from dashboard.fill import PAIRWISE_SCORES
 from dashboard.models import QUEUES, Item, Lease
 
 user = _ui.require_user()
@@ -113,10 +114,13 @@ if item.categories:
 note = st.text_area("Note (your reasoning; it becomes the few-shot explanation)", key=f"note_{key}")
 
 
-def _act(kind: str, score: float | None = None) -> None:
+def _act(kind: str, score: float | None = None, chosen: str | None = None) -> None:
+    chosen = chosen if chosen is not None else category
+    if score is None and chosen is not None and item.meta.get("kind") == "pairwise":
+        score = PAIRWISE_SCORES[chosen]  # a preference on the judge's 0..1 scale, so agreement can use it
     try:
         if kind == "submit":
-            store.submit(lease, score=score, category=category, note=note)
+            store.submit(lease, score=score, category=chosen, note=note)
         elif kind == "flag":
             store.flag(lease, note)
         else:
@@ -149,6 +153,22 @@ if levels and all(0 <= v <= 9 for v in levels):
     for col, v in zip(quick, levels):
         if col.button(str(v), key=f"quick_{v}", shortcut=str(v)):
             _act("submit", float(v))
+            st.rerun()
+
+# One-key answers for categories: the first letter, when it is free (C and R are Streamlit's own).
+taken = {"C", "R", "N", "S", "F"}
+quick_cats = []
+for cat in item.categories:
+    letter = cat[:1].upper()
+    if letter.isalpha() and letter not in taken:
+        taken.add(letter)
+        quick_cats.append((cat, letter))
+if quick_cats:
+    st.caption("Quick answers: " + ", ".join(f"{letter} = {cat}" for cat, letter in quick_cats))
+    cat_cols = st.columns(len(quick_cats))
+    for col, (cat, letter) in zip(cat_cols, quick_cats):
+        if col.button(cat, key=f"quickcat_{cat}", shortcut=letter):
+            _act("submit", None, cat)
             st.rerun()
 
 

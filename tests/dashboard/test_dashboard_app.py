@@ -179,3 +179,32 @@ def test_reviewer_cannot_open_admin_pages_directly(app_env: dict[str, Path], pag
     at.session_state["dashboard_user"] = load_users(app_env["users"])["bob"]
     at.run()
     assert [e.value for e in at.error] == ["This page is for admins."]
+
+
+def test_pairwise_item_answered_with_a_letter(app_env: dict[str, Path]) -> None:
+    from dashboard import JudgeView, NewItem
+
+    store = ReviewStore(app_env["db"])
+    store.add_items(
+        [
+            NewItem(
+                queue="audit",
+                source_id="pw-1",
+                input="Explain a hash table.",
+                output="A: ...\n\nB: ...",
+                criterion="preference",
+                categories=("A", "B", "tie"),
+                judge_score=0.5,
+                judges=(JudgeView("judge", 0.5, {"A": 0.5, "B": 0.5}),),
+                meta={"kind": "pairwise"},
+            )
+        ]
+    )
+    at = _login("bob")
+    at.selectbox(key="queue_choice").select("audit").run()
+    at.button(key="claim").click().run()
+    assert "A = A" in _all_text(at) and "T = tie" in _all_text(at)
+    at.button(key="quickcat_tie").click().run()
+    [label] = store.labels()
+    assert (label.category, label.score) == ("tie", 0.5)
+    store.close()

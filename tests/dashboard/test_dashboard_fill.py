@@ -87,7 +87,8 @@ def test_escalation_items_carry_judges_and_priority() -> None:
         )
     )
     items = escalation_items(res)
-    assert [it.meta["case_id"] for it in items] == ["two", "one"]  # two reasons before one
+    # "one": its flag plus entropy 1.56 bits and top mass 0.40 (3 reasons) ranks above "two" (2 flags).
+    assert [it.meta["case_id"] for it in items] == ["one", "two"]
     by_case = {it.meta["case_id"]: it for it in items}
     assert set(by_case) == {"one", "two"}
     assert by_case["one"].categories == ("A", "B", "tie")  # non-numeric labels become categories
@@ -269,3 +270,11 @@ def test_fill_cli_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "nothing to fill from" in capsys.readouterr().err
     assert main(["fill", "--db", str(db), "--results", str(tmp_path / "nope.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_pairwise_suites_become_preference_items() -> None:
+    raw = _results([_case("p1", score=0.5, label_probs={"A": 0.5, "B": 0.5}, flags=["order_inconsistent"])])
+    raw["suites"][0]["kind"] = "pairwise"
+    raw["suites"][0]["scale"] = [0, 1]
+    [item] = escalation_items(ResultsFile.model_validate(raw))
+    assert item.categories == ("A", "B", "tie") and item.scale is None and item.meta["kind"] == "pairwise"
