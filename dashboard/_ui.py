@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import streamlit as st
 
@@ -18,10 +19,16 @@ def config() -> DashboardConfig:
     """The environment's configuration, overridden by ``streamlit run dashboard/app.py -- --db X --users Y``."""
     cfg = DashboardConfig.from_env()
     argv = sys.argv[1:]
-    for flag, field in (("--db", "db"), ("--users", "users"), ("--datasets", "datasets")):
-        if flag in argv and argv.index(flag) + 1 < len(argv):
-            value = argv[argv.index(flag) + 1]
-            cfg = replace(cfg, **{field: value if field == "db" else type(getattr(cfg, field))(value)})
+
+    def _flag(name: str) -> str | None:
+        return argv[argv.index(name) + 1] if name in argv and argv.index(name) + 1 < len(argv) else None
+
+    if (db := _flag("--db")) is not None:
+        cfg = replace(cfg, db=db)
+    if (users_path := _flag("--users")) is not None:
+        cfg = replace(cfg, users=Path(users_path))
+    if (datasets := _flag("--datasets")) is not None:
+        cfg = replace(cfg, datasets=Path(datasets))
     return cfg
 
 

@@ -80,7 +80,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # lock upgrade. Waiting for the lock is done here with short random sleeps rather than by
         # SQLite's busy handler, whose back-off grows to 100 ms sleeps and starves some writers
         # (measured: p99 claim+submit 690 ms -> see bench/review_store.py with 8 processes).
-        dbapi_conn = conn.connection.dbapi_connection
+        dbapi_conn: Any = conn.connection.dbapi_connection
         deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
         dbapi_conn.execute("PRAGMA busy_timeout=0")
         try:
@@ -130,8 +130,11 @@ def claim_statement(reviewer: Any, now: Any, ttl: Any, queue: Any = None) -> sa.
 
 # Statements are built once with bind parameters: building a SQLAlchemy construct per call cost more
 # than running it (profiled: ~3 ms of a 4 ms claim), and it is work done while holding the write lock.
-_B_REVIEWER, _B_SLOT, _B_VERSION = bindparam("b_reviewer"), bindparam("b_slot"), bindparam("b_version")
-_B_EXPIRES, _B_NOW = bindparam("b_expires"), bindparam("b_now")
+_B_REVIEWER: sa.BindParameter[Any] = bindparam("b_reviewer")
+_B_SLOT: sa.BindParameter[Any] = bindparam("b_slot")
+_B_VERSION: sa.BindParameter[Any] = bindparam("b_version")
+_B_EXPIRES: sa.BindParameter[Any] = bindparam("b_expires")
+_B_NOW: sa.BindParameter[Any] = bindparam("b_now")
 _CLAIM = {
     False: claim_statement(_B_REVIEWER, _B_EXPIRES, 0.0),
     True: claim_statement(_B_REVIEWER, _B_EXPIRES, 0.0, bindparam("b_queue")),
@@ -391,9 +394,9 @@ class ReviewStore:
         counts: dict[str, dict[str, int]] = {}
         for q, state, n in slot_rows:
             counts.setdefault(q, {})[state] = n
-        n_items = dict(item_rows)
-        n_open_items = dict(open_items)
-        n_flag = dict(flag_rows)
+        n_items: dict[str, int] = {q: n for q, n in item_rows}
+        n_open_items: dict[str, int] = {q: n for q, n in open_items}
+        n_flag: dict[str, int] = {q: n for q, n in flag_rows}
         out = []
         for q in sorted(set(n_items) | set(counts)):
             c = counts.get(q, {})
@@ -453,7 +456,7 @@ class ReviewStore:
         if queue is not None:
             q = q.where(items.c.queue == queue)
         with self.engine.connect() as conn:
-            return [LabelRecord(*r) for r in conn.execute(q).all()]
+            return [LabelRecord(**r._asdict()) for r in conn.execute(q).all()]
 
     def audit_log(self, *, item_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
         """The newest audit rows first (optionally for one item)."""

@@ -68,7 +68,7 @@ if c1.button("Release expired claims", key="release_expired"):
     st.rerun()
 reviewers = sorted({h.reviewer for h in holders})
 who = c2.selectbox("Release every claim of", reviewers, index=None, key="release_who")
-if c2.button("Release", key="release_reviewer", disabled=who is None):
+if c2.button("Release", key="release_reviewer", disabled=who is None) and who is not None:
     n = store.release_reviewer(who, actor=admin.name)
     st.session_state["queues_flash"] = f"Released {n} claims of {who}."
     st.rerun()

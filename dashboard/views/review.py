@@ -57,7 +57,8 @@ if lease is None:
         st.rerun()
     st.stop()
 
-item: Item = store.get_item(lease.item_id)
+held: Lease = lease  # narrowed for the callbacks below
+item: Item = store.get_item(held.item_id)
 st.subheader(f"Item {item.id} · {item.queue} · {item.criterion}")
 if item.reason:
     st.caption(f"Why it is here: {item.reason}")
@@ -100,6 +101,7 @@ if item.scale is not None:
 
 st.divider()
 st.markdown(f"**Your answer: {item.criterion}**")
+score_value: float | None
 if levels:
     score_value = st.radio("Score", levels, index=None, horizontal=True, key=f"score_{key}")
 elif item.scale is not None:
@@ -120,11 +122,11 @@ def _act(kind: str, score: float | None = None, chosen: str | None = None) -> No
         score = PAIRWISE_SCORES[chosen]  # a preference on the judge's 0..1 scale, so agreement can use it
     try:
         if kind == "submit":
-            store.submit(lease, score=score, category=chosen, note=note)
+            store.submit(held, score=score, category=chosen, note=note)
         elif kind == "flag":
-            store.flag(lease, note)
+            store.flag(held, note)
         else:
-            store.skip(lease, note)
+            store.skip(held, note)
     except InvalidLabel as exc:
         _say("error", str(exc))
         return
