@@ -3,7 +3,8 @@
 Data: N reference + N current rows x (10 numeric + 3 categorical); half the columns shifted.
 Numeric columns get PSI, KS and JS; categorical columns PSI, JS and chi-square (KS is undefined
 for categories) -- the same tests in all three contenders. Each contender runs in its own
-subprocess so its peak RSS (``ru_maxrss``) is its own; the time is the drift computation only
+subprocess so its peak RSS is its own (``VmHWM`` of the child's address space: ``ru_maxrss``
+would carry over the parent's RSS at fork time across ``exec``); the time is the drift computation only
 (data is loaded from a Parquet file into pandas before the clock starts, the same way for everyone),
 except ``drift_parquet``: this harness's bounded-memory path, which reads the Parquet files in
 batches itself inside the timed part (KS from a 1000-bin histogram there, see docs/drift.md).
@@ -19,7 +20,7 @@ import argparse
 import json
 import os
 import platform
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,10 +68,11 @@ def make_data(rows: int, folder: Path, seed: int = 0) -> tuple[Path, Path]:
     return ref, cur
 
 
-def _rss_mb() -> float:
+def _rss_mb(field: str = "VmRSS") -> float:
+    """Current (``VmRSS``) or peak (``VmHWM``) resident memory of this process in MiB."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -140,7 +142,7 @@ def _run_evidently(ref, cur):
     return {"n_metrics": len(snap.dict()["metrics"])}
 
 
-def child(name: str, ref_path: str, cur_path: str) -> None:
+def child(name: str, ref_path: str, cur_path: str, repeat: int = 1) -> None:
     """Run one contender and print its JSON measurement (called in a fresh subprocess)."""
     import warnings
 
@@ -165,15 +167,19 @@ def child(name: str, ref_path: str, cur_path: str) -> None:
     else:
         ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
     base = _rss_mb()
-    t0 = time.perf_counter()
-    out = runner(ref, cur)
-    wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = runner(ref, cur)
+        times.append(time.perf_counter() - t0)
+    wall = statistics.median(times)
+    peak = _rss_mb("VmHWM")
     print(
         json.dumps(
             {
                 "name": name,
                 "wall_s": wall,
+                "runs_s": times,
                 "peak_rss_mb": peak,
                 "rss_after_load_mb": base,
                 "peak_above_load_mb": peak - base,
@@ -190,20 +196,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="same as --rows 20000")
     p.add_argument("--json", help="write results as JSON to this path")
     p.add_argument("--skip", action="append", default=[], choices=CONTENDERS, help="leave a contender out")
-    p.add_argument("--child", nargs=3, metavar=("NAME", "REF", "CUR"), help=argparse.SUPPRESS)
+    p.add_argument("--repeat", type=int, default=3,
+                   help="timed runs per fast contender, median reported (Evidently runs once: ~1 min each)")
+    p.add_argument("--child", nargs=4, metavar=("NAME", "REF", "CUR", "REPEAT"), help=argparse.SUPPRESS)
+    p.add_argument("--make-data", nargs=2, metavar=("DIR", "ROWS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        child(*args.child)
+        child(*args.child[:3], repeat=int(args.child[3]))
+        return 0
+    if args.make_data:
+        make_data(int(args.make_data[1]), Path(args.make_data[0]))
         return 0
     rows = 20_000 if args.quick else args.rows
+    load = os.getloadavg()  # the machine may be shared: say how busy it was
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
-        ref, cur = make_data(rows, Path(tmp))
+        # Generated in a subprocess so this parent process stays small while the contenders run.
+        subprocess.run([sys.executable, __file__, "--make-data", tmp, str(rows)], check=True)
+        ref, cur = Path(tmp) / "reference.parquet", Path(tmp) / "current.parquet"
         results = {}
         for name in CONTENDERS:
             if name in args.skip:
                 continue
             proc = subprocess.run(
-                [sys.executable, __file__, "--child", name, str(ref), str(cur)],
+                [sys.executable, __file__, "--child", name, str(ref), str(cur),
+                 str(1 if name == "evidently" else args.repeat)],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -215,11 +231,13 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(
         f"{rows} reference + {rows} current rows x ({len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical); "
-        f"one run each; {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+        f"median of {args.repeat} runs (Evidently: 1); {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
     )
-    print(f"{'contender':<14} {'wall s':>9} {'peak RSS MB':>12} {'above load MB':>14}")
+    print(f"load average before: {load[0]:.1f} (1 min)")
+    print(f"{'contender':<14} {'median s':>9} {'peak RSS MB':>12} {'above load MB':>14}  runs s")
     for name, r in results.items():
-        print(f"{name:<14} {r['wall_s']:>9.2f} {r['peak_rss_mb']:>12.0f} {r['peak_above_load_mb']:>14.0f}")
+        runs = " ".join(f"{t:.2f}" for t in r["runs_s"])
+        print(f"{name:<14} {r['wall_s']:>9.2f} {r['peak_rss_mb']:>12.0f} {r['peak_above_load_mb']:>14.0f}  {runs}")
     ratios = {}
     if "drift" in results and "evidently" in results:
         ratios["speedup_vs_evidently"] = results["evidently"]["wall_s"] / results["drift"]["wall_s"]
@@ -254,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "rows": rows,
-                    "cpus": os.cpu_count(),
+                    "cpus": os.cpu_count(), "load_avg_before": load, "repeat": args.repeat,
                     "machine": platform.machine(),
                     "results": {
                         k: {kk: vv for kk, vv in v.items() if kk != "result"} for k, v in results.items()
