@@ -100,7 +100,14 @@ def _run(args: argparse.Namespace) -> int:
             for crit, path in write_fewshot(records, args.datasets, k=args.fewshot_k).items():
                 print(f"few-shot {crit}: {path}")
             if args.phoenix:
-                print(f"phoenix: {export_to_phoenix(records, args.phoenix)} HUMAN annotations")
+                from tracing.errors import TracingError
+
+                try:
+                    n = export_to_phoenix(records, args.phoenix)
+                except TracingError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
+                print(f"phoenix: {n} HUMAN annotations")
             return 0
         n = store.release_expired(actor="cli")
         print(f"released {n} expired leases")

@@ -239,6 +239,8 @@ def audit_items(
             context=r.get("context"),
             criterion=criterion,
             scale=scale,
+            # An online judge's score, when the app logged one, makes audit labels count for calibration too.
+            judge_score=_number_or_none(r.get("judge_score")),
             reason=f"audit sample {rate:.1%}"
             + (f" by {stratify_by}={r.get(stratify_by)}" if stratify_by else ""),
             trace_id=r.get("trace_id"),
@@ -297,6 +299,12 @@ def _span_rows(spans: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
         if isinstance(meta, Mapping):
             row.update({k: v for k, v in meta.items() if k not in row})
         yield row
+
+
+def _number_or_none(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _is_number(text: str) -> bool:

@@ -94,6 +94,13 @@ def test_fewshot_rows_spread_levels_and_need_agreement_and_notes(tmp_path: Path)
     lines = paths["helpfulness"].read_text().splitlines()
     assert paths["helpfulness"] == tmp_path / "fewshot" / "helpfulness.jsonl"
     assert [set(json.loads(x)) for x in lines] == [{"input", "output", "score", "reasoning"}] * 2
+    from judges import load_few_shot  # the judges read exactly this file
+
+    examples = load_few_shot(paths["helpfulness"])
+    assert [(e.score, e.reasoning) for e in examples] == [
+        (1.0, "refuses a harmless request"),
+        (4.5, "complete and correct fine"),
+    ]
 
 
 def test_span_annotations_mapping() -> None:

@@ -138,6 +138,7 @@ def _prod_rows(n: int) -> list[dict]:
             "topic": topics[i % 4] if i < n - 3 else "rare",
             "language": "en",
             "latency_ms": 100 + i,
+            "judge_score": 3.0,
             "session_id": f"s{i // 10}",
             "user_id": f"u{i % 7}",
             "trace_id": f"{i:032x}",
@@ -153,6 +154,7 @@ def test_audit_items_and_stratification() -> None:
     assert 70 < len(items) < 130
     first = items[0]
     assert first.queue == "audit" and first.source_id == f"prod:{first.span_id}"
+    assert first.judge_score == 3.0 and first.meta["judge_score"] == 3.0  # the logged online judge score
     assert first.meta["topic"] and "prompt" not in first.meta
     strat = audit_items(rows, rate=0.02, stratify_by="topic")
     assert "rare" in {it.meta["topic"] for it in strat}
