@@ -208,3 +208,33 @@ def test_pairwise_item_answered_with_a_letter(app_env: dict[str, Path]) -> None:
     [label] = store.labels()
     assert (label.category, label.score) == ("tie", 0.5)
     store.close()
+
+
+def _oidc_app(email: str) -> AppTest:
+    at = _app()
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "test-cookie-secret",
+        "client_id": "dashboard",
+        "client_secret": "not-a-real-secret",
+        "server_metadata_url": "https://idp.invalid/.well-known/openid-configuration",
+    }
+    at.user = {"is_logged_in": True, "email": email}
+    return at.run()
+
+
+def test_oidc_identity_maps_to_a_configured_user(app_env: dict[str, Path]) -> None:
+    from dashboard import add_user
+
+    add_user(app_env["users"], "dora", "unused-pw", role="admin", email="dora@example.org")
+    at = _oidc_app("dora@example.org")
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Review"]
+    assert "Logged in as **dora** (admin)" in [c.value for c in at.sidebar.caption]
+
+
+def test_oidc_identity_without_a_user_gets_no_access(app_env: dict[str, Path]) -> None:
+    at = _oidc_app("stranger@example.org")
+    assert [t.value for t in at.title] == ["Human review"]
+    assert any("stranger@example.org is not a dashboard user" in w.value for w in at.warning)
+    assert "claim" not in [b.key for b in at.button]
