@@ -149,10 +149,11 @@ def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, *, method: s
     """Two-sided KS ``(statistic, pvalue)`` of two *sorted* samples, bit-identical to
     :func:`scipy.stats.ks_2samp`.
 
-    Small samples (scipy's exact path) go to scipy. For large ones the statistic comes from one
-    stable merge of the two sorted runs (O(n), where scipy re-sorts and binary-searches every
-    value), evaluated after the last of each run of ties as scipy's ``side='right'`` does, and the
-    p-value from the same ``kstwo.sf(d, round(n1 n2 / (n1 + n2)))`` scipy's asymptotic mode uses.
+    Small samples (scipy's exact path) go to scipy. For large ones the ECDF difference is
+    evaluated only at the last of each run of tied values, in each sample, with the other sample's
+    count found by binary search (scipy re-sorts both samples and searches every value of both),
+    and the p-value is the same ``kstwo.sf(d, round(n1 n2 / (n1 + n2)))`` scipy's asymptotic mode
+    uses.
     """
     from scipy.stats import kstwo
 
@@ -164,22 +165,24 @@ def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, *, method: s
         return float(res.statistic), float(res.pvalue)
     if method not in ("auto", "asymp"):
         raise ConfigError(f"KS method must be 'auto', 'exact' or 'asymp', got {method!r}")
-    both = np.concatenate([ref_sorted, cur_sorted])
-    order = np.argsort(both, kind="stable")  # timsort: a single merge of two sorted runs
-    values = both[order]
-    c1 = np.cumsum(order < n1)
-    last = np.empty(values.size, dtype=bool)
-    last[:-1] = values[1:] != values[:-1]
-    last[-1] = True
-    pos = np.flatnonzero(last)  # the end of each run of ties: where scipy's side='right' evaluates
-    c1_at = c1[pos]
-    diffs = c1_at / n1 - (pos + 1 - c1_at) / n2
-    max_s = diffs.max()
-    min_s = np.clip(-diffs.min(), 0, 1)
+    # The ECDF difference only changes at the end of a run of equal values, so it is enough to
+    # evaluate it there (scipy's side='right'), in each sample, with the other sample's count
+    # found by binary search. Counts are the same integers scipy divides, so the floats match.
+    ends1, ends2 = _run_ends(ref_sorted), _run_ends(cur_sorted)
+    d1 = (ends1 + 1) / n1 - np.searchsorted(cur_sorted, ref_sorted[ends1], side="right") / n2
+    d2 = np.searchsorted(ref_sorted, cur_sorted[ends2], side="right") / n1 - (ends2 + 1) / n2
+    max_s = max(d1.max(), d2.max())
+    min_s = np.clip(-min(d1.min(), d2.min()), 0, 1)
     d = max(max_s, min_s)
     m, n = sorted([float(n1), float(n2)], reverse=True)
     p = np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0, 1)
     return float(d), float(p)
+
+
+def _run_ends(sorted_values: np.ndarray) -> np.ndarray:
+    """Index of the last element of each run of equal values in a sorted array."""
+    ends = np.flatnonzero(sorted_values[1:] != sorted_values[:-1])
+    return np.append(ends, sorted_values.size - 1)
 
 
 def ks_from_counts(ref_counts: Any, cur_counts: Any, *, threshold: float = PVALUE_THRESHOLD,
