@@ -12,8 +12,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -123,24 +123,17 @@ def test_postgres_round_trip(pg_store: ReviewStore) -> None:
 def test_postgres_concurrent_claims_skip_locked(pg_store: ReviewStore) -> None:
     """8 threads (8 pooled connections) claim and submit over 300 items: no item claimed twice."""
     pg_store.add_items(sample_items(300))
-    claimed: dict[str, list[int]] = {}
-    errors: list[BaseException] = []
 
-    def reviewer(name: str) -> None:
-        got = claimed.setdefault(name, [])
-        try:
-            while (lease := pg_store.claim_next(name)) is not None:
-                got.append(lease.item_id)
-                pg_store.submit(lease, score=3.0)
-        except BaseException as exc:  # surfaced in the main thread below
-            errors.append(exc)
+    def reviewer(name: str) -> list[int]:
+        got = []
+        while (lease := pg_store.claim_next(name)) is not None:
+            got.append(lease.item_id)
+            pg_store.submit(lease, score=3.0)
+        return got
 
-    threads = [threading.Thread(target=reviewer, args=(f"r{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {f"r{i}": pool.submit(reviewer, f"r{i}") for i in range(8)}
+        claimed = {name: f.result(timeout=120) for name, f in futures.items()}  # re-raises a thread's error
     everything = [i for got in claimed.values() for i in got]
     assert len(everything) == len(set(everything)) == 300
     assert len(pg_store.labels()) == 300
