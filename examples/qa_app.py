@@ -1,0 +1,311 @@
+"""An instrumented question-answering app: retrieval over a tiny corpus, then the local model.
+
+It produces realistic production traffic for the rest of the harness: every request is a CHAIN
+span (with ``session.id``/``user.id``) holding a RETRIEVER span and the model client's LLM span,
+sent to Phoenix, and one row of the JSONL production log that ``drift/`` and the review queues read.
+
+    python -m tracing.phoenix_server start                      # once, in another shell
+    python examples/qa_app.py --requests 40 --log logs/prod.jsonl --phoenix http://127.0.0.1:6006
+
+Questions come from MT-Bench (``../shared/data/mtbench/question.jsonl``: first turn, then the
+follow-up turn in the same session) when present, else from a built-in list; a share of requests
+is asked in French, German or Spanish so the ``language`` column varies.
+
+Log row (one JSON object per line)::
+
+    timestamp (ISO 8601, UTC), prompt, response, model, topic, language, latency_ms, ttft_ms,
+    tpot_ms, prompt_tokens, completion_tokens, cost_usd, judge_score (null), label (null),
+    session_id, user_id, trace_id, span_id (null when tracing is off)
+
+The model call is not streamed, so the first token reaches the user with the whole reply:
+``ttft_ms`` equals ``latency_ms`` and ``tpot_ms`` is ``latency_ms / completion_tokens``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+import tracing  # noqa: E402
+
+CORPUS_PATH = HERE / "qa_corpus.jsonl"
+MTBENCH_PATH = REPO.parent / "shared" / "data" / "mtbench" / "question.jsonl"
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class ModelClientLike(Protocol):
+    """Anything with ``async complete(request)`` returning ``.text``, ``.model`` and ``.usage``."""
+
+    async def complete(self, request: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Document:
+    """One passage of the corpus."""
+
+    id: str
+    topic: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A user question; ``follow_up`` is asked next in the same session."""
+
+    text: str
+    topic: str
+    follow_up: str | None = None
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word tokens (Unicode letters and digits)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+class TfidfRetriever:
+    """Cosine similarity over TF-IDF vectors (smoothed idf, as scikit-learn's default)."""
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        if not documents:
+            raise ValueError("TfidfRetriever needs at least one document; the corpus file is empty")
+        self.documents = list(documents)
+        counts = [Counter(tokenize(d.text)) for d in self.documents]
+        n = len(counts)
+        df = Counter(term for c in counts for term in c)
+        self.idf = {t: math.log((1 + n) / (1 + k)) + 1.0 for t, k in df.items()}
+        self._vectors = [self._normalise({t: tf * self.idf[t] for t, tf in c.items()}) for c in counts]
+
+    @staticmethod
+    def _normalise(vec: dict[str, float]) -> dict[str, float]:
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {t: v / norm for t, v in vec.items()}
+
+    def search(self, query: str, k: int = 3) -> list[tuple[Document, float]]:
+        """The ``k`` best documents with their cosine score (documents sharing no word are left out)."""
+        q = self._normalise({t: tf * self.idf[t] for t, tf in Counter(tokenize(query)).items() if t in self.idf})
+        scored = [(doc, sum(w * vec.get(t, 0.0) for t, w in q.items())) for doc, vec in zip(self.documents, self._vectors)]
+        scored = [s for s in scored if s[1] > 0]
+        scored.sort(key=lambda s: (-s[1], s[0].id))
+        return scored[:k]
+
+
+_STOPWORDS = {
+    "en": {"the", "is", "and", "of", "to", "what", "how", "a", "in", "you", "your", "are", "can", "for", "with"},
+    "fr": {"le", "la", "les", "est", "et", "de", "des", "une", "un", "quelle", "quel", "pourquoi", "comment", "en", "du"},
+    "de": {"der", "die", "das", "ist", "und", "wie", "was", "ein", "eine", "warum", "im", "zu", "den", "mit"},
+    "es": {"el", "la", "los", "es", "y", "de", "que", "qué", "cómo", "una", "un", "por", "en", "del"},
+}
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code by stopword overlap (en, fr, de, es); ``"en"`` on a tie or no signal."""
+    words = tokenize(text)
+    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    best = max(scores, key=lambda lang: (scores[lang], lang == "en"))
+    return best if scores[best] > 0 else "en"
+
+
+BUILTIN_QUESTIONS = [
+    Question("Which river is the longest in the world?", "stem", "And which one carries the most water?"),
+    Question("How does binary search work and what is its running time?", "coding", "Write it in Python."),
+    Question("What is the area of a triangle with vertices (0,0), (4,0) and (0,3)?", "math", "And its perimeter?"),
+    Question("If you overtake the second person in a race, what position are you in?", "reasoning"),
+    Question("Draft a short email asking my supervisor for feedback on a report.", "writing", "Make it more formal."),
+    Question("What is the difference between fiscal and monetary policy?", "humanities"),
+    Question("Explain photosynthesis to a ten-year-old.", "stem"),
+    Question("Extract the dates from: the contract was signed on 17 May 2024 and ends in June 2025.", "extraction"),
+    Question("Pretend you are Sherlock Holmes and describe your morning.", "roleplay"),
+    Question("Why should antibiotics not be used against viruses?", "stem"),
+]
+MULTILINGUAL_QUESTIONS = [
+    Question("Quelle est la date de la prise de la Bastille et pourquoi est-elle importante ?", "humanities"),
+    Question("Comment fonctionne la photosynthèse dans les plantes ?", "stem"),
+    Question("Wie schnell ist das Licht im Vakuum und warum ist das wichtig?", "stem"),
+    Question("Was ist der Unterschied zwischen Angebot und Nachfrage?", "humanities"),
+    Question("¿A qué temperatura hierve el agua en la montaña y por qué?", "stem"),
+    Question("¿Qué es la búsqueda binaria y cómo se usa?", "coding"),
+]
+
+
+def load_corpus(path: Path = CORPUS_PATH) -> list[Document]:
+    """Documents from a JSONL file of ``{"id", "topic", "text"}``."""
+    docs = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            try:
+                docs.append(Document(str(row["id"]), str(row["topic"]), str(row["text"])))
+            except KeyError as exc:
+                raise ValueError(f"{path}:{n}: corpus rows need 'id', 'topic' and 'text'; missing {exc}") from exc
+    return docs
+
+
+def load_questions(path: Path = MTBENCH_PATH) -> list[Question]:
+    """MT-Bench first turns (with the second turn as follow-up) if the file exists, else built-ins."""
+    if not path.exists():
+        return list(BUILTIN_QUESTIONS)
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            turns = row["turns"]
+            out.append(Question(turns[0], row["category"], turns[1] if len(turns) > 1 else None))
+    return out
+
+
+def build_prompt(question: str, passages: Sequence[Document], history: Sequence[tuple[str, str]] = ()) -> str:
+    """The model prompt: retrieved context, earlier turns of the session, then the question."""
+    context = "\n".join(f"- {d.text}" for d in passages) or "- (no relevant passage found)"
+    earlier = "".join(f"Q: {q}\nA: {a}\n" for q, a in history)
+    return f"Answer briefly using the context.\nContext:\n{context}\n{earlier}Q: {question}\nA:"
+
+
+class QAApp:
+    """Answers questions with retrieval + a model client, traces each request and logs it."""
+
+    def __init__(
+        self,
+        client: ModelClientLike,
+        retriever: TfidfRetriever,
+        log_path: Path,
+        *,
+        max_tokens: int = 64,
+        temperature: float = 0.7,
+        request_factory: Any = None,
+    ) -> None:
+        self.client = client
+        self.retriever = retriever
+        self.log_path = Path(log_path)
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self._request = request_factory or _judges_request
+
+    async def answer(
+        self, question: str, *, topic: str, session_id: str, user_id: str, history: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, Any]:
+        """Answer one question; returns (and appends to the log) its production-log row."""
+        with tracing.chain_span("qa", input=question, session_id=session_id, user_id=user_id) as chain:
+            with tracing.retriever_span(question) as retrieval:
+                hits = self.retriever.search(question, k=3)
+                retrieval.set_documents([{"id": d.id, "content": d.text, "score": s} for d, s in hits])
+            prompt = build_prompt(question, [d for d, _ in hits], history)
+            t0 = time.perf_counter()
+            completion = await self.client.complete(
+                self._request([{"role": "user", "content": prompt}], self.max_tokens, self.temperature)
+            )
+            latency_ms = (time.perf_counter() - t0) * 1000.0
+            chain.set_output(completion.text)
+        prompt_tokens = int(completion.usage.prompt_tokens)
+        completion_tokens = int(completion.usage.completion_tokens)
+        ids = chain.ids
+        row = {
+            "timestamp": datetime.now(timezone.utc).isoformat(),
+            "prompt": question,
+            "response": completion.text,
+            "model": completion.model,
+            "topic": topic,
+            "language": detect_language(question),
+            "latency_ms": round(latency_ms, 3),
+            "ttft_ms": round(latency_ms, 3),  # not streamed: the first token arrives with the reply
+            "tpot_ms": round(latency_ms / completion_tokens, 3) if completion_tokens else None,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_usd": tracing.estimate_cost(completion.model, prompt_tokens, completion_tokens),
+            "judge_score": None,
+            "label": None,
+            "session_id": session_id,
+            "user_id": user_id,
+            "trace_id": ids[0] if ids else None,
+            "span_id": ids[1] if ids else None,
+        }
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return row
+
+
+def _judges_request(messages: list[dict[str, str]], max_tokens: int, temperature: float) -> Any:
+    from judges import ModelRequest
+
+    return ModelRequest(messages=messages, max_tokens=max_tokens, temperature=temperature)
+
+
+async def run_traffic(
+    app: QAApp, questions: Sequence[Question], requests: int, *, seed: int = 0, users: int = 12, multilingual_share: float = 0.15
+) -> list[dict[str, Any]]:
+    """Simulate ``requests`` requests: sessions of one user asking a question and maybe its follow-up."""
+    if requests < 1:
+        raise ValueError(f"requests must be >= 1, got {requests}")
+    if not questions:
+        raise ValueError("no questions to ask; pass a non-empty question list")
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    session_no = 0
+    while len(rows) < requests:
+        session_no += 1
+        session_id = f"sess-{seed}-{session_no:05d}"
+        user_id = f"user-{rng.randrange(users):03d}"
+        q = rng.choice(MULTILINGUAL_QUESTIONS) if rng.random() < multilingual_share else rng.choice(questions)
+        history: list[tuple[str, str]] = []
+        for text in (q.text, q.follow_up):
+            if text is None or len(rows) >= requests:
+                break
+            row = await app.answer(text, topic=q.topic, session_id=session_id, user_id=user_id, history=history)
+            history.append((text, row["response"]))
+            rows.append(row)
+            if rng.random() < 0.4:  # not every user asks the follow-up
+                break
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``--requests N --log PATH [--phoenix URL] [--project NAME] [--model SPEC] [--seed N]``."""
+    parser = argparse.ArgumentParser(description="Instrumented QA example app (retrieval + local model).")
+    parser.add_argument("--requests", type=int, default=20, help="number of requests to simulate")
+    parser.add_argument("--log", type=Path, default=Path("logs/prod.jsonl"), help="JSONL production log (appended)")
+    parser.add_argument("--phoenix", default=None, help="Phoenix URL; tracing off when absent and PHOENIX_COLLECTOR_ENDPOINT unset")
+    parser.add_argument("--project", default="qa-app", help="Phoenix project name")
+    parser.add_argument("--model", default="local", help="judges model spec, e.g. local or openai:gpt-4o-mini")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    args = parser.parse_args(argv)
+
+    import os
+
+    handle = None
+    if args.phoenix or os.environ.get("PHOENIX_COLLECTOR_ENDPOINT"):
+        handle = tracing.setup(args.phoenix, args.project)
+    from judges import get_model
+
+    client = get_model(args.model)
+    app = QAApp(client, TfidfRetriever(load_corpus()), args.log, max_tokens=args.max_tokens)
+    t0 = time.perf_counter()
+    rows = asyncio.run(run_traffic(app, load_questions(), args.requests, seed=args.seed))
+    took = time.perf_counter() - t0
+    print(f"{len(rows)} requests in {took:.1f}s, {len({r['session_id'] for r in rows})} sessions -> {args.log}")
+    if handle is not None:
+        handle.force_flush(30)
+        print(f"traces in {handle.endpoint} project {handle.project!r}; dropped spans: {handle.dropped_spans}")
+        handle.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
