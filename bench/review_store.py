@@ -64,8 +64,8 @@ def _pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
-def _store_latency(db: Path, ops: int) -> dict[str, float]:
-    store = ReviewStore(db)
+def _store_latency(db: Path | str, ops: int, sync: str = "FULL") -> dict[str, float]:
+    store = ReviewStore(db, sqlite_synchronous=sync)
     claim, submit = [], []
     for _ in range(ops):
         t0 = time.perf_counter()
@@ -80,10 +80,10 @@ def _store_latency(db: Path, ops: int) -> dict[str, float]:
     return _summary(claim, submit)
 
 
-def _raw_latency(db: Path, ops: int) -> dict[str, float]:
+def _raw_latency(db: Path, ops: int, sync: str) -> dict[str, float]:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA synchronous={sync}")  # the same durability as the store, or the ratio lies
     claim, submit = [], []
     who = "bench-raw"
     for _ in range(ops):
@@ -126,8 +126,10 @@ def _summary(claim: list[float], submit: list[float]) -> dict[str, float]:
     }
 
 
-def _worker(db: str, name: str, seconds: float, ready: mp.Queue, go: object, out: mp.Queue) -> None:
-    store = ReviewStore(db)
+def _worker(
+    db: str, name: str, seconds: float, sync: str, ready: mp.Queue, go: object, out: mp.Queue
+) -> None:
+    store = ReviewStore(db, sqlite_synchronous=sync)
     ready.put(name)
     go.wait()  # type: ignore[attr-defined]  # every process has imported and opened the store by then
     end = time.time() + seconds
@@ -144,13 +146,13 @@ def _worker(db: str, name: str, seconds: float, ready: mp.Queue, go: object, out
     out.put((name, n, waits))
 
 
-def _concurrent(db: Path, procs: int, seconds: float) -> dict[str, float]:
+def _concurrent(db: Path | str, procs: int, seconds: float, sync: str = "FULL") -> dict[str, float]:
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
     ready: mp.Queue = ctx.Queue()
     go = ctx.Event()
     workers = [
-        ctx.Process(target=_worker, args=(str(db), f"c{procs}-{i}", seconds, ready, go, out))
+        ctx.Process(target=_worker, args=(str(db), f"c{procs}-{i}", seconds, sync, ready, go, out))
         for i in range(procs)
     ]
     for w in workers:
@@ -173,13 +175,44 @@ def _concurrent(db: Path, procs: int, seconds: float) -> dict[str, float]:
     }
 
 
-def _double_claims(db: Path) -> int:
-    conn = sqlite3.connect(db)
-    dup = conn.execute(
-        "SELECT COUNT(*) FROM (SELECT item_id FROM review_labels GROUP BY item_id HAVING COUNT(*) > 1)"
-    ).fetchone()[0]
-    conn.close()
+def _double_claims(db: Path | str) -> int:
+    store = ReviewStore(db)
+    with store.engine.connect() as conn:
+        dup = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM (SELECT item_id FROM review_labels GROUP BY item_id HAVING COUNT(*) > 1) AS d"
+        ).scalar_one()
+    store.close()
     return int(dup)
+
+
+def _fill(db: Path | str, n: int) -> float:
+    t0 = time.perf_counter()
+    store = ReviewStore(db)
+    for start in range(0, n, 10_000):
+        chunk = _items(min(10_000, n - start))
+        store.add_items(
+            NewItem(**{**it.__dict__, "source_id": f"bench-{start + i}"}) for i, it in enumerate(chunk)
+        )
+    store.close()
+    return time.perf_counter() - t0
+
+
+def _postgres(url: str, args: argparse.Namespace) -> dict[str, object]:
+    from dashboard._schema import metadata
+
+    store = ReviewStore(url)
+    metadata.drop_all(store.engine)
+    store.close()
+    fill_s = _fill(url, args.items)
+    lat = _store_latency(url, args.ops)
+    many = _concurrent(url, args.procs, args.seconds)
+    dup = _double_claims(url)
+    print(
+        f"Postgres: fill {fill_s:.1f} s; claim median {lat['claim_ms_median']:.3f} ms, submit median "
+        f"{lat['submit_ms_median']:.3f} ms; {args.procs} processes {many['claims_per_s']:.0f} claims/s "
+        f"(cycle p99 {many['cycle_ms_p99']:.1f} ms); items labelled twice: {dup}"
+    )
+    return {"fill_seconds": fill_s, "store": lat, "concurrent": many, "items_labelled_twice": dup}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--quick", action="store_true", help="2,000 items, 100 cycles, 2 s of concurrency")
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument(
+        "--postgres", metavar="URL", help="also run on this Postgres (its review tables are dropped!)"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.items, args.ops, args.seconds = min(args.items, 2000), 100, 2.0
@@ -205,25 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite"
-        t0 = time.perf_counter()
+        fill_s = _fill(db, args.items)
         store = ReviewStore(db)
-        for start in range(0, args.items, 10_000):
-            store.add_items(
-                _items(min(10_000, args.items - start))
-                if start == 0
-                else [
-                    NewItem(**{**it.__dict__, "source_id": f"bench-{start + i}"})
-                    for i, it in enumerate(_items(min(10_000, args.items - start)))
-                ]
-            )
         n_items = store.count_items()
         store.close()
-        fill_s = time.perf_counter() - t0
-        print(f"machine: {machine}")
+        print(f"machine: {machine}; SQLite synchronous={args.sync}")
         print(f"filled {n_items} items in {fill_s:.1f} s")
 
-        ours = _store_latency(db, args.ops)
-        peer = _raw_latency(db, args.ops)
+        ours = _store_latency(db, args.ops, args.sync)
+        peer = _raw_latency(db, args.ops, args.sync)
         ratio_claim = ours["claim_ms_median"] / peer["claim_ms_median"]
         ratio_submit = ours["submit_ms_median"] / peer["submit_ms_median"]
         print(
@@ -236,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"ratio store/raw: claim {ratio_claim:.2f}x, submit {ratio_submit:.2f}x")
 
-        one = _concurrent(db, 1, args.seconds)
-        many = _concurrent(db, args.procs, args.seconds)
+        one = _concurrent(db, 1, args.seconds, args.sync)
+        many = _concurrent(db, args.procs, args.seconds, args.sync)
         dup = _double_claims(db)
         print(
             f"1 process:  {one['claims_per_s']:.0f} claims/s (claim+submit cycle median {one['cycle_ms_median']:.2f} ms)"
@@ -251,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "review_store",
         "machine": machine,
         "items": n_items,
+        "sqlite_synchronous": args.sync,
         "fill_seconds": fill_s,
         "ops": args.ops,
         "store": ours,
@@ -262,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         "concurrent_vs_one_ratio": many["claims_per_s"] / one["claims_per_s"],
         "items_labelled_twice": dup,
     }
+    if args.postgres:
+        result["postgres"] = _postgres(args.postgres, args)
+        dup += int(result["postgres"]["items_labelled_twice"])  # type: ignore[call-overload]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

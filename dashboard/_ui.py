@@ -33,15 +33,15 @@ def config() -> DashboardConfig:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(db: str, lease_seconds: float) -> ReviewStore:
+def _store(db: str, lease_seconds: float, synchronous: str) -> ReviewStore:
     # One store (one engine, one connection per thread) per server process, shared by all sessions.
-    return ReviewStore(db, lease_seconds=lease_seconds)
+    return ReviewStore(db, lease_seconds=lease_seconds, sqlite_synchronous=synchronous)
 
 
 def store() -> ReviewStore:
     """The review store for this server process."""
     cfg = config()
-    return _store(cfg.db, cfg.lease_seconds)
+    return _store(cfg.db, cfg.lease_seconds, cfg.sqlite_synchronous)
 
 
 def users() -> dict[str, User]:

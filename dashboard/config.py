@@ -16,7 +16,8 @@ class DashboardConfig:
     """Paths and settings shared by the app and the CLI.
 
     Environment: ``EVALHARNESS_REVIEW_DB`` (file path or SQLAlchemy URL), ``EVALHARNESS_USERS`` (TOML),
-    ``EVALHARNESS_DATASETS`` (export folder), ``EVALHARNESS_LEASE_SECONDS``, ``EVALHARNESS_PHOENIX_ENDPOINT``.
+    ``EVALHARNESS_DATASETS`` (export folder), ``EVALHARNESS_LEASE_SECONDS``, ``EVALHARNESS_PHOENIX_ENDPOINT``,
+    ``EVALHARNESS_SQLITE_SYNC`` (FULL or NORMAL).
     """
 
     db: str = ".evalharness/review.sqlite"
@@ -24,6 +25,7 @@ class DashboardConfig:
     datasets: Path = Path("datasets")
     lease_seconds: float = 600.0
     phoenix_endpoint: str = "http://127.0.0.1:6006"
+    sqlite_synchronous: str = "FULL"
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
@@ -40,4 +42,5 @@ class DashboardConfig:
             datasets=Path(env.get("EVALHARNESS_DATASETS", str(cls.datasets))),
             lease_seconds=lease,
             phoenix_endpoint=env.get("EVALHARNESS_PHOENIX_ENDPOINT", cls.phoenix_endpoint),
+            sqlite_synchronous=env.get("EVALHARNESS_SQLITE_SYNC", cls.sqlite_synchronous).upper(),
         )

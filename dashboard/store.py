@@ -43,7 +43,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _READ_BUSY_TIMEOUT_MS = 5_000
 
 
-def _engine_for(target: str | Path) -> Engine:
+def _engine_for(target: str | Path, synchronous: str) -> Engine:
     text = str(target)
     if "://" not in text:
         path = Path(text).expanduser().resolve()
@@ -57,11 +57,11 @@ def _engine_for(target: str | Path) -> Engine:
             "or a SQLAlchemy URL such as postgresql+psycopg://user@host/db"
         ) from exc
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, synchronous)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how a transaction starts (pysqlite would defer it).
@@ -70,7 +70,8 @@ def _configure_sqlite(engine: Engine) -> None:
         # Short: it only covers the rare busy reads in WAL mode; writers wait in _on_begin.
         cur.execute(f"PRAGMA busy_timeout={_READ_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a committed label survives a power cut, not only a crashed process (NORMAL's promise).
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -175,6 +176,7 @@ class ReviewStore:
 
     Open with a file path (SQLite, WAL) or a SQLAlchemy URL. Create one store per process; it is safe
     to share between threads of that process (each thread gets its own pooled connection).
+    ``sqlite_synchronous`` trades durability for speed on SQLite (see docs/review.md for numbers).
     """
 
     def __init__(
@@ -183,10 +185,16 @@ class ReviewStore:
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
+        sqlite_synchronous: str = "FULL",
     ) -> None:
         if lease_seconds <= 0:
             raise ConfigError(f"lease_seconds must be positive, got {lease_seconds!r}")
-        self.engine = _engine_for(target)
+        if sqlite_synchronous not in ("FULL", "NORMAL"):
+            raise ConfigError(
+                f"sqlite_synchronous must be FULL (labels survive power loss) or NORMAL (faster; they survive "
+                f"a crashed process), got {sqlite_synchronous!r}"
+            )
+        self.engine = _engine_for(target, sqlite_synchronous)
         self.lease_seconds = float(lease_seconds)
         self._clock = clock
         metadata.create_all(self.engine)

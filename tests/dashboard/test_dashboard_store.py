@@ -24,6 +24,18 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout(store: ReviewStore, tmp_path:
     raw.close()
 
 
+def test_durability_setting(tmp_path: Path) -> None:
+    full = ReviewStore(tmp_path / "a.sqlite")
+    normal = ReviewStore(tmp_path / "b.sqlite", sqlite_synchronous="NORMAL")
+    with full.engine.connect() as a, normal.engine.connect() as b:
+        assert a.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL by default
+        assert b.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    full.close()
+    normal.close()
+    with pytest.raises(ConfigError, match="sqlite_synchronous"):
+        ReviewStore(tmp_path / "c.sqlite", sqlite_synchronous="OFF")
+
+
 def test_add_items_is_idempotent(store: ReviewStore) -> None:
     assert store.add_items(sample_items(5)) == (5, 0)
     assert store.add_items(sample_items(7)) == (2, 5)
