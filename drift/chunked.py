@@ -107,7 +107,8 @@ def iter_batches(path: PathLike, columns: list[str], batch_size: int = 131_072) 
     p = Path(os.fspath(path))
     files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
     for f in files:
-        with pq.ParquetFile(f) as pf:
+        # buffer_size streams each column chunk page by page instead of reading it whole.
+        with pq.ParquetFile(f, buffer_size=1 << 20, pre_buffer=False) as pf:
             yield from pf.iter_batches(batch_size=batch_size, columns=columns, use_threads=False)
 
 
