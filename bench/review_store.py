@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--quick", action="store_true", help="2,000 items, 100 cycles, 2 s of concurrency")
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--sync", choices=["FULL", "NORMAL"], default="FULL", help="SQLite synchronous mode")
     p.add_argument(
         "--postgres", metavar="URL", help="also run on this Postgres (its review tables are dropped!)"
     )
