@@ -3,7 +3,7 @@
 Reference quantile edges are pushed down to DuckDB (``quantile_cont`` = numpy's default 'linear'
 quantile), counts are accumulated over pyarrow record batches reading only the schema's columns,
 so memory is bounded by the batch size. PSI and JS equal the in-memory results on the same edges;
-KS is computed from a fine histogram (``ks_bins`` bins at approximate reference quantiles) and is a
+KS is computed from a fine histogram (``ks_bins`` bins at approximate (t-digest) reference quantiles) and is a
 lower bound on the exact statistic, off by at most the largest fine bin's share (reported in the
 details).
 """

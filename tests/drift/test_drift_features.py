@@ -111,3 +111,18 @@ def test_import_drift_stays_light() -> None:
             "'sentence_transformers','phoenix') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_phoenix_url_is_routed_to_the_client_loader(monkeypatch) -> None:
+    calls = []
+
+    def fake_loader(base_url, project, *, limit):  # a fake: records the call instead of using HTTP
+        calls.append((base_url, project, limit))
+        return pd.DataFrame({"prompt": ["hi"], "response": ["yo"]})
+
+    import drift.phoenix
+
+    monkeypatch.setattr(drift.phoenix, "load_phoenix_spans", fake_loader)
+    frame = drift.load_frame("phoenix://127.0.0.1:6006/production?limit=500")
+    assert calls == [("http://127.0.0.1:6006", "production", 500)]
+    assert drift.prepare(frame)["prompt_chars"].tolist() == [2.0]
