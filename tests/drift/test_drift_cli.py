@@ -141,3 +141,31 @@ def test_prompt_embedding_drift_in_report(log_files, tmp_path) -> None:
     assert moved["drifted"] and moved["tests"][0]["pvalue"] < 0.05
     assert not stable["drifted"]
     assert moved["tests"][0]["details"]["mean_cosine_distance"] > stable["tests"][0]["details"]["mean_cosine_distance"]
+
+
+def test_generic_table_schema_inferred_and_mismatch_is_an_error(tmp_path, capsys) -> None:
+    pd = pytest.importorskip("pandas")
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"amount": rng.normal(100, 10, 800), "country": rng.choice(["de", "fr"], 800)})
+    cur = pd.DataFrame({"amount": rng.normal(130, 10, 800), "country": rng.choice(["de", "fr"], 800)})
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_parquet(tmp_path / "cur.parquet")
+    assert _run("--reference", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "cur.parquet"),
+                "--out", str(tmp_path / "o"), "--config", _cfg(tmp_path, {"share_threshold": 0.5})) == 1
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    kinds = {f["column"]: (f["kind"], f["drifted"]) for f in summary["dataset"]["features"]}
+    assert kinds == {"amount": ("numeric", True), "country": ("categorical", False)}
+    # The same column logged as text in the current data: the schemas disagree.
+    cur.assign(amount=cur["amount"].map(lambda v: f"{v:.2f} EUR")).to_csv(tmp_path / "bad.csv", index=False)
+    assert _run("--reference", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "bad.csv"),
+                "--out", str(tmp_path / "o2")) == 2
+    err = capsys.readouterr().err
+    assert "['amount']" in err and "config" in err
+
+
+def _cfg(tmp_path: Path, data: dict) -> str:
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(data))
+    return str(path)
