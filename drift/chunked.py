@@ -85,6 +85,24 @@ def parquet_edges_many(path: PathLike, columns: list[str], bins: list[int], *,
     return out
 
 
+def parquet_schema(path: PathLike, *, exclude: set[str] | frozenset[str] = frozenset()) -> Schema:
+    """Feature schema from Parquet column types: numbers are numeric; strings, dictionaries and
+    booleans categorical; other types (timestamps, lists) are left out."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    numeric, categorical = [], []
+    for f in ds.dataset(os.fspath(path), format="parquet").schema:
+        if f.name in exclude or f.name.startswith("__index_level"):
+            continue
+        t = f.type
+        if pa.types.is_boolean(t) or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+            categorical.append(f.name)
+        elif pa.types.is_integer(t) or pa.types.is_floating(t):
+            numeric.append(f.name)
+    return Schema(tuple(numeric), tuple(categorical))
+
+
 def check_columns(path: PathLike, columns: list[str]) -> None:
     """Raise :class:`SchemaError` naming the columns missing from a Parquet input (reads metadata only)."""
     import pyarrow.dataset as ds

@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--window", help="per-window drift: 1d, 1h, 15min, or a row count such as 5000")
     r.add_argument("--config", help="JSON or TOML config (columns, bins, thresholds); see docs/drift.md")
     r.add_argument("--evidently", action="store_true", help="also save Evidently's report as evidently.html")
+    r.add_argument("--chunked", action="store_true",
+                   help="Parquet inputs larger than memory: stream them in batches (no --window panels)")
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     return p
 
@@ -34,7 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .report import run_report, write_report
 
         config = load_config(args.config)
-        report = run_report(args.reference, args.current, config, window=args.window)
+        if args.chunked:
+            from .errors import ConfigError
+            from .report import run_report_parquet
+
+            if args.window or args.evidently:
+                raise ConfigError("--chunked does not support --window or --evidently (both need the rows in "
+                                  "memory); drop them or drop --chunked")
+            report = run_report_parquet(args.reference, args.current, config)
+        else:
+            report = run_report(args.reference, args.current, config, window=args.window)
         paths = write_report(report, args.out)
         if args.evidently:
             from .evidently_report import save_evidently_report

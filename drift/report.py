@@ -150,6 +150,29 @@ def _whole_window(frame: Any, time_column: str) -> Window:
     return Window("all", None, None, frame)
 
 
+def run_report_parquet(reference: str, current: str, config: DriftConfig | None = None) -> Report:
+    """Bounded-memory report of two Parquet inputs (:func:`drift.drift_parquet`): the same verdict,
+    table and histograms; no windows, operations or label panels (those need rows in memory).
+    Columns come from the config, else from the Parquet schema (numbers numeric, strings and
+    booleans categorical)."""
+    from .chunked import drift_parquet, parquet_schema
+
+    config = config or DriftConfig()
+    if config.numeric is not None or config.categorical is not None:
+        schema = Schema(tuple(config.numeric or ()), tuple(config.categorical or ()))
+    else:
+        skip = _NOT_FEATURES | {config.time_column, config.label_column}
+        schema = parquet_schema(reference, exclude=skip)
+        other = parquet_schema(current, exclude=skip)
+        if schema != other:
+            raise SchemaError(f"reference and current Parquet schemas differ: {schema} vs {other}; "
+                              f"make the types match or list the columns in a config file")
+    verdict = drift_parquet(reference, current, schema, bins=config.bins, share_threshold=config.share_threshold,
+                            thresholds=Thresholds(**config.thresholds.model_dump()))
+    note = "chunked Parquet mode: KS from a 1000-bin histogram; no windows, operations or label panels"
+    return Report(verdict, (), (), (), None, config, reference, current, (note,))
+
+
 def _name(source: Any) -> str:
     return source if isinstance(source, str) else (str(source) if hasattr(source, "__fspath__") else "<DataFrame>")
 

@@ -169,3 +169,29 @@ def _cfg(tmp_path: Path, data: dict) -> str:
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(data))
     return str(path)
+
+
+def test_chunked_parquet_report_matches_in_memory(tmp_path, capsys) -> None:
+    pd = pytest.importorskip("pandas")
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    n = 5000
+    ref = pd.DataFrame({"latency_ms": rng.lognormal(6, 0.3, n), "tokens": rng.poisson(100, n),
+                        "model": rng.choice(["a", "b"], n), "timestamp": pd.Timestamp("2026-01-01", tz="UTC")})
+    cur = pd.DataFrame({"latency_ms": rng.lognormal(6.3, 0.3, n), "tokens": rng.poisson(100, n),
+                        "model": rng.choice(["a", "b", "c"], n), "timestamp": pd.Timestamp("2026-01-02", tz="UTC")})
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_parquet(tmp_path / "cur.parquet")
+    args = ["--reference", str(tmp_path / "ref.parquet"), "--current", str(tmp_path / "cur.parquet")]
+    assert _run(*args, "--out", str(tmp_path / "chunked"), "--chunked") == 1
+    assert _run(*args, "--out", str(tmp_path / "memory")) == 1
+    a = json.loads((tmp_path / "chunked" / "summary.json").read_text())["dataset"]
+    b = json.loads((tmp_path / "memory" / "summary.json").read_text())["dataset"]
+    assert [f["column"] for f in a["features"]] == ["latency_ms", "tokens", "model"]
+    for fa, fb in zip(a["features"], b["features"], strict=True):
+        assert fa["drifted"] == fb["drifted"]
+        assert fa["tests"][0]["statistic"] == pytest.approx(fb["tests"][0]["statistic"], rel=1e-12)  # PSI
+    assert "<svg" in (tmp_path / "chunked" / "report.html").read_text()
+    assert _run(*args, "--out", str(tmp_path / "x"), "--chunked", "--window", "1h") == 2
+    assert "--chunked does not support --window" in capsys.readouterr().err
