@@ -59,6 +59,7 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         self._idle = threading.Event()
         self._idle.set()
         self._shutdown = False
+        self._flushing = False
         self._deadline: float | None = None
         self._enqueued = self._exported = 0
         self._dropped_full = self._dropped_failed = self._dropped_shutdown = 0
@@ -80,7 +81,7 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             return
         self._queue.append(span)
         self._enqueued += 1  # only a statistic; an occasional lost increment under races is harmless
-        if len(self._queue) >= self._batch_size:
+        if len(self._queue) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
 
     def _count_drop(self, reason: str) -> None:
@@ -113,15 +114,17 @@ class BoundedBatchSpanProcessor(SpanProcessor):
     # -- export side ------------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._delay)
+            woken = self._wake.wait(self._delay)
             self._wake.clear()
-            self._drain()
+            # Woken by a full batch: export full batches only, so a busy application is not
+            # interrupted by a stream of tiny exports; on the timer, flush or shutdown: everything.
+            self._drain(full_batches_only=woken and not self._flushing and not self._shutdown)
             if self._shutdown:
                 break
 
-    def _drain(self) -> None:
+    def _drain(self, full_batches_only: bool = False) -> None:
         try:
-            while self._queue:
+            while self._queue and not (full_batches_only and len(self._queue) < self._batch_size):
                 if self._deadline is not None and time.monotonic() > self._deadline:
                     return
                 self._idle.clear()
@@ -144,12 +147,16 @@ class BoundedBatchSpanProcessor(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Export everything queued now; False when ``timeout_millis`` passed first."""
         deadline = time.monotonic() + timeout_millis / 1000
-        while time.monotonic() < deadline:
-            if not self._queue and self._idle.is_set():
-                return True
-            self._wake.set()
-            self._idle.wait(min(0.05, max(0.0, deadline - time.monotonic())))
-        return not self._queue and self._idle.is_set()
+        self._flushing = True
+        try:
+            while time.monotonic() < deadline:
+                if not self._queue and self._idle.is_set():
+                    return True
+                self._wake.set()
+                self._idle.wait(min(0.01, max(0.0, deadline - time.monotonic())))
+            return not self._queue and self._idle.is_set()
+        finally:
+            self._flushing = False
 
     def shutdown(self, timeout_millis: int = 10000) -> None:
         """Flush what can be flushed within ``timeout_millis``, count the rest as dropped, stop."""

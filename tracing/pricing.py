@@ -57,14 +57,25 @@ class PriceTable:
                     f"price for model {model!r} must be a ModelPrice, got {type(price).__name__}"
                 )
         object.__setattr__(self, "prices", MappingProxyType({k.lower(): v for k, v in self.prices.items()}))
+        # Memo of model -> price: judges price every call, and prefix matching is a scan.
+        object.__setattr__(self, "_memo", {})
 
     def lookup(self, model: str) -> ModelPrice | None:
         """Return the price of ``model``: exact match, else the longest key that prefixes it."""
+        memo: dict[str, ModelPrice | None] = self._memo  # type: ignore[attr-defined]
+        try:
+            return memo[model]
+        except KeyError:
+            pass
         key = model.lower()
         if key in self.prices:
-            return self.prices[key]
-        best = max((k for k in self.prices if key.startswith(k)), key=len, default=None)
-        return self.prices[best] if best is not None else None
+            found: ModelPrice | None = self.prices[key]
+        else:
+            best = max((k for k in self.prices if key.startswith(k)), key=len, default=None)
+            found = self.prices[best] if best is not None else None
+        if len(memo) < 4096:
+            memo[model] = found
+        return found
 
     def with_prices(self, extra: Mapping[str, ModelPrice]) -> PriceTable:
         """Return a new table with ``extra`` added to (and overriding) this one."""
@@ -129,7 +140,7 @@ def estimate_cost(
         raise TracingConfigError(
             f"token counts must be >= 0, got prompt_tokens={prompt_tokens}, completion_tokens={completion_tokens}"
         )
-    price = (prices or default_price_table()).lookup(model)
+    price = (prices or _table_for_env(os.environ.get(PRICE_TABLE_ENV) or None)).lookup(model)
     if price is None:
         return None
     return (prompt_tokens * price.prompt_per_mtok + completion_tokens * price.completion_per_mtok) / 1e6

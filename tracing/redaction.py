@@ -64,10 +64,17 @@ class RedactionRule:
     name: str
     pattern: re.Pattern[str]
     replacement: str | Callable[[re.Match[str]], str]
+    trigger: re.Pattern[str] | None = None  # a cheap pre-check; the rule is skipped when it finds nothing
 
 
-def _rule(name: str, regex: str, replacement: str | Callable[[re.Match[str]], str], flags: int = 0) -> RedactionRule:
-    return RedactionRule(name, re.compile(regex, flags), replacement)
+def _rule(
+    name: str,
+    regex: str,
+    replacement: str | Callable[[re.Match[str]], str],
+    flags: int = 0,
+    trigger: str | None = None,
+) -> RedactionRule:
+    return RedactionRule(name, re.compile(regex, flags), replacement, re.compile(trigger) if trigger else None)
 
 
 DEFAULT_RULES: tuple[RedactionRule, ...] = (
@@ -76,34 +83,50 @@ DEFAULT_RULES: tuple[RedactionRule, ...] = (
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
         "[PRIVATE_KEY]",
         re.DOTALL,
+        "PRIVATE KEY",
     ),
-    _rule("bearer", r"\b(Bearer|Token)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 [TOKEN]", re.IGNORECASE),
-    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}", "[JWT]"),
-    _rule("api_key", r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_-]{16,}", "[API_KEY]"),
-    _rule("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", "[AWS_KEY]"),
+    _rule("bearer", r"\b(Bearer|Token)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 [TOKEN]", re.IGNORECASE, "(?i)bearer|token"),
+    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}", "[JWT]", 0, "eyJ"),
+    _rule("api_key", r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_-]{16,}", "[API_KEY]", 0, "[spr]k-"),
+    _rule("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", "[AWS_KEY]", 0, "A[KSGIR][IPDO]A"),
     _rule(
         "aws_secret",
         r"(aws_secret_access_key|aws_secret|secret_access_key)(\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{30,}",
         r"\1\2[AWS_SECRET]",
         re.IGNORECASE,
+        "(?i)secret",
     ),
-    _rule("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})", "[API_KEY]"),
-    _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "[API_KEY]"),
-    _rule("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "[API_KEY]"),
+    _rule("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})", "[API_KEY]", 0, "gh[pousr]_|github_pat_"),
+    _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "[API_KEY]", 0, "AIza"),
+    _rule("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "[API_KEY]", 0, "xox"),
     _rule(
         "generic_secret",
         r"\b(api[_-]?key|secret|password|passwd|token)(\s*[:=]\s*[\"']?)[^\s\"',;]{8,}",
         r"\1\2[SECRET]",
         re.IGNORECASE,
+        "(?i)api[_-]?key|secret|passw|token",
     ),
-    _rule("email", r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "[EMAIL]"),
-    _rule("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", _mask_card),
+    _rule("email", r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "[EMAIL]", 0, "@"),
+    _rule("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", _mask_card, 0, r"\d"),
     _rule(
         "phone",
         r"(?<![\w+.,])(?:\+\d{1,3}[ .-]?(?:\d[ .-])?)?(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]?\d{2,5}){1,4}(?![\d])",
         _mask_phone,
+        0,
+        r"\d",
     ),
 )
+
+
+_MEMO_MAX_CHARS = 4096
+_MEMO_ENTRIES = 2048
+
+
+def _apply(rules: tuple[RedactionRule, ...], text: str) -> str:
+    for rule in rules:
+        if rule.trigger is None or rule.trigger.search(text):
+            text = rule.pattern.sub(rule.replacement, text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -113,11 +136,22 @@ class Redactor:
     rules: tuple[RedactionRule, ...] = DEFAULT_RULES
     skip_keys: frozenset[str] = field(default_factory=frozenset)
 
+    def __post_init__(self) -> None:
+        # Prompts repeat (system prompts, rubrics): remember recent results, keyed by the text only.
+        object.__setattr__(self, "_memo", {})
+
     def redact(self, text: str) -> str:
         """Return ``text`` with every rule's matches replaced."""
-        for rule in self.rules:
-            text = rule.pattern.sub(rule.replacement, text)
-        return text
+        if len(text) > _MEMO_MAX_CHARS:
+            return _apply(self.rules, text)
+        memo: dict[str, str] = self._memo  # type: ignore[attr-defined]
+        out = memo.get(text)
+        if out is None:
+            out = _apply(self.rules, text)
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()  # bounded memory; refills from the current traffic
+            memo[text] = out
+        return out
 
     def redact_value(self, value: Any) -> Any:
         """Redact a span attribute value: strings and sequences of strings; numbers pass through."""

@@ -169,7 +169,17 @@ class LLMCall(_SpanRecorder):
         self.latency_ms: float | None = None
         self.ttft_ms: float | None = None
         self.tpot_ms: float | None = None
-        self.cost_usd: float | None = None
+        self._cost: tuple[float | None] | None = None
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Estimated USD cost from the price table (0 for cached replies; None when unknown)."""
+        if self._cost is None:
+            if self.prompt_tokens is None and self.completion_tokens is None:
+                return None  # set_output not called yet
+            cost = 0.0 if self.cached else estimate_cost(self.model, self.prompt_tokens, self.completion_tokens, self._prices)
+            self._cost = (cost,)
+        return self._cost[0]
 
     def _start_attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {
@@ -204,9 +214,8 @@ class LLMCall(_SpanRecorder):
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
         self.cached = cached
-        self.cost_usd = 0.0 if cached else estimate_cost(self.model, prompt_tokens, completion_tokens, self._prices)
         if not self.recording:
-            return
+            return  # cost_usd is then computed on first access: the no-op path stays cheap
         attrs: dict[str, Any] = {LLM_CACHED: cached}
         if text is not None:
             attrs[SpanAttributes.OUTPUT_VALUE] = to_text(text)
@@ -220,8 +229,9 @@ class LLMCall(_SpanRecorder):
             attrs[SpanAttributes.LLM_TOKEN_COUNT_COMPLETION] = completion_tokens
         if prompt_tokens is not None and completion_tokens is not None:
             attrs[SpanAttributes.LLM_TOKEN_COUNT_TOTAL] = prompt_tokens + completion_tokens
-        if self.cost_usd is not None:
-            attrs[LLM_COST_USD] = self.cost_usd
+        cost = self.cost_usd
+        if cost is not None:
+            attrs[LLM_COST_USD] = cost
         if finish_reason is not None:
             attrs[SpanAttributes.LLM_FINISH_REASON] = finish_reason
         if response_model is not None:
