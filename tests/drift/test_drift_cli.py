@@ -60,6 +60,10 @@ def test_errors_exit_2_with_message(log_files, tmp_path, capsys) -> None:
     cfg.write_text(json.dumps({"numeric": ["latency_ms", "gpu_temp"]}))
     assert _run("--reference", str(ref), "--current", str(same), "--out", str(tmp_path / "o"), "--config", str(cfg)) == 2
     assert "gpu_temp" in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert _run("--reference", str(ref), "--current", str(empty), "--out", str(tmp_path / "o")) == 2
+    assert "current window has no rows" in capsys.readouterr().err
 
 
 def test_config_file_selects_columns_and_thresholds(log_files, tmp_path) -> None:
