@@ -33,15 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from openinference.semconv.trace import SpanAttributes  # noqa: E402
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
-from opentelemetry.sdk.resources import Resource  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
-from opentelemetry.trace import Tracer  # noqa: E402
+from openinference.semconv.trace import SpanAttributes
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Tracer
 
-import tracing  # noqa: E402
-from tracing.phoenix_server import free_port, start_phoenix  # noqa: E402
+import tracing
+from tracing.phoenix_server import free_port, start_phoenix
 
 MESSAGES = [
     {"role": "system", "content": "You are a strict grader. Reply with a score from 1 to 5."},
@@ -60,7 +60,11 @@ def call_bare() -> None:
 
 def call_helper(tracer: Tracer | None) -> None:
     with tracing.llm_span(
-        provider="llama.cpp", model="gemma-3-270m", messages=MESSAGES, invocation_parameters=PARAMS, tracer=tracer
+        provider="llama.cpp",
+        model="gemma-3-270m",
+        messages=MESSAGES,
+        invocation_parameters=PARAMS,
+        tracer=tracer,
     ) as rec:
         text = _work()
         rec.set_output(text, prompt_tokens=42, completion_tokens=1)
@@ -110,12 +114,17 @@ def _time_calls(fn: Callable[[], None], n: int) -> list[float]:
 def measure_overhead(url: str, calls: int, rounds: int) -> dict[str, Any]:
     """Median µs per call for bare / noop / tracing / raw_otel, interleaved over ``rounds``."""
     ours_provider = TracerProvider()
-    ours_project, peer_project = f"bench-overhead-{uuid.uuid4().hex[:6]}", f"bench-overhead-peer-{uuid.uuid4().hex[:6]}"
+    ours_project, peer_project = (
+        f"bench-overhead-{uuid.uuid4().hex[:6]}",
+        f"bench-overhead-peer-{uuid.uuid4().hex[:6]}",
+    )
     # Queues hold a whole run: this measures the cost per call, not what a full queue drops.
     handle = tracing.setup(url, ours_project, tracer_provider=ours_provider, max_queue_size=calls + 1000)
     peer_provider = TracerProvider(resource=Resource.create({"openinference.project.name": peer_project}))
     peer_provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces", timeout=10.0), max_queue_size=calls + 1000)
+        BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=f"{url}/v1/traces", timeout=10.0), max_queue_size=calls + 1000
+        )
     )
     ours, peer = handle.tracer, peer_provider.get_tracer("bench")
     scenarios: dict[str, Callable[[], None]] = {
@@ -158,7 +167,11 @@ def measure_overhead(url: str, calls: int, rounds: int) -> dict[str, Any]:
         "ratio_tracing_to_raw_otel": med["tracing"] / med["raw_otel"],
         "ratio_tracing_to_noop": med["tracing"] / med["noop"],
         "dropped_spans": dropped,
-        "stored_in_phoenix": {"tracing": stored[ours_project], "raw_otel": stored[peer_project], "expected_each": expected},
+        "stored_in_phoenix": {
+            "tracing": stored[ours_project],
+            "raw_otel": stored[peer_project],
+            "expected_each": expected,
+        },
     }
 
 
@@ -189,7 +202,15 @@ def _wait_stored(url: str, project: str, n: int, timeout_s: float) -> None:
         time.sleep(0.25)
 
 
-def _deliver(client: Any, url: str, project: str, n: int, emit: Callable[[], None], flush: Callable[[], None], timeout_s: float) -> dict[str, Any]:
+def _deliver(
+    client: Any,
+    url: str,
+    project: str,
+    n: int,
+    emit: Callable[[], None],
+    flush: Callable[[], object],
+    timeout_s: float,
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     for _ in range(n):
         emit()
@@ -218,8 +239,18 @@ def measure_throughput(url: str, n: int, timeout_s: float) -> dict[str, Any]:
     client = Client(base_url=url)
     ours_project = f"bench-tput-{uuid.uuid4().hex[:6]}"
     provider = TracerProvider()
-    handle = tracing.setup(url, ours_project, tracer_provider=provider, max_queue_size=n, exporter_timeout_s=30)
-    ours = _deliver(client, url, ours_project, n, lambda: call_helper(handle.tracer), lambda: handle.force_flush(120), timeout_s)
+    handle = tracing.setup(
+        url, ours_project, tracer_provider=provider, max_queue_size=n, exporter_timeout_s=30
+    )
+    ours = _deliver(
+        client,
+        url,
+        ours_project,
+        n,
+        lambda: call_helper(handle.tracer),
+        lambda: handle.force_flush(120),
+        timeout_s,
+    )
     ours["dropped_spans"] = handle.dropped_spans
     handle.shutdown()
     provider.shutdown()
@@ -230,7 +261,15 @@ def measure_throughput(url: str, n: int, timeout_s: float) -> dict[str, Any]:
         BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces", timeout=30), max_queue_size=n)
     )
     peer_tracer = peer_provider.get_tracer("bench")
-    peer = _deliver(client, url, peer_project, n, lambda: call_raw_otel(peer_tracer), lambda: peer_provider.force_flush(120_000), timeout_s)
+    peer = _deliver(
+        client,
+        url,
+        peer_project,
+        n,
+        lambda: call_raw_otel(peer_tracer),
+        lambda: peer_provider.force_flush(120_000),
+        timeout_s,
+    )
     peer_provider.shutdown()
     ratio = (
         ours["spans_per_s_stored"] / peer["spans_per_s_stored"]
@@ -244,9 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run both measurements, print a summary with ratios, optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (about a minute)")
-    parser.add_argument("--calls", type=int, default=None, help="instrumented calls per scenario (default 20000, quick 3000)")
-    parser.add_argument("--spans", type=int, default=None, help="spans for the throughput run (default 10000, quick 1000)")
-    parser.add_argument("--phoenix", default=None, help="URL of a running Phoenix; default: start one on a free port")
+    parser.add_argument(
+        "--calls", type=int, default=None, help="instrumented calls per scenario (default 20000, quick 3000)"
+    )
+    parser.add_argument(
+        "--spans", type=int, default=None, help="spans for the throughput run (default 10000, quick 1000)"
+    )
+    parser.add_argument(
+        "--phoenix", default=None, help="URL of a running Phoenix; default: start one on a free port"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
     calls = args.calls or (3000 if args.quick else 20000)
@@ -274,14 +319,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  added by tracing vs no-op tracer: {overhead['added_us_tracing_vs_noop']:.2f} µs per call")
     print(f"  no-op tracer vs no tracing code:  {overhead['added_us_noop_vs_bare']:.2f} µs per call")
     print(f"  ratio tracing / hand-written OTel: {overhead['ratio_tracing_to_raw_otel']:.2f}x")
-    for name, r in (("tracing.setup", throughput["tracing"]), ("SDK BatchSpanProcessor", throughput["raw_otel_sdk_batch"])):
+    for name, r in (
+        ("tracing.setup", throughput["tracing"]),
+        ("SDK BatchSpanProcessor", throughput["raw_otel_sdk_batch"]),
+    ):
         rate = f"{r['spans_per_s_stored']:.0f}" if r["spans_per_s_stored"] else "n/a"
         print(
             f"\nThroughput {name}: {r['spans']} spans, stored {r['stored']} (lost {r['lost']}), "
             f"{r['spans_per_s_to_collector']:.0f} spans/s accepted by Phoenix, {rate} spans/s stored"
         )
     if throughput["ratio_stored_rate_tracing_to_peer"]:
-        print(f"  ratio stored rate tracing / SDK peer: {throughput['ratio_stored_rate_tracing_to_peer']:.2f}x")
+        print(
+            f"  ratio stored rate tracing / SDK peer: {throughput['ratio_stored_rate_tracing_to_peer']:.2f}x"
+        )
     result = {"overhead": overhead, "throughput": throughput, "quick": args.quick}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

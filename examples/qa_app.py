@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-import tracing  # noqa: E402
+import tracing
 
 CORPUS_PATH = HERE / "qa_corpus.jsonl"
 MTBENCH_PATH = REPO.parent / "shared" / "data" / "mtbench" / "question.jsonl"
@@ -99,16 +99,53 @@ class TfidfRetriever:
 
     def search(self, query: str, k: int = 3) -> list[tuple[Document, float]]:
         """The ``k`` best documents with their cosine score (documents sharing no word are left out)."""
-        q = self._normalise({t: tf * self.idf[t] for t, tf in Counter(tokenize(query)).items() if t in self.idf})
-        scored = [(doc, sum(w * vec.get(t, 0.0) for t, w in q.items())) for doc, vec in zip(self.documents, self._vectors)]
+        q = self._normalise(
+            {t: tf * self.idf[t] for t, tf in Counter(tokenize(query)).items() if t in self.idf}
+        )
+        scored = [
+            (doc, sum(w * vec.get(t, 0.0) for t, w in q.items()))
+            for doc, vec in zip(self.documents, self._vectors)
+        ]
         scored = [s for s in scored if s[1] > 0]
         scored.sort(key=lambda s: (-s[1], s[0].id))
         return scored[:k]
 
 
 _STOPWORDS = {
-    "en": {"the", "is", "and", "of", "to", "what", "how", "a", "in", "you", "your", "are", "can", "for", "with"},
-    "fr": {"le", "la", "les", "est", "et", "de", "des", "une", "un", "quelle", "quel", "pourquoi", "comment", "en", "du"},
+    "en": {
+        "the",
+        "is",
+        "and",
+        "of",
+        "to",
+        "what",
+        "how",
+        "a",
+        "in",
+        "you",
+        "your",
+        "are",
+        "can",
+        "for",
+        "with",
+    },
+    "fr": {
+        "le",
+        "la",
+        "les",
+        "est",
+        "et",
+        "de",
+        "des",
+        "une",
+        "un",
+        "quelle",
+        "quel",
+        "pourquoi",
+        "comment",
+        "en",
+        "du",
+    },
     "de": {"der", "die", "das", "ist", "und", "wie", "was", "ein", "eine", "warum", "im", "zu", "den", "mit"},
     "es": {"el", "la", "los", "es", "y", "de", "que", "qué", "cómo", "una", "un", "por", "en", "del"},
 }
@@ -125,12 +162,20 @@ def detect_language(text: str) -> str:
 BUILTIN_QUESTIONS = [
     Question("Which river is the longest in the world?", "stem", "And which one carries the most water?"),
     Question("How does binary search work and what is its running time?", "coding", "Write it in Python."),
-    Question("What is the area of a triangle with vertices (0,0), (4,0) and (0,3)?", "math", "And its perimeter?"),
+    Question(
+        "What is the area of a triangle with vertices (0,0), (4,0) and (0,3)?", "math", "And its perimeter?"
+    ),
     Question("If you overtake the second person in a race, what position are you in?", "reasoning"),
-    Question("Draft a short email asking my supervisor for feedback on a report.", "writing", "Make it more formal."),
+    Question(
+        "Draft a short email asking my supervisor for feedback on a report.",
+        "writing",
+        "Make it more formal.",
+    ),
     Question("What is the difference between fiscal and monetary policy?", "humanities"),
     Question("Explain photosynthesis to a ten-year-old.", "stem"),
-    Question("Extract the dates from: the contract was signed on 17 May 2024 and ends in June 2025.", "extraction"),
+    Question(
+        "Extract the dates from: the contract was signed on 17 May 2024 and ends in June 2025.", "extraction"
+    ),
     Question("Pretend you are Sherlock Holmes and describe your morning.", "roleplay"),
     Question("Why should antibiotics not be used against viruses?", "stem"),
 ]
@@ -153,7 +198,9 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[Document]:
             try:
                 docs.append(Document(str(row["id"]), str(row["topic"]), str(row["text"])))
             except KeyError as exc:
-                raise ValueError(f"{path}:{n}: corpus rows need 'id', 'topic' and 'text'; missing {exc}") from exc
+                raise ValueError(
+                    f"{path}:{n}: corpus rows need 'id', 'topic' and 'text'; missing {exc}"
+                ) from exc
     return docs
 
 
@@ -198,7 +245,13 @@ class QAApp:
         self._request = request_factory or _judges_request
 
     async def answer(
-        self, question: str, *, topic: str, session_id: str, user_id: str, history: Sequence[tuple[str, str]] = ()
+        self,
+        question: str,
+        *,
+        topic: str,
+        session_id: str,
+        user_id: str,
+        history: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         """Answer one question; returns (and appends to the log) its production-log row."""
         with tracing.chain_span("qa", input=question, session_id=session_id, user_id=user_id) as chain:
@@ -216,7 +269,7 @@ class QAApp:
         completion_tokens = int(completion.usage.completion_tokens)
         ids = chain.ids
         row = {
-            "timestamp": datetime.now(timezone.utc).isoformat(),
+            "timestamp": datetime.now(UTC).isoformat(),
             "prompt": question,
             "response": completion.text,
             "model": completion.model,
@@ -248,7 +301,13 @@ def _judges_request(messages: list[dict[str, str]], max_tokens: int, temperature
 
 
 async def run_traffic(
-    app: QAApp, questions: Sequence[Question], requests: int, *, seed: int = 0, users: int = 12, multilingual_share: float = 0.15
+    app: QAApp,
+    questions: Sequence[Question],
+    requests: int,
+    *,
+    seed: int = 0,
+    users: int = 12,
+    multilingual_share: float = 0.15,
 ) -> list[dict[str, Any]]:
     """Simulate ``requests`` requests: sessions of one user asking a question and maybe its follow-up."""
     if requests < 1:
@@ -267,7 +326,9 @@ async def run_traffic(
         for text in (q.text, q.follow_up):
             if text is None or len(rows) >= requests:
                 break
-            row = await app.answer(text, topic=q.topic, session_id=session_id, user_id=user_id, history=history)
+            row = await app.answer(
+                text, topic=q.topic, session_id=session_id, user_id=user_id, history=history
+            )
             history.append((text, row["response"]))
             rows.append(row)
             if rng.random() < 0.4:  # not every user asks the follow-up
@@ -279,10 +340,18 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: ``--requests N --log PATH [--phoenix URL] [--project NAME] [--model SPEC] [--seed N]``."""
     parser = argparse.ArgumentParser(description="Instrumented QA example app (retrieval + local model).")
     parser.add_argument("--requests", type=int, default=20, help="number of requests to simulate")
-    parser.add_argument("--log", type=Path, default=Path("logs/prod.jsonl"), help="JSONL production log (appended)")
-    parser.add_argument("--phoenix", default=None, help="Phoenix URL; tracing off when absent and PHOENIX_COLLECTOR_ENDPOINT unset")
+    parser.add_argument(
+        "--log", type=Path, default=Path("logs/prod.jsonl"), help="JSONL production log (appended)"
+    )
+    parser.add_argument(
+        "--phoenix",
+        default=None,
+        help="Phoenix URL; tracing off when absent and PHOENIX_COLLECTOR_ENDPOINT unset",
+    )
     parser.add_argument("--project", default="qa-app", help="Phoenix project name")
-    parser.add_argument("--model", default="local", help="judges model spec, e.g. local or openai:gpt-4o-mini")
+    parser.add_argument(
+        "--model", default="local", help="judges model spec, e.g. local or openai:gpt-4o-mini"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args(argv)
@@ -299,10 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = asyncio.run(run_traffic(app, load_questions(), args.requests, seed=args.seed))
     took = time.perf_counter() - t0
-    print(f"{len(rows)} requests in {took:.1f}s, {len({r['session_id'] for r in rows})} sessions -> {args.log}")
+    print(
+        f"{len(rows)} requests in {took:.1f}s, {len({r['session_id'] for r in rows})} sessions -> {args.log}"
+    )
     if handle is not None:
         handle.force_flush(30)
-        print(f"traces in {handle.endpoint} project {handle.project!r}; dropped spans: {handle.dropped_spans}")
+        print(
+            f"traces in {handle.endpoint} project {handle.project!r}; dropped spans: {handle.dropped_spans}"
+        )
         handle.shutdown()
     return 0
 

@@ -5,6 +5,7 @@
 ``python -m tracing.phoenix_server start`` runs Phoenix locally. See docs/tracing.md.
 """
 
+from tracing._processor import DeliveryStats
 from tracing.annotations import AnnotatorKind, SpanAnnotation, annotate_spans
 from tracing.errors import (
     AnnotationError,
@@ -14,7 +15,13 @@ from tracing.errors import (
     TracingError,
 )
 from tracing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, default_price_table, estimate_cost
-from tracing.redaction import DEFAULT_RULES, RedactingSpanExporter, RedactingSpanProcessor, RedactionRule, Redactor
+from tracing.redaction import (
+    DEFAULT_RULES,
+    RedactingSpanExporter,
+    RedactingSpanProcessor,
+    RedactionRule,
+    Redactor,
+)
 from tracing.setup import TracingHandle, setup, setup_from_env
 from tracing.spans import (
     ChainCall,
@@ -29,7 +36,6 @@ from tracing.spans import (
     span_ids,
     traced,
 )
-from tracing._processor import DeliveryStats
 
 __all__ = [
     "DEFAULT_PRICES",

@@ -55,7 +55,7 @@ def resolve_target(endpoint: str | None, project: str | None) -> ExportTarget:
     source, raw = next(((s, v) for s, v in candidates if v), ("default", DEFAULT_ENDPOINT))
     url = _check_url(raw.strip(), source)
     # A collector endpoint may carry the OTLP path already; keep one form of each URL.
-    base = url[: -len(TRACES_PATH)] if url.endswith(TRACES_PATH) else url
+    base = url.removesuffix(TRACES_PATH)
     return ExportTarget(base_url=base, traces_url=base + TRACES_PATH, project=resolve_project(project))
 
 

@@ -128,7 +128,7 @@ class BoundedBatchSpanProcessor(SpanProcessor):
                 if self._deadline is not None and time.monotonic() > self._deadline:
                     return
                 self._idle.clear()
-                batch = []
+                batch: list[ReadableSpan] = []
                 while self._queue and len(batch) < self._batch_size:
                     batch.append(self._queue.popleft())
                 try:

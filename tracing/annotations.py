@@ -44,10 +44,14 @@ class SpanAnnotation:
                 f"span_id {self.span_id!r} is not 16 lowercase hex digits; use tracing.span_ids(span)[1]"
             )
         if not self.name or self.name == "note":
-            raise AnnotationError(f"annotation name {self.name!r} is empty or reserved ('note'); choose another")
+            raise AnnotationError(
+                f"annotation name {self.name!r} is empty or reserved ('note'); choose another"
+            )
         if self.annotator_kind not in _KINDS:
             raise AnnotationError(f"annotator_kind {self.annotator_kind!r} must be one of {_KINDS}")
-        if self.score is not None and (not isinstance(self.score, (int, float)) or not math.isfinite(self.score)):
+        if self.score is not None and (
+            not isinstance(self.score, (int, float)) or not math.isfinite(self.score)
+        ):
             raise AnnotationError(f"score {self.score!r} must be a finite number or None")
 
     def to_payload(self) -> dict[str, Any]:
@@ -68,7 +72,7 @@ def annotate_spans(
     endpoint: str | None = None,
     sync: bool = True,
     timeout_s: float = 10.0,
-    transport: "httpx.BaseTransport | None" = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> list[str]:
     """Write ``annotations`` to Phoenix; returns the new annotation ids (empty when ``sync=False``).
 
@@ -90,12 +94,16 @@ def annotate_spans(
         with httpx.Client(timeout=timeout_s, transport=transport) as client:
             response = client.post(url, params={"sync": str(sync).lower()}, json=body, headers=headers)
     except httpx.HTTPError as exc:
-        raise AnnotationError(f"cannot reach Phoenix at {url}: {exc}; is it running (python -m tracing.phoenix_server status)?") from exc
+        raise AnnotationError(
+            f"cannot reach Phoenix at {url}: {exc}; is it running (python -m tracing.phoenix_server status)?"
+        ) from exc
     if response.status_code == 404:
         raise AnnotationError(
             f"Phoenix does not know some of these spans yet ({response.text[:300]}); "
             "flush the tracing handle (handle.force_flush()) before annotating, or pass sync=False"
         )
     if response.is_error:
-        raise AnnotationError(f"Phoenix rejected the annotations: HTTP {response.status_code} {response.text[:300]}")
+        raise AnnotationError(
+            f"Phoenix rejected the annotations: HTTP {response.status_code} {response.text[:300]}"
+        )
     return [item["id"] for item in response.json().get("data", [])]

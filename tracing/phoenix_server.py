@@ -92,8 +92,15 @@ def ensure_server_venv(venv: str | os.PathLike[str] | None = None, *, install: b
         if not (root / "bin" / "python").exists():
             subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
         subprocess.run(
-            [str(root / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-             f"arize-phoenix=={PHOENIX_VERSION}"],
+            [
+                str(root / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                f"arize-phoenix=={PHOENIX_VERSION}",
+            ],
             check=True,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
@@ -121,7 +128,7 @@ def _port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 def _healthy(url: str, timeout_s: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout_s) as resp:  # noqa: S310 - loopback URL we built
+        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout_s) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -229,9 +236,7 @@ def start_phoenix(
     grpc = grpc_port if grpc_port is not None else free_port(host)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_"))}
     env.update(LOCKDOWN_ENV)
-    env.update(
-        {"PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc), "PHOENIX_WORKING_DIR": str(work)}
-    )
+    env.update({"PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc), "PHOENIX_WORKING_DIR": str(work)})
     log = open(work / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         popen = subprocess.Popen(
@@ -247,7 +252,9 @@ def start_phoenix(
         log.close()
     proc = PhoenixProcess(pid=popen.pid, port=port, grpc_port=grpc, workdir=work, host=host, _popen=popen)
     (work / PID_FILE).write_text(
-        json.dumps({"pid": popen.pid, "port": port, "grpc_port": grpc, "url": proc.url, "started_at": time.time()})
+        json.dumps(
+            {"pid": popen.pid, "port": port, "grpc_port": grpc, "url": proc.url, "started_at": time.time()}
+        )
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -296,11 +303,17 @@ def stop_phoenix(workdir: str | os.PathLike[str] | None = None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``start [--port N] [--workdir DIR] [--venv DIR]``, ``stop``, ``status``, ``install``."""
-    parser = argparse.ArgumentParser(prog="python -m tracing.phoenix_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tracing.phoenix_server", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("command", choices=["start", "stop", "status", "install"])
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="HTTP port (UI, REST, OTLP); default 6006")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="HTTP port (UI, REST, OTLP); default 6006"
+    )
     parser.add_argument("--grpc-port", type=int, default=None, help="OTLP gRPC port; default: a free port")
-    parser.add_argument("--workdir", default=None, help="database/log/pid folder; default .evalharness/phoenix")
+    parser.add_argument(
+        "--workdir", default=None, help="database/log/pid folder; default .evalharness/phoenix"
+    )
     parser.add_argument("--venv", default=None, help=f"server venv; default ${VENV_ENV} or .venv-phoenix")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /healthz")
     args = parser.parse_args(argv)
@@ -309,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
             print(ensure_server_venv(args.venv))
             return 0
         if args.command == "start":
-            proc = start_phoenix(args.port, args.workdir, venv=args.venv, grpc_port=args.grpc_port, timeout_s=args.timeout)
+            proc = start_phoenix(
+                args.port, args.workdir, venv=args.venv, grpc_port=args.grpc_port, timeout_s=args.timeout
+            )
             print(f"Phoenix running at {proc.url} (pid {proc.pid}, data in {proc.workdir})")
             print(f"export PHOENIX_COLLECTOR_ENDPOINT={proc.url}")
             return 0
@@ -317,12 +332,14 @@ def main(argv: list[str] | None = None) -> int:
             stopped = stop_phoenix(args.workdir)
             print("Phoenix stopped" if stopped else "no Phoenix running from this workdir")
             return 0
-        proc = phoenix_status(args.workdir)
-        if proc is None:
+        running = phoenix_status(args.workdir)
+        if running is None:
             print("Phoenix is not running")
             return 1
-        healthy = _healthy(proc.url)
-        print(f"Phoenix running at {proc.url} (pid {proc.pid}){'' if healthy else ' but /healthz does not answer'}")
+        healthy = _healthy(running.url)
+        print(
+            f"Phoenix running at {running.url} (pid {running.pid}){'' if healthy else ' but /healthz does not answer'}"
+        )
         return 0 if healthy else 1
     except PhoenixServerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ give ``None`` (no estimate), never a made-up number.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ class ModelPrice:
     def __post_init__(self) -> None:
         for name in ("prompt_per_mtok", "completion_per_mtok"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0 or value != value:
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise TracingConfigError(f"ModelPrice.{name} must be a non-negative number, got {value!r}")
 
 

@@ -74,7 +74,9 @@ def _rule(
     flags: int = 0,
     trigger: str | None = None,
 ) -> RedactionRule:
-    return RedactionRule(name, re.compile(regex, flags), replacement, re.compile(trigger) if trigger else None)
+    return RedactionRule(
+        name, re.compile(regex, flags), replacement, re.compile(trigger) if trigger else None
+    )
 
 
 DEFAULT_RULES: tuple[RedactionRule, ...] = (
@@ -85,10 +87,18 @@ DEFAULT_RULES: tuple[RedactionRule, ...] = (
         re.DOTALL,
         "PRIVATE KEY",
     ),
-    _rule("bearer", r"\b(Bearer|Token)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 [TOKEN]", re.IGNORECASE, "(?i)bearer|token"),
+    _rule(
+        "bearer",
+        r"\b(Bearer|Token)\s+[A-Za-z0-9._~+/=-]{8,}",
+        r"\1 [TOKEN]",
+        re.IGNORECASE,
+        "(?i)bearer|token",
+    ),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}", "[JWT]", 0, "eyJ"),
     _rule("api_key", r"\b(?:sk|pk|rk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_-]{16,}", "[API_KEY]", 0, "[spr]k-"),
-    _rule("aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", "[AWS_KEY]", 0, "A[KSGIR][IPDO]A"),
+    _rule(
+        "aws_access_key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", "[AWS_KEY]", 0, "A[KSGIR][IPDO]A"
+    ),
     _rule(
         "aws_secret",
         r"(aws_secret_access_key|aws_secret|secret_access_key)(\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{30,}",
@@ -96,7 +106,13 @@ DEFAULT_RULES: tuple[RedactionRule, ...] = (
         re.IGNORECASE,
         "(?i)secret",
     ),
-    _rule("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})", "[API_KEY]", 0, "gh[pousr]_|github_pat_"),
+    _rule(
+        "github_token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
+        "[API_KEY]",
+        0,
+        "gh[pousr]_|github_pat_",
+    ),
     _rule("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}", "[API_KEY]", 0, "AIza"),
     _rule("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "[API_KEY]", 0, "xox"),
     _rule(
@@ -106,7 +122,13 @@ DEFAULT_RULES: tuple[RedactionRule, ...] = (
         re.IGNORECASE,
         "(?i)api[_-]?key|secret|passw|token",
     ),
-    _rule("email", r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "[EMAIL]", 0, "@"),
+    _rule(
+        "email",
+        r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+        "[EMAIL]",
+        0,
+        "@",
+    ),
     _rule("card", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", _mask_card, 0, r"\d"),
     _rule(
         "phone",

@@ -88,7 +88,9 @@ def setup(
     if not isinstance(max_queue_size, int) or max_queue_size < 1:
         raise TracingConfigError(f"max_queue_size must be a positive int, got {max_queue_size!r}")
     if not isinstance(max_export_batch_size, int) or max_export_batch_size < 1:
-        raise TracingConfigError(f"max_export_batch_size must be a positive int, got {max_export_batch_size!r}")
+        raise TracingConfigError(
+            f"max_export_batch_size must be a positive int, got {max_export_batch_size!r}"
+        )
     if not schedule_delay_s > 0:
         raise TracingConfigError(f"schedule_delay_s must be > 0 seconds, got {schedule_delay_s!r}")
     target = resolve_target(endpoint, project)
@@ -105,9 +107,7 @@ def setup(
                 )
             provider = current
         elif isinstance(current, trace.ProxyTracerProvider):
-            provider = TracerProvider(
-                resource=Resource.create({PROJECT_RESOURCE_ATTRIBUTE: target.project})
-            )
+            provider = TracerProvider(resource=Resource.create({PROJECT_RESOURCE_ATTRIBUTE: target.project}))
             trace.set_tracer_provider(provider)
             owns = True
         else:
@@ -128,7 +128,9 @@ def setup(
     )
     if redact:
         # Masked on the export thread, so the application's calls do not pay for the regexes.
-        span_exporter = RedactingSpanExporter(span_exporter, redact if isinstance(redact, Redactor) else Redactor())
+        span_exporter = RedactingSpanExporter(
+            span_exporter, redact if isinstance(redact, Redactor) else Redactor()
+        )
     batcher = BoundedBatchSpanProcessor(
         span_exporter,
         max_queue_size=max_queue_size,
@@ -154,5 +156,7 @@ def setup_from_env(**kwargs: object) -> TracingHandle | None:
     if value in ("", "0", "false", "no", "off"):
         return None
     if value not in ("1", "true", "yes", "on"):
-        raise TracingConfigError(f"{TRACING_ENV}={value!r}: use 1/true/yes/on to enable tracing or 0 to disable")
+        raise TracingConfigError(
+            f"{TRACING_ENV}={value!r}: use 1/true/yes/on to enable tracing or 0 to disable"
+        )
     return setup(**kwargs)  # type: ignore[arg-type]

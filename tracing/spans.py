@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
 from openinference.semconv.trace import OpenInferenceSpanKindValues, SpanAttributes
 from opentelemetry import context as otel_context
@@ -177,7 +177,11 @@ class LLMCall(_SpanRecorder):
         if self._cost is None:
             if self.prompt_tokens is None and self.completion_tokens is None:
                 return None  # set_output not called yet
-            cost = 0.0 if self.cached else estimate_cost(self.model, self.prompt_tokens, self.completion_tokens, self._prices)
+            cost = (
+                0.0
+                if self.cached
+                else estimate_cost(self.model, self.prompt_tokens, self.completion_tokens, self._prices)
+            )
             self._cost = (cost,)
         return self._cost[0]
 
@@ -221,7 +225,9 @@ class LLMCall(_SpanRecorder):
             attrs[SpanAttributes.OUTPUT_VALUE] = to_text(text)
             attrs[SpanAttributes.OUTPUT_MIME_TYPE] = "text/plain"
             attrs.update(
-                message_attributes(SpanAttributes.LLM_OUTPUT_MESSAGES, [{"role": "assistant", "content": text}])
+                message_attributes(
+                    SpanAttributes.LLM_OUTPUT_MESSAGES, [{"role": "assistant", "content": text}]
+                )
             )
         if prompt_tokens is not None:
             attrs[SpanAttributes.LLM_TOKEN_COUNT_PROMPT] = prompt_tokens
@@ -274,7 +280,9 @@ def llm_span(
     Exceptions inside the block are recorded on the span (status ERROR) and re-raised.
     """
     if not provider or not model:
-        raise TracingConfigError(f"llm_span needs a provider and a model name, got provider={provider!r}, model={model!r}")
+        raise TracingConfigError(
+            f"llm_span needs a provider and a model name, got provider={provider!r}, model={model!r}"
+        )
     return LLMCall(
         provider=provider,
         model=model,
@@ -321,7 +329,9 @@ class EvaluatorCall(_SpanRecorder):
             attrs[SpanAttributes.INPUT_MIME_TYPE] = mime_of(self._input)
         return attrs
 
-    def set_result(self, score: float | None = None, label: str | None = None, explanation: str | None = None) -> None:
+    def set_result(
+        self, score: float | None = None, label: str | None = None, explanation: str | None = None
+    ) -> None:
         """Record the verdict: numeric ``score``, categorical ``label`` and the judge's ``explanation``."""
         if score is not None and not isinstance(score, (int, float)):
             raise TracingConfigError(f"score must be a number or None, got {score!r}")
@@ -384,17 +394,20 @@ class ChainCall(_SpanRecorder):
             self._session += ((SpanAttributes.USER_ID, str(user_id)),)
         self.output: Any = None
 
-    def __enter__(self) -> ChainCall:
+    def __enter__(self) -> Self:
         if self._session:
             merged = dict(_SESSION.get())
             merged.update(self._session)
             self._session_token = _SESSION.set(tuple(merged.items()))
-        return cast(ChainCall, super().__enter__())
+        return cast(Self, super().__enter__())
 
     def _start_attributes(self) -> dict[str, Any]:
         if self._input is None:
             return {}
-        return {SpanAttributes.INPUT_VALUE: to_text(self._input), SpanAttributes.INPUT_MIME_TYPE: mime_of(self._input)}
+        return {
+            SpanAttributes.INPUT_VALUE: to_text(self._input),
+            SpanAttributes.INPUT_MIME_TYPE: mime_of(self._input),
+        }
 
     def set_output(self, value: Any) -> None:
         """Record the chain's result as ``output.value``."""
@@ -432,14 +445,22 @@ class RetrieverCall(_SpanRecorder):
     _kind = OpenInferenceSpanKindValues.RETRIEVER.value
 
     def __init__(
-        self, name: str, query: str, documents: Sequence[Any] | None, attributes: Mapping[str, Any] | None, tracer: Tracer | None
+        self,
+        name: str,
+        query: str,
+        documents: Sequence[Any] | None,
+        attributes: Mapping[str, Any] | None,
+        tracer: Tracer | None,
     ) -> None:
         super().__init__(name, tracer, attributes)
         self.query = query
         self._documents = documents
 
     def _start_attributes(self) -> dict[str, Any]:
-        attrs: dict[str, Any] = {SpanAttributes.INPUT_VALUE: to_text(self.query), SpanAttributes.INPUT_MIME_TYPE: "text/plain"}
+        attrs: dict[str, Any] = {
+            SpanAttributes.INPUT_VALUE: to_text(self.query),
+            SpanAttributes.INPUT_MIME_TYPE: "text/plain",
+        }
         if self._documents:
             attrs.update(document_attributes(self._documents))
         return attrs
@@ -471,7 +492,9 @@ def _call_input(sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str,
     return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
 
 
-def traced(kind: str = "CHAIN", *, name: str | None = None, tracer: Tracer | None = None) -> Callable[[_F], _F]:
+def traced(
+    kind: str = "CHAIN", *, name: str | None = None, tracer: Tracer | None = None
+) -> Callable[[_F], _F]:
     """Decorator: run the function (sync or async) inside a span of ``kind`` with its arguments and result."""
     span_kind = _check_kind(kind)
 

@@ -11,8 +11,13 @@ import tracing
 from tracing._config import resolve_target
 from tracing.pricing import PRICE_TABLE_ENV
 
-ENV = ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
-       "PHOENIX_PROJECT_NAME", "OTEL_RESOURCE_ATTRIBUTES")
+ENV = (
+    "PHOENIX_COLLECTOR_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "PHOENIX_PROJECT_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +28,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults() -> None:
     t = resolve_target(None, None)
-    assert (t.base_url, t.traces_url, t.project) == ("http://127.0.0.1:6006", "http://127.0.0.1:6006/v1/traces", "default")
+    assert (t.base_url, t.traces_url, t.project) == (
+        "http://127.0.0.1:6006",
+        "http://127.0.0.1:6006/v1/traces",
+        "default",
+    )
 
 
 def test_environment_order(monkeypatch: pytest.MonkeyPatch) -> None:

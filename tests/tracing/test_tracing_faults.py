@@ -6,8 +6,8 @@ happy path against the real Phoenix is in test_tracing_phoenix.py.
 
 from __future__ import annotations
 
-import statistics
 import os
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +33,7 @@ class FaultyCollector(ThreadingHTTPServer):
         self.closing = threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler) -> None:  # noqa: N805 - the server is `self` above
+            def do_POST(handler) -> None:
                 handler.rfile.read(int(handler.headers.get("content-length", 0)))
                 self.requests += 1
                 if self.closing.wait(self.delay_s):
@@ -42,7 +42,7 @@ class FaultyCollector(ThreadingHTTPServer):
                 handler.send_header("content-length", "0")
                 handler.end_headers()
 
-            def log_message(handler, *args: object) -> None:  # noqa: N805
+            def log_message(handler, *args: object) -> None:
                 return None
 
         super().__init__(("127.0.0.1", 0), Handler)
@@ -64,12 +64,16 @@ def collector(request: pytest.FixtureRequest) -> Iterator[FaultyCollector]:
     server.server_close()
 
 
-def run_app(handle: tracing.TracingHandle, calls: int, pause_s: float = 0.0, content: str = "q") -> list[float]:
+def run_app(
+    handle: tracing.TracingHandle, calls: int, pause_s: float = 0.0, content: str = "q"
+) -> list[float]:
     """The instrumented 'application': one LLM span per call; returns per-call latency in seconds."""
     latencies = []
     for i in range(calls):
         t0 = time.perf_counter()
-        with tracing.llm_span(provider="p", model="m", messages=[{"role": "user", "content": content}], tracer=handle.tracer) as rec:
+        with tracing.llm_span(
+            provider="p", model="m", messages=[{"role": "user", "content": content}], tracer=handle.tracer
+        ) as rec:
             answer = str(i * 2)
             rec.set_output(answer, prompt_tokens=3, completion_tokens=1)
         latencies.append(time.perf_counter() - t0)
@@ -82,13 +86,20 @@ def run_app(handle: tracing.TracingHandle, calls: int, pause_s: float = 0.0, con
 def make_handle(url: str, queue: int) -> tuple[tracing.TracingHandle, TracerProvider]:
     provider = TracerProvider()
     handle = tracing.setup(
-        url, "faults", tracer_provider=provider, exporter_timeout_s=EXPORT_TIMEOUT_S,
-        max_queue_size=queue, max_export_batch_size=32, schedule_delay_s=0.05,
+        url,
+        "faults",
+        tracer_provider=provider,
+        exporter_timeout_s=EXPORT_TIMEOUT_S,
+        max_queue_size=queue,
+        max_export_batch_size=32,
+        schedule_delay_s=0.05,
     )
     return handle, provider
 
 
-def check_bounded_and_counted(handle: tracing.TracingHandle, provider: TracerProvider, latencies: list[float]) -> None:
+def check_bounded_and_counted(
+    handle: tracing.TracingHandle, provider: TracerProvider, latencies: list[float]
+) -> None:
     # Never held hostage: a call that waited for the exporter would take >= EXPORT_TIMEOUT_S.
     assert max(latencies) < EXPORT_TIMEOUT_S / 2, f"slowest call {max(latencies) * 1000:.1f} ms"
     assert statistics.median(latencies) < 0.005

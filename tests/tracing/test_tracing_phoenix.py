@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from tracing_test_helpers import wait_for_spans
 
 import tracing
-from tracing_test_helpers import wait_for_spans
 from tracing.phoenix_server import PhoenixProcess
 
 pytestmark = pytest.mark.slow
@@ -35,9 +35,13 @@ def by_name(spans: list[Any]) -> dict[str, Any]:
     return {s["name"]: s for s in spans}
 
 
-def test_llm_chain_retriever_attributes_round_trip(handle: tracing.TracingHandle, phoenix_client: Any, project: str) -> None:
+def test_llm_chain_retriever_attributes_round_trip(
+    handle: tracing.TracingHandle, phoenix_client: Any, project: str
+) -> None:
     tracer = handle.tracer
-    with tracing.chain_span("qa", input="Which river?", session_id="sess-1", user_id="user-7", tracer=tracer) as chain:
+    with tracing.chain_span(
+        "qa", input="Which river?", session_id="sess-1", user_id="user-7", tracer=tracer
+    ) as chain:
         with tracing.retriever_span(
             "Which river?",
             documents=[{"id": "doc-3", "content": "The Nile is long.", "score": 0.75}, "plain text doc"],
@@ -47,7 +51,10 @@ def test_llm_chain_retriever_attributes_round_trip(handle: tracing.TracingHandle
         with tracing.llm_span(
             provider="llama.cpp",
             model="gemma-3-270m",
-            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Which river?"}],
+            messages=[
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Which river?"},
+            ],
             invocation_parameters={"temperature": 0.0, "max_tokens": 8},
             tracer=tracer,
         ) as rec:
@@ -69,8 +76,14 @@ def test_llm_chain_retriever_attributes_round_trip(handle: tracing.TracingHandle
     assert a["llm.input_messages.1.message.content"] == "Which river?"
     assert a["llm.output_messages.0.message.role"] == "assistant"
     assert a["llm.output_messages.0.message.content"] == "The Nile."
-    assert (a["llm.token_count.prompt"], a["llm.token_count.completion"], a["llm.token_count.total"]) == (12, 3, 15)
-    assert a["llm.latency_ms"] == pytest.approx(rec.latency_ms) and a["llm.ttft_ms"] == pytest.approx(rec.ttft_ms)
+    assert (a["llm.token_count.prompt"], a["llm.token_count.completion"], a["llm.token_count.total"]) == (
+        12,
+        3,
+        15,
+    )
+    assert a["llm.latency_ms"] == pytest.approx(rec.latency_ms) and a["llm.ttft_ms"] == pytest.approx(
+        rec.ttft_ms
+    )
     assert a["llm.tpot_ms"] == pytest.approx((rec.latency_ms - rec.ttft_ms) / 2)
     assert a["llm.cost_usd"] == 0.0  # local model: priced at zero in the default table
     # session.id / user.id flow from the chain to the spans inside it
@@ -88,7 +101,7 @@ def test_evaluator_span_error_status_and_annotation_round_trip(
 ) -> None:
     tracer = handle.tracer
     with tracing.evaluator_span("geval:coherence", suite="summaries", case_id="case-3", tracer=tracer) as ev:
-        with pytest.raises(RuntimeError, match="model crashed"):
+        with pytest.raises(RuntimeError, match="model crashed"):  # noqa: SIM117 - the nesting is the span tree under test
             with tracing.llm_span(provider="fake", model="m", tracer=tracer):
                 raise RuntimeError("model crashed")
         ev.set_result(score=0.8, label="pass", explanation="coherent enough")
@@ -97,7 +110,9 @@ def test_evaluator_span_error_status_and_annotation_round_trip(
     spans = by_name(wait_for_spans(phoenix_client, project, 2, trace_ids=[trace_id]))
     e = spans["geval:coherence"]
     assert e["span_kind"] == "EVALUATOR"
-    assert {k: e["attributes"][k] for k in ("eval.suite", "eval.case_id", "eval.name", "eval.score", "eval.label")} == {
+    assert {
+        k: e["attributes"][k] for k in ("eval.suite", "eval.case_id", "eval.name", "eval.score", "eval.label")
+    } == {
         "eval.suite": "summaries",
         "eval.case_id": "case-3",
         "eval.name": "geval:coherence",
@@ -114,8 +129,12 @@ def test_evaluator_span_error_status_and_annotation_round_trip(
 
     ids = tracing.annotate_spans(
         [
-            tracing.SpanAnnotation(eval_span_id, "coherence", "LLM", score=0.8, label="pass", explanation="judge"),
-            tracing.SpanAnnotation(eval_span_id, "human-review", "HUMAN", label="agree", metadata={"reviewer": "r1"}),
+            tracing.SpanAnnotation(
+                eval_span_id, "coherence", "LLM", score=0.8, label="pass", explanation="judge"
+            ),
+            tracing.SpanAnnotation(
+                eval_span_id, "human-review", "HUMAN", label="agree", metadata={"reviewer": "r1"}
+            ),
         ],
         endpoint=handle.endpoint,
     )
@@ -130,12 +149,16 @@ def test_evaluator_span_error_status_and_annotation_round_trip(
 
 def test_annotating_an_unknown_span_is_a_clear_error(phoenix: PhoenixProcess) -> None:
     with pytest.raises(tracing.AnnotationError, match="force_flush"):
-        tracing.annotate_spans([tracing.SpanAnnotation("0123456789abcdef", "x", "CODE", score=1)], endpoint=phoenix.url)
+        tracing.annotate_spans(
+            [tracing.SpanAnnotation("0123456789abcdef", "x", "CODE", score=1)], endpoint=phoenix.url
+        )
 
 
 def test_redaction_reaches_phoenix(handle: tracing.TracingHandle, phoenix_client: Any, project: str) -> None:
     secret = "card 4111 1111 1111 1111, mail jane.doe@example.com, key sk-proj-abcdefghijklmnop1234567890"
-    with tracing.llm_span(provider="p", model="m", messages=[{"role": "user", "content": secret}], tracer=handle.tracer) as rec:
+    with tracing.llm_span(
+        provider="p", model="m", messages=[{"role": "user", "content": secret}], tracer=handle.tracer
+    ) as rec:
         rec.set_output("call +44 20 7946 0958", prompt_tokens=1, completion_tokens=1)
     assert handle.force_flush(10)
     trace_id, _ = tracing.span_ids(rec.span)
@@ -143,7 +166,10 @@ def test_redaction_reaches_phoenix(handle: tracing.TracingHandle, phoenix_client
     stored = json.dumps(span)
     for leak in ("4111", "jane.doe", "sk-proj", "7946"):
         assert leak not in stored
-    assert span["attributes"]["llm.input_messages.0.message.content"] == "card [CARD], mail [EMAIL], key [API_KEY]"
+    assert (
+        span["attributes"]["llm.input_messages.0.message.content"]
+        == "card [CARD], mail [EMAIL], key [API_KEY]"
+    )
 
 
 def _run_script(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -151,7 +177,12 @@ def _run_script(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     full_env.update(env)
     full_env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
 
 
@@ -168,7 +199,11 @@ def test_global_setup_from_environment(phoenix: PhoenixProcess, phoenix_client: 
         handle.shutdown()
         print(handle.project, handle.dropped_spans)
         """,
-        {"EVALHARNESS_TRACING": "1", "PHOENIX_COLLECTOR_ENDPOINT": phoenix.url + "/v1/traces", "PHOENIX_PROJECT_NAME": project},
+        {
+            "EVALHARNESS_TRACING": "1",
+            "PHOENIX_COLLECTOR_ENDPOINT": phoenix.url + "/v1/traces",
+            "PHOENIX_PROJECT_NAME": project,
+        },
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [project, "0"]
@@ -176,7 +211,9 @@ def test_global_setup_from_environment(phoenix: PhoenixProcess, phoenix_client: 
     assert span["name"] == "from-env"
 
 
-def test_existing_provider_is_reused_not_clobbered(phoenix: PhoenixProcess, phoenix_client: Any, project: str) -> None:
+def test_existing_provider_is_reused_not_clobbered(
+    phoenix: PhoenixProcess, phoenix_client: Any, project: str
+) -> None:
     done = _run_script(
         f"""
         import tracing

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from tracing import PhoenixServerError
-from tracing.phoenix_server import LOCKDOWN_ENV, PhoenixProcess, ensure_server_venv, main, phoenix_status, start_phoenix
+from tracing.phoenix_server import (
+    LOCKDOWN_ENV,
+    PhoenixProcess,
+    ensure_server_venv,
+    main,
+    phoenix_status,
+    start_phoenix,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +33,9 @@ def _listening_addresses(port: int) -> set[str]:
 
 def test_server_runs_locked_down_on_loopback(phoenix: PhoenixProcess) -> None:
     environ = dict(
-        item.split("=", 1) for item in Path(f"/proc/{phoenix.pid}/environ").read_text().split("\0") if "=" in item
+        item.split("=", 1)
+        for item in Path(f"/proc/{phoenix.pid}/environ").read_text().split("\0")
+        if "=" in item
     )
     for key, value in LOCKDOWN_ENV.items():
         assert environ[key] == value, key
@@ -36,7 +45,9 @@ def test_server_runs_locked_down_on_loopback(phoenix: PhoenixProcess) -> None:
     assert (phoenix.workdir / "phoenix.db").exists()  # database in the chosen working directory
 
 
-def test_status_and_cli_find_the_running_server(phoenix: PhoenixProcess, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_and_cli_find_the_running_server(
+    phoenix: PhoenixProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
     found = phoenix_status(phoenix.workdir)
     assert found is not None and (found.pid, found.port) == (phoenix.pid, phoenix.port)
     assert main(["status", "--workdir", str(phoenix.workdir)]) == 0

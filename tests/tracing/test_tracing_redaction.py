@@ -27,7 +27,10 @@ LEAKS: list[tuple[str, list[str]]] = [
     ("OPENAI_API_KEY=sk-proj-Abc123Def456Ghi789Jkl012Mno345", ["Abc123Def456", "sk-proj"]),
     ("old key sk-1234567890abcdefghijklmnopqrstuvwxyzABCD", ["1234567890abcdef"]),
     ("anthropic sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv", ["AbCdEfGhIjKl"]),
-    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcDEF123_-x", ["eyJhbGciOiJIUzI1NiJ9", "abcDEF123"]),
+    (
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcDEF123_-x",
+        ["eyJhbGciOiJIUzI1NiJ9", "abcDEF123"],
+    ),
     ("header bearer abcdef0123456789abcdef", ["abcdef0123456789"]),
     ("aws AKIAIOSFODNN7EXAMPLE in config", ["AKIAIOSFODNN7EXAMPLE"]),
     ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ["wJalrXUtnFEMI", "EXAMPLEKEY"]),
@@ -35,7 +38,10 @@ LEAKS: list[tuple[str, list[str]]] = [
     ("google AIzaSyA-1234567890abcdefghijklmnopqrstu", ["AIzaSyA-123"]),
     ("slack xoxb-1234567890-abcdefghij", ["xoxb-1234567890"]),
     ("password: hunter2hunter2", ["hunter2hunter2"]),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", ["MIIEowIBAAKCAQEA"]),
+    (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+        ["MIIEowIBAAKCAQEA"],
+    ),
     ("two: a@b.io and c@d.io", ["a@b.io", "c@d.io"]),
 ]
 
@@ -77,8 +83,10 @@ def test_processor_masks_attributes_events_and_status() -> None:
 
     provider.add_span_processor(tracing.RedactingSpanProcessor(SimpleSpanProcessor(exporter)))
     tracer = provider.get_tracer("t")
-    with pytest.raises(ValueError):
-        with tracing.chain_span("chain", input="from bob@corp.com", user_id="bob@corp.com", tracer=tracer) as ch:
+    with pytest.raises(ValueError):  # noqa: SIM117 - the nesting is the span tree under test
+        with tracing.chain_span(
+            "chain", input="from bob@corp.com", user_id="bob@corp.com", tracer=tracer
+        ) as ch:
             ch.set_attributes({"tags": ("ok", "AKIAIOSFODNN7EXAMPLE"), "n": 5})
             raise ValueError("card 4111111111111111 declined")
     [span] = exporter.get_finished_spans()
@@ -110,9 +118,14 @@ def test_redaction_can_be_turned_off_and_customised() -> None:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     rule = tracing.RedactionRule("ticket", re.compile(r"TICKET-\d+"), "[TICKET]")
-    for redact, expected in ((False, "a@b.io TICKET-42"), (tracing.Redactor(rules=(rule,)), "a@b.io [TICKET]")):
+    for redact, expected in (
+        (False, "a@b.io TICKET-42"),
+        (tracing.Redactor(rules=(rule,)), "a@b.io [TICKET]"),
+    ):
         provider, exporter = TracerProvider(), InMemorySpanExporter()
-        handle = tracing.setup("http://127.0.0.1:9", "p", tracer_provider=provider, redact=redact, exporter=exporter)
+        handle = tracing.setup(
+            "http://127.0.0.1:9", "p", tracer_provider=provider, redact=redact, exporter=exporter
+        )
         with tracing.chain_span("c", input="a@b.io TICKET-42", tracer=handle.tracer):
             pass
         assert handle.force_flush(5)

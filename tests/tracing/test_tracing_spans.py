@@ -19,7 +19,9 @@ Mem = tuple[TracerProvider, InMemorySpanExporter]
 def test_llm_span_timing_tokens_and_cost(memory_provider: Mem) -> None:
     provider, exporter = memory_provider
     prices = tracing.PriceTable({"acme-1": tracing.ModelPrice(2.0, 8.0)})
-    with tracing.llm_span(provider="acme", model="acme-1-2025", prices=prices, tracer=provider.get_tracer("t")) as rec:
+    with tracing.llm_span(
+        provider="acme", model="acme-1-2025", prices=prices, tracer=provider.get_tracer("t")
+    ) as rec:
         time.sleep(0.02)
         rec.first_token()
         time.sleep(0.03)
@@ -29,7 +31,11 @@ def test_llm_span_timing_tokens_and_cost(memory_provider: Mem) -> None:
     assert rec.ttft_ms is not None and rec.latency_ms is not None and rec.tpot_ms is not None
     assert 20 <= rec.ttft_ms < rec.latency_ms
     assert rec.tpot_ms == pytest.approx((rec.latency_ms - rec.ttft_ms) / 10)
-    assert a["llm.ttft_ms"] == rec.ttft_ms and a["llm.tpot_ms"] == rec.tpot_ms and a["llm.latency_ms"] == rec.latency_ms
+    assert (
+        a["llm.ttft_ms"] == rec.ttft_ms
+        and a["llm.tpot_ms"] == rec.tpot_ms
+        and a["llm.latency_ms"] == rec.latency_ms
+    )
     # span duration and recorded latency agree within a millisecond
     assert (span.end_time - span.start_time) / 1e6 == pytest.approx(rec.latency_ms, abs=1.0)
     assert a["llm.cost_usd"] == pytest.approx((1000 * 2.0 + 11 * 8.0) / 1e6)
@@ -48,7 +54,7 @@ def test_unstreamed_call_tpot_and_cached_cost(memory_provider: Mem) -> None:
 
 def test_exception_is_recorded_and_reraised(memory_provider: Mem) -> None:
     provider, exporter = memory_provider
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError):  # noqa: SIM117 - the nesting is the span tree under test
         with tracing.evaluator_span("judge", suite="s", case_id="c1", tracer=provider.get_tracer("t")):
             raise KeyError("boom")
     [span] = exporter.get_finished_spans()
@@ -67,9 +73,16 @@ def test_evaluator_result_and_failure(memory_provider: Mem) -> None:
         ev2.set_failure("unparseable reply: 'banana'")
     first, second = exporter.get_finished_spans()
     assert first.attributes["eval.score"] == 1.0 and first.attributes["eval.label"] == "A"
-    assert json.loads(first.attributes["output.value"]) == {"score": 1, "label": "A", "explanation": "A is better"}
+    assert json.loads(first.attributes["output.value"]) == {
+        "score": 1,
+        "label": "A",
+        "explanation": "A is better",
+    }
     assert json.loads(first.attributes["input.value"]) == {"q": 1}
-    assert second.attributes["eval.failure"] == "unparseable reply: 'banana'" and "eval.score" not in second.attributes
+    assert (
+        second.attributes["eval.failure"] == "unparseable reply: 'banana'"
+        and "eval.score" not in second.attributes
+    )
     with pytest.raises(tracing.TracingConfigError, match="score"):
         ev.set_result(score="high")  # type: ignore[arg-type]
 
@@ -77,7 +90,7 @@ def test_evaluator_result_and_failure(memory_provider: Mem) -> None:
 def test_session_flows_to_nested_spans_and_stops_at_exit(memory_provider: Mem) -> None:
     provider, exporter = memory_provider
     tracer = provider.get_tracer("t")
-    with tracing.chain_span("outer", session_id="s1", user_id="u1", tracer=tracer):
+    with tracing.chain_span("outer", session_id="s1", user_id="u1", tracer=tracer):  # noqa: SIM117 - the nesting is the span tree under test
         with tracing.chain_span("inner", session_id="s2", tracer=tracer):
             with tracing.llm_span(provider="p", model="m", tracer=tracer):
                 pass
@@ -120,7 +133,7 @@ def test_traced_decorator_sync_and_async(memory_provider: Mem) -> None:
 def test_no_provider_is_a_cheap_no_op() -> None:
     """Without an SDK provider the helpers record nothing but still measure (used for logs)."""
     assert not isinstance(trace.get_tracer_provider(), TracerProvider), "a test installed a global provider"
-    with tracing.chain_span("c", session_id="s") as ch:
+    with tracing.chain_span("c", session_id="s") as ch:  # noqa: SIM117 - the nesting is the span tree under test
         with tracing.llm_span(provider="p", model="gpt-4o-mini") as rec:
             rec.set_output("hi", prompt_tokens=1_000_000, completion_tokens=0)
     assert not ch.recording and ch.ids is None
@@ -138,6 +151,6 @@ def test_bad_arguments_are_named() -> None:
         tracing.setup("http://127.0.0.1:9", tracer_provider=TracerProvider(), max_queue_size=0)
     with pytest.raises(tracing.TracingConfigError, match="not an http"):
         tracing.setup("localhost:6006", tracer_provider=TracerProvider())
-    with pytest.raises(TypeError, match="retrieval document 0"):
+    with pytest.raises(TypeError, match="retrieval document 0"):  # noqa: SIM117 - the nesting is the span tree under test
         with tracing.retriever_span("q", documents=[42], tracer=TracerProvider().get_tracer("t")):
             pass
