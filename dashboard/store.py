@@ -6,8 +6,8 @@ Concurrency model (why it is safe with many reviewers and many processes):
   write transaction is opened with ``BEGIN IMMEDIATE``, so writers are serialised by the database lock
   and two claimers can never pick the same slot; on Postgres the sub-select carries ``FOR UPDATE SKIP
   LOCKED`` so concurrent claimers skip each other's rows instead of queueing behind them.
-* Every process (and, through the pool, every thread) uses its own connection; SQLite runs in WAL mode
-  with a ``busy_timeout`` so readers never block the writer and writers wait instead of failing.
+* Every process (and, through the pool, every thread) uses its own connection; SQLite runs in WAL mode so
+  readers never block the writer, and writers wait for the lock instead of failing (``_engine.py``).
 * A submit checks the lease version and writes the label and its audit row in one transaction.
 """
 
@@ -15,160 +15,44 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import bindparam, event, exists, func, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ._engine import dialect_insert, engine_for
+from ._rows import item_from_row, item_row
 from ._schema import audit, items, labels, metadata, passes, slots
+from ._statements import (
+    AUDIT,
+    CLAIM,
+    DONE,
+    EXTEND,
+    HEARTBEAT,
+    HELD,
+    LABEL,
+    REOPEN,
+    RULES,
+    SWEEP,
+    claim_statement,
+    lease_params,
+)
 from .errors import ConfigError, DuplicateLabel, InvalidLabel, LeaseLost, NoSuchItem
-from .models import AuditEntry, Holder, Item, JudgeView, LabelRecord, Lease, NewItem, QueueStats
+from .models import AuditEntry, Holder, Item, LabelRecord, Lease, NewItem, QueueStats
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "ReviewStore", "claim_statement"]
 
 log = logging.getLogger(__name__)
 
+
 #: How long a claim stays with a reviewer without a heartbeat.
 DEFAULT_LEASE_SECONDS = 600.0
-_BUSY_TIMEOUT_MS = 30_000
-_READ_BUSY_TIMEOUT_MS = 5_000
-
-
-def _engine_for(target: str | Path, synchronous: str) -> Engine:
-    text = str(target)
-    if "://" not in text:
-        path = Path(text).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = f"sqlite:///{path}"
-    try:
-        engine = sa.create_engine(text)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-        raise ConfigError(
-            f"review store URL {target!r} is not usable ({exc}); pass a file path for SQLite "
-            "or a SQLAlchemy URL such as postgresql+psycopg://user@host/db"
-        ) from exc
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, synchronous)
-    return engine
-
-
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event decide how a transaction starts (pysqlite would defer it).
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        # Short: it only covers the rare busy reads in WAL mode; writers wait in _on_begin.
-        cur.execute(f"PRAGMA busy_timeout={_READ_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed label survives a power cut, not only a crashed process (NORMAL's promise).
-        cur.execute(f"PRAGMA synchronous={synchronous}")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE takes the write lock up front: a read-then-write transaction cannot deadlock on
-        # lock upgrade. Waiting for the lock is done here with short random sleeps rather than by
-        # SQLite's busy handler, whose back-off grows to 100 ms sleeps and starves some writers
-        # (measured: p99 claim+submit 690 ms -> see bench/review_store.py with 8 processes).
-        dbapi_conn: Any = conn.connection.dbapi_connection
-        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
-        dbapi_conn.execute("PRAGMA busy_timeout=0")
-        try:
-            while True:
-                try:
-                    dbapi_conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    time.sleep(random.uniform(0.0001, 0.002))
-        finally:
-            dbapi_conn.execute(f"PRAGMA busy_timeout={_READ_BUSY_TIMEOUT_MS}")
-
-
-def claim_statement(reviewer: Any, now: Any, ttl: Any, queue: Any = None) -> sa.Update:
-    """The atomic claim: lease the best open slot the reviewer may take, returning the lease.
-
-    Arguments are values or bind parameters. Exposed so tests can compile it for Postgres
-    (``FOR UPDATE SKIP LOCKED``) without a server.
-    """
-    cand = slots.alias("cand")
-    other = slots.alias("other")
-    conditions = [
-        cand.c.state == "open",
-        # Never two slots of one item for the same reviewer, and never an item they skipped.
-        ~exists().where(other.c.item_id == cand.c.item_id, other.c.reviewer == reviewer),
-        ~exists().where(passes.c.item_id == cand.c.item_id, passes.c.reviewer == reviewer),
-    ]
-    if queue is not None:
-        conditions.append(cand.c.queue == queue)
-    pick = (
-        select(cand.c.id)
-        .where(*conditions)
-        .order_by(cand.c.priority.desc(), cand.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=cand)
-        .scalar_subquery()
-    )
-    return (
-        update(slots)
-        .where(slots.c.id == pick, slots.c.state == "open")
-        .values(state="leased", reviewer=reviewer, lease_expires=now + ttl, version=slots.c.version + 1)
-        .returning(slots.c.id, slots.c.item_id, slots.c.version, slots.c.lease_expires)
-    )
-
-
-# Statements are built once with bind parameters: building a SQLAlchemy construct per call cost more
-# than running it (profiled: ~3 ms of a 4 ms claim), and it is work done while holding the write lock.
-_B_REVIEWER: sa.BindParameter[Any] = bindparam("b_reviewer")
-_B_SLOT: sa.BindParameter[Any] = bindparam("b_slot")
-_B_VERSION: sa.BindParameter[Any] = bindparam("b_version")
-_B_EXPIRES: sa.BindParameter[Any] = bindparam("b_expires")
-_B_NOW: sa.BindParameter[Any] = bindparam("b_now")
-_CLAIM = {
-    False: claim_statement(_B_REVIEWER, _B_EXPIRES, 0.0),
-    True: claim_statement(_B_REVIEWER, _B_EXPIRES, 0.0, bindparam("b_queue")),
-}
-_HELD = (
-    select(slots.c.id, slots.c.item_id, slots.c.version, slots.c.lease_expires)
-    .where(slots.c.reviewer == _B_REVIEWER, slots.c.state == "leased")
-    .order_by(slots.c.id)
-    .limit(1)
-)
-_EXTEND = update(slots).where(slots.c.id == _B_SLOT).values(lease_expires=_B_EXPIRES)
-_REOPEN_VALUES = {"state": "open", "reviewer": None, "lease_expires": None, "version": slots.c.version + 1}
-_SWEEP = update(slots).where(slots.c.state == "leased", slots.c.lease_expires < _B_NOW).values(_REOPEN_VALUES)
-# A lease is still valid while the slot is leased to the same reviewer at the same version. A late
-# submit after expiry is accepted as long as nobody has taken the slot over (the version says so).
-_HOLDS = (
-    slots.c.id == _B_SLOT,
-    slots.c.reviewer == _B_REVIEWER,
-    slots.c.version == _B_VERSION,
-    slots.c.state == "leased",
-)
-_HEARTBEAT = update(slots).where(*_HOLDS).values(lease_expires=_B_EXPIRES)
-_DONE = update(slots).where(*_HOLDS).values(state="done", lease_expires=None, version=slots.c.version + 1)
-_REOPEN = update(slots).where(*_HOLDS).values(_REOPEN_VALUES)
-_RULES = select(items.c.scale_min, items.c.scale_max, items.c.categories).where(
-    items.c.id == bindparam("b_item")
-)
-_LABEL = labels.insert()
-_AUDIT = audit.insert()
-
-
-def _lease_params(lease: Lease) -> dict[str, Any]:
-    return {"b_slot": lease.slot_id, "b_reviewer": lease.reviewer, "b_version": lease.version}
 
 
 class ReviewStore:
@@ -194,7 +78,7 @@ class ReviewStore:
                 f"sqlite_synchronous must be FULL (labels survive power loss) or NORMAL (faster; they survive "
                 f"a crashed process), got {sqlite_synchronous!r}"
             )
-        self.engine = _engine_for(target, sqlite_synchronous)
+        self.engine = engine_for(target, sqlite_synchronous)
         self.lease_seconds = float(lease_seconds)
         self._clock = clock
         metadata.create_all(self.engine)
@@ -215,10 +99,10 @@ class ReviewStore:
 
         Returns ``(added, already_present)``. Each added item gets ``overlap`` open slots.
         """
-        rows = [_item_row(it, self._clock()) for it in new_items]
+        rows = [item_row(it, self._clock()) for it in new_items]
         if not rows:
             return 0, 0
-        insert = _dialect_insert(self.engine)
+        insert = dialect_insert(self.engine)
         added = 0
         with self._tx() as conn:
             for start in range(0, len(rows), 2000):
@@ -244,7 +128,7 @@ class ReviewStore:
     def active_lease(self, reviewer: str) -> Lease | None:
         """The lease this reviewer holds, if any (so a refreshed page finds its item again)."""
         with self.engine.connect() as conn:
-            row = conn.execute(_HELD, {"b_reviewer": reviewer}).first()
+            row = conn.execute(HELD, {"b_reviewer": reviewer}).first()
         return None if row is None else Lease(row.id, row.item_id, reviewer, row.version, row.lease_expires)
 
     def claim_next(self, reviewer: str, *, queue: str | None = None) -> Lease | None:
@@ -254,15 +138,15 @@ class ReviewStore:
         expires = now + self.lease_seconds
         with self._tx() as conn:
             # Inside the write transaction, so two tabs of one reviewer cannot both take a new item.
-            held = conn.execute(_HELD, {"b_reviewer": reviewer}).first()
+            held = conn.execute(HELD, {"b_reviewer": reviewer}).first()
             if held is not None:
-                conn.execute(_EXTEND, {"b_slot": held.id, "b_expires": expires})
+                conn.execute(EXTEND, {"b_slot": held.id, "b_expires": expires})
                 return Lease(held.id, held.item_id, reviewer, held.version, expires)
             self._sweep(conn, now)
             params = {"b_reviewer": reviewer, "b_expires": expires}
             if queue is not None:
                 params["b_queue"] = queue
-            row = conn.execute(_CLAIM[queue is not None], params).first()
+            row = conn.execute(CLAIM[queue is not None], params).first()
         if row is None:
             return None
         return Lease(row.id, row.item_id, reviewer, row.version, row.lease_expires)
@@ -271,7 +155,7 @@ class ReviewStore:
         """Extend a lease by the store's lease length; raises :class:`LeaseLost` if it changed hands."""
         expires = self._clock() + self.lease_seconds
         with self._tx() as conn:
-            res = conn.execute(_HEARTBEAT, {**_lease_params(lease), "b_expires": expires})
+            res = conn.execute(HEARTBEAT, {**lease_params(lease), "b_expires": expires})
             if res.rowcount != 1:
                 raise LeaseLost(_lost_message(lease))
         return Lease(lease.slot_id, lease.item_id, lease.reviewer, lease.version, expires)
@@ -286,7 +170,7 @@ class ReviewStore:
     ) -> None:
         """Store the reviewer's label for the leased item, with its audit row, in one transaction."""
         with self.engine.connect() as conn:
-            rules = conn.execute(_RULES, {"b_item": lease.item_id}).first()
+            rules = conn.execute(RULES, {"b_item": lease.item_id}).first()
         if rules is None:
             raise NoSuchItem(f"no review item with id {lease.item_id}")
         scale = None if rules.scale_min is None else (rules.scale_min, rules.scale_max)
@@ -303,11 +187,11 @@ class ReviewStore:
         """Give the slot back to the queue; this reviewer will not be offered the item again."""
         now = self._clock()
         with self._tx() as conn:
-            res = conn.execute(_REOPEN, _lease_params(lease))
+            res = conn.execute(REOPEN, lease_params(lease))
             if res.rowcount != 1:
                 raise LeaseLost(_lost_message(lease))
             conn.execute(
-                _dialect_insert(self.engine)(passes)
+                dialect_insert(self.engine)(passes)
                 .values(item_id=lease.item_id, reviewer=lease.reviewer, created=now)
                 .on_conflict_do_nothing()
             )
@@ -329,10 +213,10 @@ class ReviewStore:
         detail = {"kind": kind, "score": score, "category": category, "version": lease.version}
         try:
             with self._tx() as conn:
-                res = conn.execute(_DONE, _lease_params(lease))
+                res = conn.execute(DONE, lease_params(lease))
                 if res.rowcount != 1:
                     raise LeaseLost(_lost_message(lease))
-                conn.execute(_LABEL, label)
+                conn.execute(LABEL, label)
                 _audit(conn, now, lease.reviewer, kind, lease.item_id, lease.slot_id, detail)
         except IntegrityError as exc:
             raise DuplicateLabel(
@@ -341,7 +225,7 @@ class ReviewStore:
             ) from exc
 
     def _sweep(self, conn: Connection, now: float) -> int:
-        res = conn.execute(_SWEEP, {"b_now": now})
+        res = conn.execute(SWEEP, {"b_now": now})
         if res.rowcount:
             log.info("returned %d expired leases to the queue", res.rowcount)
         return int(res.rowcount)
@@ -379,7 +263,7 @@ class ReviewStore:
             row = conn.execute(select(items).where(items.c.id == item_id)).first()
         if row is None:
             raise NoSuchItem(f"no review item with id {item_id}")
-        return _item_from_row(row)
+        return item_from_row(row)
 
     def queue_stats(self) -> list[QueueStats]:
         """Per-queue sizes and progress, sorted by queue name."""
@@ -486,18 +370,6 @@ class ReviewStore:
 # ---------------------------------------------------------------- helpers
 
 
-def _dialect_insert(engine: Engine) -> Callable[..., Any]:
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    if engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    raise ConfigError(f"review store supports SQLite and Postgres, not {engine.dialect.name!r}")
-
-
 def _lost_message(lease: Lease) -> str:
     return (
         f"lease on item {lease.item_id} (slot {lease.slot_id}, version {lease.version}) held by "
@@ -516,7 +388,7 @@ def _audit(
     detail: dict[str, Any],
 ) -> None:
     row = {"ts": ts, "actor": actor, "action": action, "item_id": item_id, "slot_id": slot_id}
-    conn.execute(_AUDIT, {**row, "detail": json.dumps(detail)})
+    conn.execute(AUDIT, {**row, "detail": json.dumps(detail)})
 
 
 def _check_reviewer(reviewer: str) -> None:
@@ -540,58 +412,3 @@ def _validate_label(
         )
     if category is not None and categories and category not in categories:
         raise InvalidLabel(f"category {category!r} for item {item_id} is not one of {list(categories)}")
-
-
-def _item_row(it: NewItem, now: float) -> dict[str, Any]:
-    if it.overlap < 1:
-        raise ConfigError(f"overlap must be at least 1, got {it.overlap!r} for {it.source_id!r}")
-    if not it.queue or not it.source_id:
-        raise ConfigError(f"an item needs a queue and a source_id, got {it.queue!r} / {it.source_id!r}")
-    return {
-        "queue": it.queue,
-        "source_id": it.source_id,
-        "criterion": it.criterion,
-        "suite": it.suite,
-        "input": it.input,
-        "output": it.output,
-        "context": it.context,
-        "expected": it.expected,
-        "scale_min": None if it.scale is None else float(it.scale[0]),
-        "scale_max": None if it.scale is None else float(it.scale[1]),
-        "categories": json.dumps(list(it.categories)),
-        "judge_score": it.judge_score,
-        "judges": json.dumps([asdict(j) for j in it.judges]),
-        "reason": it.reason,
-        "priority": float(it.priority),
-        "overlap": int(it.overlap),
-        "trace_id": it.trace_id,
-        "span_id": it.span_id,
-        "meta": json.dumps(it.meta),
-        "created": now,
-    }
-
-
-def _item_from_row(row: Any) -> Item:
-    scale = None if row.scale_min is None else (row.scale_min, row.scale_max)
-    return Item(
-        id=row.id,
-        queue=row.queue,
-        source_id=row.source_id,
-        input=row.input,
-        output=row.output,
-        context=row.context,
-        expected=row.expected,
-        criterion=row.criterion,
-        suite=row.suite,
-        scale=scale,
-        categories=tuple(json.loads(row.categories)),
-        judge_score=row.judge_score,
-        judges=tuple(JudgeView(**j) for j in json.loads(row.judges)),
-        reason=row.reason,
-        priority=row.priority,
-        overlap=row.overlap,
-        trace_id=row.trace_id,
-        span_id=row.span_id,
-        meta=json.loads(row.meta),
-        created=row.created,
-    )

@@ -306,7 +306,7 @@ def test_writer_waits_for_the_lock_then_gives_up(
     import threading
     import time
 
-    import dashboard.store as store_mod
+    import dashboard._engine as store_mod
 
     store.add_items(sample_items(2))
     blocker = sqlite3.connect(tmp_path / "review.sqlite", isolation_level=None, check_same_thread=False)

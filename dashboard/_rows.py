@@ -1,0 +1,65 @@
+"""Conversions between the records in models.py and the rows of the items table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from .errors import ConfigError
+from .models import Item, JudgeView, NewItem
+
+
+def item_row(it: NewItem, now: float) -> dict[str, Any]:
+    if it.overlap < 1:
+        raise ConfigError(f"overlap must be at least 1, got {it.overlap!r} for {it.source_id!r}")
+    if not it.queue or not it.source_id:
+        raise ConfigError(f"an item needs a queue and a source_id, got {it.queue!r} / {it.source_id!r}")
+    return {
+        "queue": it.queue,
+        "source_id": it.source_id,
+        "criterion": it.criterion,
+        "suite": it.suite,
+        "input": it.input,
+        "output": it.output,
+        "context": it.context,
+        "expected": it.expected,
+        "scale_min": None if it.scale is None else float(it.scale[0]),
+        "scale_max": None if it.scale is None else float(it.scale[1]),
+        "categories": json.dumps(list(it.categories)),
+        "judge_score": it.judge_score,
+        "judges": json.dumps([asdict(j) for j in it.judges]),
+        "reason": it.reason,
+        "priority": float(it.priority),
+        "overlap": int(it.overlap),
+        "trace_id": it.trace_id,
+        "span_id": it.span_id,
+        "meta": json.dumps(it.meta),
+        "created": now,
+    }
+
+
+def item_from_row(row: Any) -> Item:
+    scale = None if row.scale_min is None else (row.scale_min, row.scale_max)
+    return Item(
+        id=row.id,
+        queue=row.queue,
+        source_id=row.source_id,
+        input=row.input,
+        output=row.output,
+        context=row.context,
+        expected=row.expected,
+        criterion=row.criterion,
+        suite=row.suite,
+        scale=scale,
+        categories=tuple(json.loads(row.categories)),
+        judge_score=row.judge_score,
+        judges=tuple(JudgeView(**j) for j in json.loads(row.judges)),
+        reason=row.reason,
+        priority=row.priority,
+        overlap=row.overlap,
+        trace_id=row.trace_id,
+        span_id=row.span_id,
+        meta=json.loads(row.meta),
+        created=row.created,
+    )
