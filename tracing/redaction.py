@@ -141,7 +141,7 @@ DEFAULT_RULES: tuple[RedactionRule, ...] = (
 
 
 _MEMO_MAX_CHARS = 4096
-_MEMO_ENTRIES = 2048
+_MEMO_ENTRIES = 1024
 
 
 def _apply(rules: tuple[RedactionRule, ...], text: str) -> str:

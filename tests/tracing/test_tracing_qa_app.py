@@ -206,7 +206,9 @@ def test_traces_reach_phoenix_through_the_judges_client(
 @pytest.mark.slow
 def test_cli_with_the_local_model(tmp_path: Path) -> None:
     """One real request through the embedded llama.cpp model (tracing off), as a user would run it."""
-    pytest.importorskip("llama_cpp", reason="the local model needs llama-cpp-python (extra 'local')")
+    # find_spec, not import: llama_cpp opens /dev/null at import and never closes it (ResourceWarning).
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("the local model needs llama-cpp-python (extra 'local')")
     pytest.importorskip("judges", reason="the judges package provides get_model('local')")
     log = tmp_path / "prod.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_"))}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -131,15 +133,28 @@ def test_traced_decorator_sync_and_async(memory_provider: Mem) -> None:
 
 
 def test_no_provider_is_a_cheap_no_op() -> None:
-    """Without an SDK provider the helpers record nothing but still measure (used for logs)."""
-    assert not isinstance(trace.get_tracer_provider(), TracerProvider), "a test installed a global provider"
-    with tracing.chain_span("c", session_id="s") as ch:  # noqa: SIM117 - the nesting is the span tree under test
-        with tracing.llm_span(provider="p", model="gpt-4o-mini") as rec:
-            rec.set_output("hi", prompt_tokens=1_000_000, completion_tokens=0)
-    assert not ch.recording and ch.ids is None
-    assert tracing.span_ids(rec.span) == ("0" * 32, "0" * 16)
-    assert rec.cost_usd == pytest.approx(0.15) and rec.latency_ms is not None
-    assert tracing.current_span_ids() is None
+    """Without an SDK provider the helpers record nothing but still measure (used for logs).
+
+    Run in a fresh interpreter: another test package may have installed a global provider here.
+    """
+    code = """
+import tracing
+from opentelemetry import trace
+with tracing.chain_span("c", session_id="s") as ch:
+    with tracing.llm_span(provider="p", model="gpt-4o-mini") as rec:
+        rec.set_output("hi", prompt_tokens=1_000_000, completion_tokens=0)
+assert not ch.recording and ch.ids is None
+assert tracing.span_ids(rec.span) == ("0" * 32, "0" * 16)
+assert abs(rec.cost_usd - 0.15) < 1e-12 and rec.latency_ms > 0
+assert tracing.current_span_ids() is None
+assert trace.get_current_span() is trace.INVALID_SPAN
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
 
 
 def test_bad_arguments_are_named() -> None:
