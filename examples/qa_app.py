@@ -6,6 +6,7 @@ sent to Phoenix, and one row of the JSONL production log that ``drift/`` and the
 
     python -m tracing.phoenix_server start                      # once, in another shell
     python examples/qa_app.py --requests 40 --log logs/prod.jsonl --phoenix http://127.0.0.1:6006
+    python examples/qa_app.py --requests 40 --log logs/shifted.jsonl --topics coding,math --multilingual-share 0.5
 
 Questions come from MT-Bench (``../shared/data/mtbench/question.jsonl``: first turn, then the
 follow-up turn in the same session) when present, else from a built-in list; a share of requests
@@ -217,6 +218,17 @@ def load_questions(path: Path = MTBENCH_PATH) -> list[Question]:
     return out
 
 
+def select_topics(questions: Sequence[Question], topics: str | None) -> list[Question]:
+    """Keep the questions of the comma-separated ``topics`` (all when None), e.g. to simulate drift."""
+    if not topics:
+        return list(questions)
+    wanted = {t.strip() for t in topics.split(",") if t.strip()}
+    known = {q.topic for q in questions}
+    if unknown := wanted - known:
+        raise ValueError(f"unknown topics {sorted(unknown)}; available: {sorted(known)}")
+    return [q for q in questions if q.topic in wanted]
+
+
 def build_prompt(question: str, passages: Sequence[Document], history: Sequence[tuple[str, str]] = ()) -> str:
     """The model prompt: retrieved context, earlier turns of the session, then the question."""
     context = "\n".join(f"- {d.text}" for d in passages) or "- (no relevant passage found)"
@@ -314,6 +326,8 @@ async def run_traffic(
         raise ValueError(f"requests must be >= 1, got {requests}")
     if not questions:
         raise ValueError("no questions to ask; pass a non-empty question list")
+    if not 0.0 <= multilingual_share <= 1.0:
+        raise ValueError(f"multilingual_share must be within [0, 1], got {multilingual_share}")
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
     session_no = 0
@@ -354,7 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument(
+        "--topics", default=None, help="comma-separated topics to ask about (a shifted window)"
+    )
+    parser.add_argument("--multilingual-share", type=float, default=0.15, help="share of fr/de/es questions")
     args = parser.parse_args(argv)
+    questions = select_topics(load_questions(), args.topics)
 
     import os
 
@@ -366,7 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     client = get_model(args.model)
     app = QAApp(client, TfidfRetriever(load_corpus()), args.log, max_tokens=args.max_tokens)
     t0 = time.perf_counter()
-    rows = asyncio.run(run_traffic(app, load_questions(), args.requests, seed=args.seed))
+    rows = asyncio.run(
+        run_traffic(app, questions, args.requests, seed=args.seed, multilingual_share=args.multilingual_share)
+    )
     took = time.perf_counter() - t0
     print(
         f"{len(rows)} requests in {took:.1f}s, {len({r['session_id'] for r in rows})} sessions -> {args.log}"

@@ -48,11 +48,14 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         max_queue_size: int = 2048,
         max_export_batch_size: int = 512,
         schedule_delay_s: float = 0.5,
+        shutdown_timeout_s: float = 5.0,
     ) -> None:
         self._exporter = exporter
         self._max_queue_size = max_queue_size
         self._batch_size = min(max_export_batch_size, max_queue_size)
         self._delay = schedule_delay_s
+        # Used when the SDK shuts the provider down at interpreter exit without a timeout of its own.
+        self._shutdown_timeout_ms = int(shutdown_timeout_s * 1000)
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self._lock = threading.Lock()  # guards the counters written from application threads
         self._wake = threading.Event()
@@ -158,10 +161,12 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         finally:
             self._flushing = False
 
-    def shutdown(self, timeout_millis: int = 10000) -> None:
+    def shutdown(self, timeout_millis: int | None = None) -> None:
         """Flush what can be flushed within ``timeout_millis``, count the rest as dropped, stop."""
         if self._shutdown:
             return
+        if timeout_millis is None:
+            timeout_millis = self._shutdown_timeout_ms
         self._deadline = time.monotonic() + timeout_millis / 1000
         self._shutdown = True
         self._wake.set()

@@ -136,6 +136,8 @@ def setup(
         max_queue_size=max_queue_size,
         max_export_batch_size=max_export_batch_size,
         schedule_delay_s=schedule_delay_s,
+        # Bounds the flush at interpreter exit (the SDK's atexit hook) when Phoenix is unreachable.
+        shutdown_timeout_s=2 * exporter_timeout_s + 1.0,
     )
     processor: SpanProcessor = batcher
     provider.add_span_processor(processor)

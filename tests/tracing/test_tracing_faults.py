@@ -159,3 +159,45 @@ def test_memory_stays_bounded_while_phoenix_is_down() -> None:
     handle.shutdown(timeout_s=1.0)
     assert handle.dropped_spans == 3050
     provider.shutdown()
+
+
+@pytest.mark.parametrize("collector", [(500, 0.0)], indirect=True, ids=["500-then-200"])
+def test_export_recovers_when_the_collector_comes_back(collector: FaultyCollector) -> None:
+    handle, provider = make_handle(collector.url, queue=128)
+    run_app(handle, 100)
+    assert handle.force_flush(timeout_s=5)  # the queue drained, by failing
+    failed = handle.stats().dropped_export_failed
+    assert failed == 100 and handle.stats().exported == 0
+    collector.status = 200
+    run_app(handle, 100)
+    assert handle.force_flush(timeout_s=5)
+    stats = handle.stats()
+    assert stats.exported == 100 and stats.dropped_export_failed == failed
+    handle.shutdown(timeout_s=1.0)
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("collector", [(200, 3.0)], indirect=True, ids=["slow-3s"])
+def test_interpreter_exit_is_bounded_when_phoenix_is_slow(collector: FaultyCollector) -> None:
+    """No shutdown() call: the SDK's exit hook flushes, and gives up after ~2 x exporter timeout + 1 s.
+
+    20000 queued spans are 40 batches; flushing them all at 0.5 s each would take 20 s.
+    """
+    import subprocess
+    import sys
+
+    code = f"""
+import tracing
+handle = tracing.setup({collector.url!r}, "exit", exporter_timeout_s=0.5, max_queue_size=20000)
+for i in range(20000):
+    with tracing.llm_span(provider="p", model="m") as rec:
+        rec.set_output("x", prompt_tokens=1, completion_tokens=1)
+print("done", flush=True)
+"""
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    took = time.perf_counter() - t0
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
+    assert took < 10, f"exit took {took:.1f}s"  # emit ~2 s + flush <= 2.5 s + start-up, on a busy machine

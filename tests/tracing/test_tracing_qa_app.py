@@ -150,6 +150,26 @@ def test_traffic_log_rows(qa: ModuleType, tmp_path: Path) -> None:
         asyncio.run(qa.run_traffic(app, questions, 0))
 
 
+def test_shifted_traffic(qa: ModuleType, tmp_path: Path) -> None:
+    """--topics and --multilingual-share change the mix, as the drift part's demos need."""
+    questions = qa.select_topics(qa.BUILTIN_QUESTIONS, "coding, math")
+    assert {q.topic for q in questions} == {"coding", "math"}
+    with pytest.raises(ValueError, match=r"unknown topics \['cooking'\]"):
+        qa.select_topics(qa.BUILTIN_QUESTIONS, "math,cooking")
+    app = qa.QAApp(
+        FakeModelClient(),
+        qa.TfidfRetriever(qa.load_corpus()),
+        tmp_path / "p.jsonl",
+        request_factory=lambda m, n, t: m,
+    )
+    rows = asyncio.run(qa.run_traffic(app, questions, 40, seed=1, multilingual_share=0.0))
+    assert {r["topic"] for r in rows} == {"coding", "math"} and {r["language"] for r in rows} == {"en"}
+    rows = asyncio.run(qa.run_traffic(app, questions, 40, seed=1, multilingual_share=1.0))
+    assert "en" not in {r["language"] for r in rows}
+    with pytest.raises(ValueError, match="multilingual_share"):
+        asyncio.run(qa.run_traffic(app, questions, 1, multilingual_share=1.5))
+
+
 @pytest.mark.slow
 def test_traces_reach_phoenix_through_the_judges_client(
     phoenix: PhoenixProcess, phoenix_client: Any, project: str, tmp_path: Path
