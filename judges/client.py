@@ -50,7 +50,8 @@ def _llm_span(info: ProviderInfo, request: ModelRequest) -> AbstractContextManag
         model=info.model,
         messages=[{"role": m.role, "content": m.content} for m in request.messages],
         invocation_parameters={
-            k: v for k, v in request.to_dict().items() if k != "messages" and v not in (None, (), 0, [])
+            # keep temperature=0.0 and the like: only absent values are dropped
+            k: v for k, v in request.to_dict().items() if k != "messages" and v is not None and v != () and v != []
         },
     )
 
@@ -173,6 +174,7 @@ class ModelClient:
                             text=completion.text,
                             prompt_tokens=completion.usage.prompt_tokens,
                             completion_tokens=completion.usage.completion_tokens,
+                            cached=completion.cached,
                         )
                 if not completion.latency_s:
                     completion = replace(completion, latency_s=time.perf_counter() - t0)

@@ -25,12 +25,16 @@ if ! .venv/bin/python -m judges.providers.llama --probe >/dev/null 2>&1; then
   .venv/bin/python -m judges.providers.llama --probe
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
+# Debian packages for the real-component tests: chromium (dashboard in a browser), postgresql (review store on Postgres)
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "[setup] installing Debian chromium for the browser tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "[setup] installing Debian packages: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "[setup] /usr/bin/chromium is missing and we are not root: run 'sudo apt-get install chromium' for the browser tests"
+    echo "[setup] missing ${missing[*]} and not root: run 'sudo apt-get install ${missing[*]}' for the browser/Postgres tests"
   fi
 fi
 
