@@ -1,0 +1,79 @@
+"""`pytest evals/` with tracing on, end to end: a real pytest run exports to a real Phoenix, read back.
+
+The judge is a fake (exact label probabilities) so the test is fast; the plugin, the model client's LLM
+spans, the EVALUATOR spans, the exporter and Phoenix are all real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tracing_test_helpers import wait_for_spans
+
+pytestmark = pytest.mark.slow
+
+CONFTEST = '''
+import pytest
+from judges import Completion, ModelClient
+from judges.providers import FakeFunctionProvider
+from judges.pytest_plugin import *  # noqa
+
+def reply(req):
+    probs = {lab: (0.7 if lab == " 4" else 0.1) for lab in req.labels}
+    return Completion(text=" 4", provider="fake", model="fake-judge", label_probs=probs)
+
+@pytest.fixture(scope="session")
+def judge_client():
+    return ModelClient(FakeFunctionProvider(reply, model="fake-judge", exact_label_probs=True))
+'''
+
+SUITE = '''
+import pytest
+from judges import EvalSuite, PointwiseJudge
+
+SUITE = EvalSuite("traced-demo", "demo.jsonl", "summarization",
+                  PointwiseJudge("accuracy", "5 good, 1 bad", explain=False), threshold=2.0)
+
+@pytest.mark.parametrize("case", SUITE.cases(), ids=lambda c: c.id)
+def test_case(case, evaluate):
+    evaluate(SUITE, case)
+'''
+
+
+def test_eval_run_appears_in_phoenix_as_its_own_project(tmp_path: Path, phoenix: Any, phoenix_client: Any) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    (tmp_path / "datasets").mkdir()
+    rows = [{"id": f"case-{i}", "article": f"article {i}", "summary": f"summary {i}"} for i in range(3)]
+    (tmp_path / "datasets" / "demo.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_demo.py").write_text(SUITE)
+    project = f"evals-e2e-{os.getpid()}"
+    env = {**os.environ, "EVALHARNESS_TRACING": "1", "PHOENIX_COLLECTOR_ENDPOINT": phoenix.url,
+           "PHOENIX_PROJECT_NAME": project, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    spans = wait_for_spans(phoenix_client, project, 6)
+    evaluators = [s for s in spans if s["span_kind"] == "EVALUATOR"]
+    llms = [s for s in spans if s["span_kind"] == "LLM"]
+    assert len(evaluators) == 3 and len(llms) == 3
+    assert {s["attributes"]["eval.case_id"] for s in evaluators} == {"case-0", "case-1", "case-2"}
+    assert all(s["attributes"]["eval.suite"] == "traced-demo" for s in evaluators)
+    assert all(s["attributes"]["eval.score"] == pytest.approx((0.1 * (1 + 2 + 3 + 5) + 0.7 * 4) / 1.1) for s in evaluators)
+    # every judge call is an LLM span under the EVALUATOR span of its case
+    ev_ids = {s["context"]["span_id"] for s in evaluators}
+    assert all(s["parent_id"] in ev_ids for s in llms)
+    assert all(s["attributes"]["llm.model_name"] == "fake-judge" for s in llms)
+    # searchable by case, and the results file points at the same span
+    found = phoenix_client.spans.get_spans(project_identifier=project, attributes={"eval.case_id": "case-1"})
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())
+    case1 = next(c for c in results["suites"][0]["cases"] if c["case_id"] == "case-1")
+    assert [s["context"]["span_id"] for s in found] == [case1["span_id"]]
