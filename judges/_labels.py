@@ -7,6 +7,7 @@ retries and the failure records behave the same everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from judges.client import ModelClient
 from judges.errors import ConfigError, ProviderError
@@ -45,11 +46,9 @@ class LabelAnswer:
     calls: CallAccount = field(default_factory=CallAccount)
     error: str | None = None
 
-    @property
+    @cached_property
     def entropy(self) -> float | None:
-        if self.probs and "_entropy" not in self.__dict__:
-            self.__dict__["_entropy"] = entropy(self.probs)
-        return self.__dict__.get("_entropy")
+        return entropy(self.probs) if self.probs else None
 
 
 def _messages(q: LabelQuery, user: str, prefill: str | None = None) -> list[Message]:
