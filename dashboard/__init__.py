@@ -17,7 +17,6 @@ from .errors import (
     StoreError,
 )
 from .export import (
-    HumanAnnotation,
     export_to_phoenix,
     fewshot_rows,
     golden_rows,
@@ -30,10 +29,7 @@ from .fill import (
     audit_items,
     calibration_items,
     escalation_items,
-    read_prod_log,
-    rows_from_phoenix,
 )
-from .krippendorff import krippendorff_alpha
 from .models import QUEUES, Item, JudgeView, LabelRecord, Lease, NewItem, QueueStats
 from .sampling import hash_sample, stratified_hash_sample, unit_hash
 from .store import ReviewStore
@@ -48,7 +44,6 @@ __all__ = [
     "Disagreement",
     "DuplicateLabel",
     "EscalationRules",
-    "HumanAnnotation",
     "InvalidLabel",
     "Item",
     "JudgeView",
@@ -73,10 +68,7 @@ __all__ = [
     "golden_rows",
     "hash_password",
     "hash_sample",
-    "krippendorff_alpha",
     "load_users",
-    "read_prod_log",
-    "rows_from_phoenix",
     "span_annotations",
     "stratified_hash_sample",
     "unit_hash",

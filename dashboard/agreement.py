@@ -10,7 +10,6 @@ from itertools import combinations
 
 import numpy as np
 
-from .krippendorff import krippendorff_alpha
 from .models import LabelRecord
 
 __all__ = ["CriterionAgreement", "Disagreement", "criteria", "criterion_agreement", "disagreements"]
@@ -112,7 +111,7 @@ def criterion_agreement(
     table = [
         [next((r.score for r in rs if r.reviewer == who), None) for rs in multi.values()] for who in reviewers
     ]
-    alpha = krippendorff_alpha(table, metric="interval") if multi else float("nan")
+    alpha = stats.krippendorff_alpha(table, metric="interval") if multi else float("nan")
     pair_kappas = []
     for a, b in combinations(range(len(reviewers)), 2):
         both = [(x, y) for x, y in zip(table[a], table[b]) if x is not None and y is not None]

@@ -117,14 +117,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _fill(store: object, args: argparse.Namespace) -> int:
-    from ._results import load_results
+    from experiments.errors import ResultsError
+    from experiments.record import load_run
     from .fill import (
         EscalationRules,
         FillReport,
         audit_items,
         calibration_items,
         escalation_items,
-        read_prod_log,
         rows_from_phoenix,
     )
     from .store import ReviewStore
@@ -136,14 +136,23 @@ def _fill(store: object, args: argparse.Namespace) -> int:
     rules = EscalationRules(args.max_entropy, args.min_top_mass, args.max_panel_range)
     new = []
     for path in args.results:
-        results = load_results(path)
+        try:
+            results = load_run(path)
+        except ResultsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         new += escalation_items(results, rules)
         new += calibration_items(results, rate=args.calibration_rate, reviewers=args.calibration_reviewers)
-    rows = [row for path in args.prod_log for row in read_prod_log(path)]
-    if args.phoenix_url:
-        from phoenix.client import Client
+    from tracing.errors import ProductionLogError
+    from tracing.production_log import iter_rows
 
-        rows += rows_from_phoenix(Client(base_url=args.phoenix_url), args.phoenix_project)
+    try:
+        rows = [row for path in args.prod_log for row in iter_rows(path)]
+        if args.phoenix_url:
+            rows += rows_from_phoenix(args.phoenix_project, base_url=args.phoenix_url)
+    except ProductionLogError as exc:  # a malformed log line or an unreachable Phoenix is bad input: exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if rows:
         new += audit_items(
             rows, rate=args.audit_rate, stratify_by=args.stratify_by, min_per_stratum=args.min_per_stratum

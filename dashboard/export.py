@@ -6,15 +6,16 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .models import LabelRecord
 
+if TYPE_CHECKING:
+    from tracing import SpanAnnotation
+
 __all__ = [
-    "HumanAnnotation",
     "export_to_phoenix",
     "fewshot_rows",
     "golden_rows",
@@ -24,17 +25,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class HumanAnnotation:
-    """One item's human verdict, ready to become a Phoenix span annotation of kind HUMAN."""
-
-    span_id: str
-    name: str
-    score: float | None
-    label: str | None
-    explanation: str
 
 
 def _items(records: Sequence[LabelRecord]) -> dict[int, list[LabelRecord]]:
@@ -150,11 +140,14 @@ def write_fewshot(records: Sequence[LabelRecord], datasets_dir: str | Path, *, k
     return out
 
 
-def span_annotations(records: Sequence[LabelRecord]) -> list[HumanAnnotation]:
-    """One HUMAN annotation per labelled item that came from a span (items without a span id are skipped).
+def span_annotations(records: Sequence[LabelRecord]) -> list[SpanAnnotation]:
+    """One HUMAN ``tracing.SpanAnnotation`` per labelled item that came from a span (items without a span
+    id are skipped); a malformed span id raises ``tracing.AnnotationError`` naming it.
 
     The name is ``"<criterion> (human)"`` so it never overwrites a judge's annotation of the same criterion.
     """
+    from tracing import SpanAnnotation  # imported here: `import dashboard` stays light until you export
+
     out = []
     for row in golden_rows(records):
         if not row["span_id"]:
@@ -162,9 +155,10 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[HumanAnnotation]:
         n = row["n_reviewers"]
         notes = " | ".join(row["notes"])
         out.append(
-            HumanAnnotation(
+            SpanAnnotation(
                 span_id=row["span_id"],
                 name=f"{row['criterion']} (human)",
+                annotator_kind="HUMAN",
                 score=row["human_score"],
                 label=row["human_label"],
                 explanation=f"{n} reviewer{'s' if n != 1 else ''}" + (f": {notes}" if notes else ""),
@@ -178,25 +172,11 @@ def export_to_phoenix(records: Sequence[LabelRecord], endpoint: str, *, transpor
 
     ``transport`` (an ``httpx`` transport) is passed through for tests.
     """
-    import tracing  # imported here: the dashboard works without the tracing extras until you export
+    from tracing import annotate_spans
 
     annotations = span_annotations(records)
     if not annotations:
         return 0
-    tracing.annotate_spans(
-        [
-            tracing.SpanAnnotation(
-                span_id=a.span_id,
-                name=a.name,
-                annotator_kind="HUMAN",
-                score=a.score,
-                label=a.label,
-                explanation=a.explanation,
-            )
-            for a in annotations
-        ],
-        endpoint=endpoint,
-        transport=transport,
-    )
+    annotate_spans(annotations, endpoint=endpoint, transport=transport)
     log.info("sent %d human annotations to %s", len(annotations), endpoint)
     return len(annotations)

@@ -4,23 +4,23 @@
   inconsistency, parse failure, panel disagreement) or this module's own thresholds on entropy, on the
   spread of probability mass, and on the range of a panel's scores.
 * **calibration** — a stable ~5% of eval cases (chosen by hashing their ids), each for 2+ reviewers.
-* **audit** — a 1–2% sample of production calls from a JSONL log or from Phoenix spans, optionally
-  stratified (e.g. by topic) so rare strata are not missed.
+* **audit** — a 1–2% sample of production calls from a JSONL log or from Phoenix spans (both read by
+  ``tracing.production_log``), optionally stratified (e.g. by topic) so rare strata are not missed.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ._results import CaseResult, ResultsFile, SuiteResult
 from .errors import ConfigError
 from .models import JudgeView, NewItem
 from .sampling import hash_sample, stratified_hash_sample
+
+if TYPE_CHECKING:  # the one results record; imported for types only so `import dashboard` stays light
+    from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord
 
 __all__ = [
     "PAIRWISE_CHOICES",
@@ -31,7 +31,6 @@ __all__ = [
     "calibration_items",
     "escalation_items",
     "escalation_reasons",
-    "read_prod_log",
     "rows_from_phoenix",
 ]
 
@@ -82,23 +81,22 @@ def _entropy(probs: Mapping[str, float]) -> float:
     return -sum((p / total) * math.log2(p / total) for p in probs.values() if p > 0) if total > 0 else 0.0
 
 
-def escalation_reasons(
-    case: CaseResult, scale: tuple[float, float] | None, rules: EscalationRules
-) -> list[str]:
-    """Why this case needs a human (empty when it does not)."""
-    reasons = list(case.flags)
-    if case.failure and rules.escalate_failures and "parse_failure" not in reasons:
+def escalation_reasons(score: Score, rules: EscalationRules) -> list[str]:
+    """Why this judge verdict needs a human (empty when it does not)."""
+    reasons = list(score.flags)
+    if score.failure and rules.escalate_failures and "parse_failure" not in reasons and "judge_failure" not in reasons:
         reasons.append("judge_failure")
-    entropy = case.entropy
-    if entropy is None and case.label_probs:
-        entropy = _entropy(case.label_probs)
+    entropy = score.entropy
+    if entropy is None and score.label_probs:
+        entropy = _entropy(score.label_probs)
     if entropy is not None and entropy > rules.max_entropy:
         reasons.append(f"entropy {entropy:.2f} > {rules.max_entropy:g}")
-    if case.label_probs:
-        top = max(case.label_probs.values()) / (sum(case.label_probs.values()) or 1.0)
+    if score.label_probs:
+        top = max(score.label_probs.values()) / (sum(score.label_probs.values()) or 1.0)
         if top < rules.min_top_mass:
             reasons.append(f"top label mass {top:.2f} < {rules.min_top_mass:g}")
-    panel = [j.score for j in case.judges if j.score is not None]
+    scale = score.scale
+    panel = [m.score for m in score.members if m.score is not None]
     if len(panel) >= 2 and scale is not None and scale[1] > scale[0]:
         spread = (max(panel) - min(panel)) / (scale[1] - scale[0])
         if spread > rules.max_panel_range and "judges_disagree" not in reasons:
@@ -106,92 +104,70 @@ def escalation_reasons(
     return reasons
 
 
-def _case_item(suite: SuiteResult, case: CaseResult, queue: str, **kw: Any) -> NewItem:
-    judges = [JudgeView(case.judge_model, case.score, case.label_probs, case.reasoning)]
-    judges += [JudgeView(j.judge_model, j.score, j.label_probs, j.reasoning) for j in case.judges]
+def _case_item(suite: SuiteRecord, case: CaseRecord, score: Score, queue: str, **kw: Any) -> NewItem:
+    judges = [JudgeView(score.judge_model, score.score, score.label_probs, score.reasoning)]
+    judges += [JudgeView(m.judge_model, m.score, m.label_probs, m.reasoning) for m in score.members]
     categories: tuple[str, ...] = ()
-    scale = suite.scale
+    scale = score.scale
     if suite.kind == "pairwise":
         # Humans answer a pairwise case with a preference; the page maps it onto the judge's 0..1 score.
         categories, scale = PAIRWISE_CHOICES, None
-    elif case.label_probs and not all(_is_number(k) for k in case.label_probs):
-        categories = tuple(case.label_probs)
+    elif score.label_probs and not all(_is_number(k) for k in score.label_probs):
+        categories = tuple(score.label_probs)
+    output = case.shown_output
     return NewItem(
         queue=queue,
         # The output is part of the identity: a new run that changes the answer is a new thing to review,
         # while rerunning the same answers adds nothing.
-        source_id=f"eval:{suite.suite}:{suite.criterion}:{case.case_id}:{_short_hash(case.output)}",
+        source_id=f"eval:{suite.suite}:{score.criterion}:{case.case_id}:{_short_hash(output)}",
         input=case.input,
-        output=case.output,
+        output=output,
         context=case.context,
         expected=case.expected,
-        criterion=suite.criterion,
+        criterion=score.criterion,
         suite=suite.suite,
         scale=scale,
         categories=categories,
-        judge_score=case.score,
+        judge_score=score.score,
         judges=tuple(judges),
-        trace_id=case.trace_id,
-        span_id=case.span_id,
+        trace_id=score.trace_id or case.trace_id,
+        span_id=(case.task.span_id if case.task else None) or score.span_id,
         meta={
             "case_id": case.case_id,
-            "judge": suite.judge,
+            "judge": score.scorer,
             "kind": suite.kind,
-            "passed": case.passed,
-            "failure": case.failure,
+            "passed": score.passed,
+            "failure": score.failure,
         },
         **kw,
     )
 
 
-def escalation_items(results: ResultsFile, rules: EscalationRules | None = None) -> list[NewItem]:
-    """Escalated eval cases, most severe first (priority = number of reasons)."""
+def _judge_scores(results: RunRecord) -> list[tuple[SuiteRecord, CaseRecord, Score]]:
+    """Every LLM judge's verdict in the run (deterministic scorers need no human second opinion)."""
+    return [(s, c, sc) for s in results.suites for c in s.cases for sc in c.scores if sc.kind == "judge"]
+
+
+def escalation_items(results: RunRecord, rules: EscalationRules | None = None) -> list[NewItem]:
+    """Escalated judge verdicts, most severe first (priority = number of reasons)."""
     rules = rules or EscalationRules()
     out = []
-    for suite in results.suites:
-        for case in suite.cases:
-            reasons = escalation_reasons(case, suite.scale, rules)
-            if reasons:
-                out.append(
-                    _case_item(
-                        suite, case, "escalation", reason="; ".join(reasons), priority=float(len(reasons))
-                    )
-                )
+    for suite, case, score in _judge_scores(results):
+        reasons = escalation_reasons(score, rules)
+        if reasons:
+            out.append(_case_item(suite, case, score, "escalation", reason="; ".join(reasons),
+                                  priority=float(len(reasons))))
     return sorted(out, key=lambda it: -it.priority)
 
 
-def calibration_items(results: ResultsFile, *, rate: float = 0.05, reviewers: int = 2) -> list[NewItem]:
-    """A stable ``rate`` sample of eval cases (by hash of suite, criterion and case id), each for N reviewers."""
+def calibration_items(results: RunRecord, *, rate: float = 0.05, reviewers: int = 2) -> list[NewItem]:
+    """A stable ``rate`` sample of judge verdicts (by hash of suite, criterion and case id), each for N reviewers."""
     if reviewers < 1:
         raise ConfigError(f"calibration reviewers per item must be >= 1, got {reviewers!r}")
-    pairs = [(s, c) for s in results.suites for c in s.cases]
-    chosen = hash_sample(
-        pairs, lambda sc: f"{sc[0].suite}:{sc[0].criterion}:{sc[1].case_id}", rate, salt="calibration:"
-    )
-    return [
-        _case_item(s, c, "calibration", reason="calibration sample", priority=0.5, overlap=reviewers)
-        for s, c in chosen
-    ]
-
-
-def read_prod_log(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a production JSONL log; a malformed line raises with its line number."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"production log {path} does not exist")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{n} is not a JSON object: {exc}") from exc
-            if not isinstance(row, dict):
-                raise ConfigError(f"{path}:{n} is not a JSON object")
-            rows.append(row)
-    return rows
+    chosen = hash_sample(_judge_scores(results), lambda scs: f"{scs[0].suite}:{scs[2].criterion}:{scs[1].case_id}",
+                         rate, salt="calibration:")
+    return [_case_item(s, c, sc, "calibration", reason="calibration sample", priority=0.5, overlap=reviewers)
+            for s, c, sc in chosen]
 
 
 def _row_key(row: Mapping[str, Any], where: str) -> str:
@@ -251,54 +227,17 @@ def audit_items(
     ]
 
 
-class SpansClient(Protocol):
-    """The part of ``phoenix.client.Client`` used here (``client.spans.get_spans``)."""
+def rows_from_phoenix(
+    project: str, *, base_url: str | None = None, client: Any = None, limit: int = 10_000
+) -> list[dict[str, Any]]:
+    """Audit rows from a Phoenix project's LLM spans, read by ``tracing.production_log.rows_from_phoenix``.
 
-    @property
-    def spans(self) -> Any: ...
+    Spans without text in and out (a failed call) are left out: a reviewer has nothing to read.
+    """
+    from tracing.production_log import rows_from_phoenix as read_spans
 
-
-def _attr(attrs: Mapping[str, Any], dotted: str) -> Any:
-    if dotted in attrs:
-        return attrs[dotted]
-    node: Any = attrs
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def rows_from_phoenix(client: SpansClient, project: str, *, limit: int = 10_000) -> list[dict[str, Any]]:
-    """Production rows from a Phoenix project's LLM spans (via ``arize-phoenix-client``)."""
-    spans = client.spans.get_spans(project_identifier=project, span_kind="LLM", limit=limit)
-    return list(_span_rows(spans))
-
-
-def _span_rows(spans: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    for span in spans:
-        attrs = span.get("attributes") or {}
-        prompt, response = _attr(attrs, "input.value"), _attr(attrs, "output.value")
-        if not isinstance(prompt, str) or not isinstance(response, str):
-            continue  # a span without text in and out has nothing for a reviewer to read
-        ctx = span.get("context") or {}
-        meta = _attr(attrs, "metadata")
-        if isinstance(meta, str):
-            try:
-                meta = json.loads(meta)
-            except json.JSONDecodeError:
-                meta = {}
-        row = {
-            "timestamp": span.get("start_time"),
-            "prompt": prompt,
-            "response": response,
-            "model": _attr(attrs, "llm.model_name"),
-            "trace_id": ctx.get("trace_id"),
-            "span_id": ctx.get("span_id"),
-        }
-        if isinstance(meta, Mapping):
-            row.update({k: v for k, v in meta.items() if k not in row})
-        yield row
+    rows = read_spans(project, base_url=base_url, client=client, limit=limit)
+    return [r for r in rows if isinstance(r["prompt"], str) and isinstance(r["response"], str)]
 
 
 def _number_or_none(value: Any) -> float | None:

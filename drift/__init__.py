@@ -13,8 +13,7 @@ from .detectors import (
     NumericDriftDetector,
     Thresholds,
 )
-from .embedding import classifier_auc, mean_embedding_distance, mmd
-from .embeddings import TextEmbedder
+from .embedding_drift import classifier_auc, mean_embedding_distance, mmd
 from .errors import (
     ConfigError,
     DriftError,
@@ -24,12 +23,12 @@ from .errors import (
     MissingDependencyError,
     SchemaError,
 )
-from .features import llm_features, spans_to_log
+from .features import llm_features
 from .io import load_frame, prepare
 from .numeric import js, js_from_counts, ks, ks_from_counts, psi, psi_from_counts
-from .phoenix import load_phoenix_spans
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
+from .text_embedder import TextEmbedder
 from .windows import drift_over_time, ops_panel, split_windows
 
 __all__ = [
@@ -65,7 +64,6 @@ __all__ = [
     "ks_from_counts",
     "llm_features",
     "load_frame",
-    "load_phoenix_spans",
     "mean_embedding_distance",
     "mmd",
     "ops_panel",
@@ -73,7 +71,6 @@ __all__ = [
     "psi",
     "psi_categorical",
     "psi_from_counts",
-    "spans_to_log",
     "split_windows",
     "summarize_parquet",
     "two_proportion_ztest",

@@ -13,7 +13,7 @@ import numpy as np
 from . import categorical as cat
 from . import numeric as num
 from .binning import as_float_array, category_counts, histogram, quantile_edges, split_finite
-from .embedding import as_matrix, mmd
+from .embedding_drift import as_matrix, mmd
 from .errors import ConfigError, EmptyDataError, LowPowerWarning, SchemaError
 from .results import DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema

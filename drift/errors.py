@@ -46,15 +46,3 @@ class MissingDependencyError(DriftError, ImportError):
 class LowPowerWarning(UserWarning):
     """The sample is so small that a test will rarely detect drift; treat 'no drift' with caution."""
 
-
-def require(module: str, extra: str) -> object:
-    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra that provides it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingDependencyError(
-            f"{module!r} is needed here but is not installed; install it with "
-            f"`pip install 'evalharness[{extra}]'`"
-        ) from exc

@@ -1,12 +1,12 @@
-"""LLM feature extraction from logged calls: the example app's JSONL rows or Phoenix span frames.
+"""LLM feature extraction from logged calls.
 
-Both sources are first mapped to the *log frame* (one row per LLM call, the JSONL row format), then
+Both sources, the example app's JSONL rows and Phoenix LLM spans, arrive as the *log frame* (one row
+per LLM call, the columns of ``tracing.production_log.LOG_COLUMNS``; see :mod:`drift.io`), then
 :func:`llm_features` turns a log frame into drift features. Missing optional fields become NaN.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,23 +16,6 @@ from .errors import InputFormatError, SchemaError
 from .schema import Schema
 
 logger = logging.getLogger(__name__)
-
-#: The JSONL row the example app writes (one LLM call per line).
-LOG_FIELDS: dict[str, str] = {
-    "timestamp": "time", "prompt": "text", "response": "text", "model": "category", "topic": "category",
-    "language": "category", "latency_ms": "float", "ttft_ms": "float", "tpot_ms": "float",
-    "prompt_tokens": "float", "completion_tokens": "float", "cost_usd": "float", "judge_score": "float",
-    "label": "float", "session_id": "id", "user_id": "id", "trace_id": "id", "span_id": "id",
-}
-
-#: OpenInference attribute (as a Phoenix span-frame column, without the ``attributes.`` prefix) ->
-#: log field. ``llm.latency_ms`` etc. are written by this project's tracing package.
-SPAN_ATTRIBUTES: dict[str, str] = {
-    "input.value": "prompt", "output.value": "response", "llm.model_name": "model",
-    "llm.token_count.prompt": "prompt_tokens", "llm.token_count.completion": "completion_tokens",
-    "llm.token_count.total": "total_tokens", "llm.latency_ms": "latency_ms", "llm.ttft_ms": "ttft_ms",
-    "llm.tpot_ms": "tpot_ms", "llm.cost_usd": "cost_usd", "session.id": "session_id", "user.id": "user_id",
-}
 
 NUMERIC_FEATURES = ("prompt_chars", "response_chars", "prompt_tokens", "completion_tokens", "total_tokens",
                     "latency_ms", "ttft_ms", "tpot_ms", "cost_usd", "judge_score")
@@ -105,55 +88,3 @@ def parse_timestamps(values: Any) -> Any:
         return pd.to_datetime(values, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
         raise InputFormatError(f"column 'timestamp' must hold ISO 8601 times such as 2026-01-31T12:00:00Z: {exc}") from exc
-
-
-def spans_to_log(spans: Any, *, llm_only: bool = True) -> Any:
-    """Map a Phoenix span frame (``Client().spans.get_spans_dataframe()`` columns such as
-    ``attributes.llm.token_count.prompt``, ``start_time``, ``context.trace_id``) to a log frame.
-
-    ``latency_ms`` falls back to ``end_time - start_time`` when ``llm.latency_ms`` is absent;
-    ``topic``/``language`` are read from the OpenInference ``metadata`` attribute (a JSON object).
-    """
-    import pandas as pd
-
-    frame = spans
-    if llm_only and "span_kind" in frame:
-        frame = frame[frame["span_kind"].astype(str).str.upper() == "LLM"]
-    out = pd.DataFrame(index=frame.index)
-
-    def col(attr: str) -> Any:
-        for name in (f"attributes.{attr}", attr):
-            if name in frame:
-                return frame[name]
-        return pd.Series(None, index=frame.index, dtype="object")
-
-    for attr, field in SPAN_ATTRIBUTES.items():
-        out[field] = col(attr)
-    for field in ("prompt_tokens", "completion_tokens", "total_tokens", "latency_ms", "ttft_ms", "tpot_ms", "cost_usd"):
-        out[field] = pd.to_numeric(out[field], errors="coerce").astype("float64")
-    if "start_time" in frame:
-        start = pd.to_datetime(frame["start_time"], utc=True)
-        out["timestamp"] = start
-        if "end_time" in frame:
-            wall = (pd.to_datetime(frame["end_time"], utc=True) - start).dt.total_seconds() * 1000.0
-            out["latency_ms"] = out["latency_ms"].fillna(wall)
-    meta = col("metadata").map(_as_dict)
-    for key in ("topic", "language", "judge_score", "label"):
-        out[key] = meta.map(lambda m, k=key: m.get(k))
-    out["judge_score"] = pd.to_numeric(out["judge_score"], errors="coerce")
-    out["label"] = pd.to_numeric(out["label"], errors="coerce")
-    for src, dst in (("context.trace_id", "trace_id"), ("context.span_id", "span_id")):
-        out[dst] = frame.get(src)
-    return out.reset_index(drop=True)
-
-
-def _as_dict(v: Any) -> dict[str, Any]:
-    if isinstance(v, dict):
-        return v
-    if isinstance(v, str) and v.strip().startswith("{"):
-        try:
-            parsed = json.loads(v)
-        except json.JSONDecodeError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}

@@ -79,7 +79,7 @@ def _schema(config: DriftConfig, ref: Any, cur: Any) -> Schema:
 def _embedding_features(config: DriftConfig, ref: Any, cur: Any) -> list[FeatureDrift]:
     if not config.embed_text:
         return []
-    from .embeddings import TextEmbedder
+    from .text_embedder import TextEmbedder
 
     embedder = TextEmbedder()
     out = []

@@ -1,23 +1,32 @@
-"""A/B preferences judged in both orders: win rate, position consistency and length-controlled win rate."""
+"""Two prompts of one task judged head to head, in both orders: win rate, consistency, length control."""
 
 import pytest
 
-from judges import EvalSuite, Gate, PairwiseJudge
+from experiments import EvalSuite, Gate, PromptTask
+from judges import PairwiseJudge
 
-PREFERENCES = EvalSuite(
-    name="pairwise-helpfulness",
-    dataset="pairwise_prefs.jsonl",
+TERSE = PromptTask(name="assistant-terse", version="1", max_tokens=48, stop=("\n\n",),
+                   template="Answer in one short sentence.\nQuestion: {input}\nAnswer:")
+CAREFUL = PromptTask(name="assistant-careful", version="1", max_tokens=48, stop=("\n\n",),
+                     template="You are a careful assistant. Answer the question correctly and helpfully.\n"
+                              "Question: {input}\nAnswer:")
+
+PROMPTS = EvalSuite(
+    name="prompt-ab",
+    dataset="pairwise_prefs.jsonl",   # its prompts; the two responses come from the two tasks
     kind="pairwise",
+    task=CAREFUL,     # candidate A
+    task_b=TERSE,     # candidate B
     judge=PairwiseJudge(criterion="helpfulness and correctness"),
-    # no per-case threshold: a single A/B verdict is not a failure; the suite gates on the win rate
+    # A (the careful prompt) must not lose clearly: the lower bound of its win rate's 95% CI stays above 0.2
     gate=Gate(min=0.2, metric="win_rate", on="ci_low"),
 )
 
 
-@pytest.mark.parametrize("case", PREFERENCES.cases(), ids=lambda c: c.id)
-def test_preference(case, evaluate):
-    evaluate(PREFERENCES, case)
+@pytest.mark.parametrize("case", PROMPTS.cases(), ids=lambda c: c.id)
+def test_prompt_ab(case, evaluate):
+    evaluate(PROMPTS, case)
 
 
-def test_preferences_gate(evaluate_suite):
-    evaluate_suite(PREFERENCES)
+def test_prompt_ab_gate(evaluate_suite):
+    evaluate_suite(PROMPTS)

@@ -1,8 +1,9 @@
-"""Answers of a retrieval-augmented QA system, graded pointwise against a rubric with the retrieved context."""
+"""Fixed outputs: answers already written in the dataset, graded pointwise with the retrieved context (no task)."""
 
 import pytest
 
-from judges import EvalSuite, Gate, PointwiseJudge
+from experiments import EvalSuite, Gate
+from judges import PointwiseJudge
 
 FAITHFULNESS = EvalSuite(
     name="rag-faithfulness",

@@ -229,32 +229,79 @@ def select_topics(questions: Sequence[Question], topics: str | None) -> list[Que
     return [q for q in questions if q.topic in wanted]
 
 
-def build_prompt(question: str, passages: Sequence[Document], history: Sequence[tuple[str, str]] = ()) -> str:
-    """The model prompt: retrieved context, earlier turns of the session, then the question."""
-    context = "\n".join(f"- {d.text}" for d in passages) or "- (no relevant passage found)"
+def build_prompt(
+    question: str, passages: Sequence[Document] | None, history: Sequence[tuple[str, str]] = ()
+) -> str:
+    """The model prompt: retrieved context, earlier turns of the session, then the question.
+
+    ``passages=None`` leaves the context out (the degraded "no-context" variant the eval suite catches).
+    """
     earlier = "".join(f"Q: {q}\nA: {a}\n" for q, a in history)
+    if passages is None:
+        return f"Answer briefly.\n{earlier}Q: {question}\nA:"
+    context = "\n".join(f"- {d.text}" for d in passages) or "- (no relevant passage found)"
     return f"Answer briefly using the context.\nContext:\n{context}\n{earlier}Q: {question}\nA:"
 
 
+@dataclass(frozen=True)
+class Reply:
+    """One answer: the text, the passages it was given, the model's completion and the span ids."""
+
+    text: str
+    passages: tuple[Document, ...]
+    completion: Any
+    latency_ms: float
+    ids: tuple[str, str] | None
+
+
 class QAApp:
-    """Answers questions with retrieval + a model client, traces each request and logs it."""
+    """Answers questions with retrieval + a model client, traces each request and logs it.
+
+    ``log_path=None`` logs nothing (as under evaluation); ``use_context=False`` drops the retrieved
+    passages from the prompt, the degraded variant that ``evals/test_qa_app.py`` must catch.
+    """
 
     def __init__(
         self,
         client: ModelClientLike,
         retriever: TfidfRetriever,
-        log_path: Path,
+        log_path: Path | None,
         *,
         max_tokens: int = 64,
         temperature: float = 0.7,
+        use_context: bool = True,
         request_factory: Any = None,
     ) -> None:
         self.client = client
         self.retriever = retriever
-        self.log_path = Path(log_path)
+        self.log_path = Path(log_path) if log_path is not None else None
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.use_context = use_context
         self._request = request_factory or _judges_request
+
+    async def reply(
+        self,
+        question: str,
+        *,
+        session_id: str,
+        user_id: str,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Reply:
+        """Retrieve, prompt the model and return the reply (traced; nothing logged)."""
+        with tracing.chain_span("qa", input=question, session_id=session_id, user_id=user_id) as chain:
+            with tracing.retriever_span(question) as retrieval:
+                hits = self.retriever.search(question, k=3)
+                retrieval.set_documents([{"id": d.id, "content": d.text, "score": s} for d, s in hits])
+            passages = tuple(d for d, _ in hits)
+            prompt = build_prompt(question, passages if self.use_context else None, history)
+            t0 = time.perf_counter()
+            completion = await self.client.complete(
+                self._request([{"role": "user", "content": prompt}], self.max_tokens, self.temperature)
+            )
+            latency_ms = (time.perf_counter() - t0) * 1000.0
+            chain.set_output(completion.text)
+        return Reply(completion.text, passages if self.use_context else (), completion, latency_ms, chain.ids)
 
     async def answer(
         self,
@@ -266,20 +313,10 @@ class QAApp:
         history: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         """Answer one question; returns (and appends to the log) its production-log row."""
-        with tracing.chain_span("qa", input=question, session_id=session_id, user_id=user_id) as chain:
-            with tracing.retriever_span(question) as retrieval:
-                hits = self.retriever.search(question, k=3)
-                retrieval.set_documents([{"id": d.id, "content": d.text, "score": s} for d, s in hits])
-            prompt = build_prompt(question, [d for d, _ in hits], history)
-            t0 = time.perf_counter()
-            completion = await self.client.complete(
-                self._request([{"role": "user", "content": prompt}], self.max_tokens, self.temperature)
-            )
-            latency_ms = (time.perf_counter() - t0) * 1000.0
-            chain.set_output(completion.text)
+        reply = await self.reply(question, session_id=session_id, user_id=user_id, history=history)
+        completion, latency_ms, ids = reply.completion, reply.latency_ms, reply.ids
         prompt_tokens = int(completion.usage.prompt_tokens)
         completion_tokens = int(completion.usage.completion_tokens)
-        ids = chain.ids
         row = {
             "timestamp": datetime.now(UTC).isoformat(),
             "prompt": question,
@@ -300,10 +337,49 @@ class QAApp:
             "trace_id": ids[0] if ids else None,
             "span_id": ids[1] if ids else None,
         }
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
         return row
+
+
+VARIANTS = ("default", "no-context")
+
+
+def _one_answer_request(messages: list[dict[str, str]], max_tokens: int, temperature: float) -> Any:
+    from judges import ModelRequest
+
+    # a base model goes on to invent the next "Q:"; one answer is what the user sees
+    return ModelRequest(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=("\nQ:", "\n\n"))
+
+
+def eval_task(variant: str = "default", model: str = "local", *, max_tokens: int = 48) -> Any:
+    """The app as a task under test (``experiments.Task``): one question in, the answer and its passages out.
+
+    Greedy decoding (temperature 0) so a rerun of an unchanged app reproduces its baseline; model calls
+    bypass the call cache, so the suite sees what the app does now. ``variant="no-context"`` is the
+    degraded app (retrieved passages left out of the prompt).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown QA app variant {variant!r}; use one of {VARIANTS}")
+    from experiments import Task, TaskOutput
+    from judges import get_model
+
+    app: QAApp | None = None
+
+    async def qa_app(case: Any) -> Any:
+        nonlocal app
+        if app is None:  # built on first use: collecting the suite must not load the model
+            app = QAApp(get_model(model, cache=None), TfidfRetriever(load_corpus()), None,
+                        max_tokens=max_tokens, temperature=0.0, use_context=variant != "no-context",
+                        request_factory=_one_answer_request)
+        reply = await app.reply(case.input, session_id=f"eval-{case.id}", user_id="eval")
+        usage = reply.completion.usage
+        return TaskOutput(reply.text.strip(), contexts=tuple(d.text for d in reply.passages),
+                          prompt_tokens=int(usage.prompt_tokens), completion_tokens=int(usage.completion_tokens))
+
+    return Task(qa_app, name=f"qa_app[{variant}]", version="1")
 
 
 def _judges_request(messages: list[dict[str, str]], max_tokens: int, temperature: float) -> Any:

@@ -13,7 +13,6 @@ from judges.errors import (
     ConfigError,
     DatasetError,
     JudgeError,
-    JudgeParseError,
     ModelUnavailableError,
     ProviderError,
     RetryableProviderError,
@@ -23,7 +22,6 @@ from judges.pairwise import PairwiseJudge
 from judges.panel import JudgePanel
 from judges.pointwise import FewShotExample, PointwiseJudge, load_few_shot
 from judges.results import Case, JudgeFailure, Judgement
-from judges.suite import EvalSuite, Gate, summarize
 from judges.types import Completion, Message, ModelRequest
 
 __all__ = [
@@ -32,16 +30,13 @@ __all__ = [
     "Completion",
     "ConfigError",
     "DatasetError",
-    "EvalSuite",
     "FewShotExample",
     "GEval",
-    "Gate",
     "Judge",
     "JudgeConfig",
     "JudgeError",
     "JudgeFailure",
     "JudgePanel",
-    "JudgeParseError",
     "Judgement",
     "Message",
     "ModelClient",
@@ -55,5 +50,4 @@ __all__ = [
     "load_cases",
     "load_config",
     "load_few_shot",
-    "summarize",
 ]

@@ -16,7 +16,22 @@ class Judge(Protocol):
 
     @property
     def judge_name(self) -> str:
-        """Kind and criterion, e.g. "geval:coherence"."""
+        """Kind and criterion, e.g. "geval:coherence"; names the scorer in records and tables."""
+        ...
+
+    @property
+    def metric_name(self) -> str:
+        """What it measures, e.g. "coherence": human labels of the same criterion are filed under it."""
+        ...
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """The lowest and highest score it gives."""
+        ...
+
+    @property
+    def uses_model(self) -> bool:
+        """True for LLM judges; deterministic scorers say False."""
         ...
 
     async def judge(self, client: ModelClient, case: Case) -> Result:

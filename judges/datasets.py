@@ -26,10 +26,10 @@ class _Row(BaseModel):
 
 
 class SummarizationRow(_Row):
-    """An article and a summary to judge; ``reference`` and ``human_score`` (1-5) are optional."""
+    """An article, and the summary to judge unless a task writes it; ``reference`` and ``human_score`` optional."""
 
     article: str = Field(min_length=1)
-    summary: str = Field(min_length=1)
+    summary: str | None = Field(default=None, min_length=1)
     reference: str | None = None
     human_score: int | None = Field(default=None, ge=1, le=5)
 
@@ -39,27 +39,27 @@ class SummarizationRow(_Row):
 
 
 class RagRow(_Row):
-    """A question, the retrieved contexts, the answer to judge and a reference answer."""
+    """A question and a reference answer; the contexts and the answer to judge unless a task produces them."""
 
     question: str = Field(min_length=1)
-    contexts: list[str] = Field(min_length=1)
-    answer: str = Field(min_length=1)
+    contexts: list[str] | None = Field(default=None, min_length=1)
+    answer: str | None = Field(default=None, min_length=1)
     reference: str | None = None
     human_score: int | None = Field(default=None, ge=1, le=5)
 
     def to_case(self) -> Case:
-        context = "\n\n".join(f"[{i}] {c}" for i, c in enumerate(self.contexts, 1))
+        context = "\n\n".join(f"[{i}] {c}" for i, c in enumerate(self.contexts, 1)) if self.contexts else None
         return Case(self.id, self.question, output=self.answer, context=context, expected=self.reference,
                     metadata={"human_score": self.human_score, "tags": self.tags})
 
 
 class PairwiseRow(_Row):
-    """A prompt, two responses and the human preference ("A", "B" or "tie")."""
+    """A prompt, two responses (unless tasks write them) and the human preference ("A", "B" or "tie")."""
 
     prompt: str = Field(min_length=1)
-    response_a: str = Field(min_length=1)
-    response_b: str = Field(min_length=1)
-    preferred: Literal["A", "B", "tie"]
+    response_a: str | None = Field(default=None, min_length=1)
+    response_b: str | None = Field(default=None, min_length=1)
+    preferred: Literal["A", "B", "tie"] | None = None
 
     def to_case(self) -> Case:
         return Case(self.id, self.prompt, output_a=self.response_a, output_b=self.response_b,
@@ -78,6 +78,16 @@ def datasets_dir() -> Path:
     return here / "datasets"
 
 
+def dataset_path(path: str | Path) -> Path:
+    """The dataset file: ``path`` itself, or a relative ``path`` looked up in ``datasets/``."""
+    p = Path(path)
+    if not p.is_file() and not p.is_absolute():
+        p = datasets_dir() / p
+    if not p.is_file():
+        raise DatasetError(f"dataset file not found: {path} (looked in {p.parent})")
+    return p
+
+
 def load_cases(path: str | Path, kind: str) -> list[Case]:
     """Read a JSONL dataset of ``kind`` ("summarization", "rag", "pairwise") into Cases.
 
@@ -86,11 +96,7 @@ def load_cases(path: str | Path, kind: str) -> list[Case]:
     schema = SCHEMAS.get(kind)
     if schema is None:
         raise DatasetError(f"unknown dataset kind {kind!r}; use one of {sorted(SCHEMAS)}")
-    p = Path(path)
-    if not p.is_file() and not p.is_absolute():
-        p = datasets_dir() / p
-    if not p.is_file():
-        raise DatasetError(f"dataset file not found: {path} (looked in {p.parent})")
+    p = dataset_path(path)
     cases: list[Case] = []
     seen: set[str] = set()
     for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):

@@ -6,7 +6,8 @@
     ├── DatasetError                a dataset row failed validation; names file, line and field
     ├── ProviderError               a provider call failed
     │   └── RetryableProviderError  429 / 5xx / timeout: the client retries these with backoff
-    └── JudgeParseError             a judge reply could not be parsed (kept with the raw text; becomes a JudgeFailure)
+
+A reply that cannot be parsed is not an exception: it becomes a ``JudgeFailure`` that keeps the raw text.
 """
 
 from __future__ import annotations
@@ -42,11 +43,3 @@ class RetryableProviderError(ProviderError):
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
-
-
-class JudgeParseError(JudgeError):
-    """A judge reply could not be parsed into a verdict."""
-
-    def __init__(self, message: str, *, raw: str) -> None:
-        super().__init__(message)
-        self.raw = raw

@@ -61,7 +61,6 @@ class GEval:
     criterion: str
     evaluation_steps: tuple[str, ...] | None = None
     scale: tuple[int, int] = (1, 5)
-    threshold: float | None = None
     max_parse_retries: int = 2
     max_entropy_bits: float | None = 1.5
     explain: bool = False
@@ -69,6 +68,12 @@ class GEval:
     @property
     def judge_name(self) -> str:
         return f"geval:{self.name}"
+
+    @property
+    def metric_name(self) -> str:
+        return self.name
+
+    uses_model = True
 
     def steps_key(self, model: str) -> str:
         payload = json.dumps([STEPS_PROMPT_VERSION, self.name, self.criterion, list(self.scale), model])

@@ -24,11 +24,17 @@ class PairwiseJudge:
     explain: bool = False
     max_parse_retries: int = 2
     max_entropy_bits: float | None = 0.95
-    threshold: float | None = None
+
+    uses_model = True
+    scale = (0.0, 1.0)
 
     @property
     def judge_name(self) -> str:
         return f"pairwise:{self.criterion[:40]}"
+
+    @property
+    def metric_name(self) -> str:
+        return self.criterion
 
     def labels(self) -> tuple[str, ...]:
         return ("A", "B", "tie") if self.allow_tie else ("A", "B")

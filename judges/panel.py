@@ -39,12 +39,22 @@ class JudgePanel:
     clients: tuple[ModelClient, ...]
     disagree_tolerance: float = 1.0
     model_under_test: str | None = None
-    threshold: float | None = None
     _warned: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @property
     def judge_name(self) -> str:
         return f"panel:{self.member_judge.judge_name}"
+
+    @property
+    def metric_name(self) -> str:
+        # the panel measures what its member measures: labels land under the same criterion
+        return self.member_judge.metric_name
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        return self.member_judge.scale
+
+    uses_model = True
 
     def self_enhancement_models(self) -> list[str]:
         fam = model_family(self.model_under_test) if self.model_under_test else None

@@ -42,7 +42,6 @@ class PointwiseJudge:
     criterion: str
     rubric: str
     scale: tuple[int, int] = (1, 5)
-    threshold: float | None = None
     examples: tuple[FewShotExample, ...] = field(default=())
     explain: bool = True
     max_parse_retries: int = 2
@@ -52,6 +51,12 @@ class PointwiseJudge:
     @property
     def judge_name(self) -> str:
         return f"pointwise:{self.criterion}"
+
+    @property
+    def metric_name(self) -> str:
+        return self.criterion
+
+    uses_model = True
 
     def prompt(self, case: Case) -> str:
         lo, hi = self.scale

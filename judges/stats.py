@@ -303,3 +303,268 @@ def entropy(probs: dict[str, float] | Sequence[float]) -> float:
     p = np.asarray(list(probs.values()) if isinstance(probs, dict) else probs, dtype=float)
     p = p[p > 0]
     return float(-(p * np.log2(p)).sum())
+
+
+@dataclass(frozen=True)
+class RegressionTest:
+    """Did quality drop against the baseline by more than ``max_drop``? ``new - old`` on the same cases.
+
+    ``pvalue`` is one-sided, for H0 "the true mean drop is at most ``max_drop``" against H1 "it is
+    larger"; the gate fails (``regressed``) when H0 is rejected at level ``alpha``. Not regressed means
+    the data do not show a drop beyond the margin, not that there was none: read ``low`` for that.
+    """
+
+    mean_diff: float
+    low: float  # two-sided 95% percentile bootstrap interval of mean_diff
+    high: float
+    pvalue: float
+    max_drop: float
+    alpha: float
+    n: int
+    method: str
+
+    @property
+    def regressed(self) -> bool:
+        """True when the drop is shown to exceed ``max_drop`` (p < alpha)."""
+        return self.pvalue < self.alpha
+
+    def __str__(self) -> str:
+        verdict, sign = ("REGRESSED", "<") if self.regressed else ("no regression shown", ">=")
+        return (
+            f"{verdict}: new - old = {self.mean_diff:+.3f} [{self.low:+.3f}, {self.high:+.3f}] "
+            f"over {self.n} cases; "
+            f"p = {self.pvalue:.4f} {sign} alpha {self.alpha:g} for a drop larger than {self.max_drop:g} "
+            f"({self.method})"
+        )
+
+
+def regression_test(
+    new: ArrayLike,
+    old: ArrayLike,
+    *,
+    max_drop: float = 0.0,
+    alpha: float = 0.05,
+    method: Literal["permutation", "t"] = "permutation",
+    n_resamples: int = 10_000,
+    seed: int | None = 0,
+) -> RegressionTest:
+    """One-sided paired test of a quality drop: does ``new - old`` fall by more than ``max_drop`` on average?
+
+    Both methods test the shifted differences ``d + max_drop`` against zero with ``alternative="less"``.
+    ``permutation`` flips their signs (``scipy.stats.permutation_test``, exact when 2**n <= n_resamples;
+    valid when the differences are symmetric at the boundary of H0); ``t`` is ``scipy.stats.ttest_1samp``.
+    Pairs with a NaN on either side are dropped. All-zero differences give p = 1 (no evidence of a drop).
+    """
+    _check_gate_args(method, max_drop, alpha)
+    xn = np.asarray(new, dtype=float).ravel()
+    xo = np.asarray(old, dtype=float).ravel()
+    if xn.shape != xo.shape:
+        raise ValueError(
+            f"regression_test needs the same cases on both sides, got {xn.size} new and {xo.size} old"
+        )
+    keep = np.isfinite(xn) & np.isfinite(xo)
+    d = xn[keep] - xo[keep]
+    n = int(d.size)
+    if n < 2:
+        raise ValueError(f"regression_test needs at least 2 complete pairs (no NaN on either side), got {n}")
+    low, high = bootstrap_ci(d, n_resamples=min(n_resamples, 5000), seed=seed)
+    p = float(_drop_pvalues(d[None, :], max_drop, method, n_resamples, seed)[0])
+    return RegressionTest(float(d.mean()), low, high, p, float(max_drop), float(alpha), n, method)
+
+
+def _check_gate_args(method: str, max_drop: float, alpha: float) -> None:
+    if method not in ("permutation", "t"):
+        raise ValueError(f"method must be 'permutation' or 't', got {method!r}")
+    if not (np.isfinite(max_drop) and max_drop >= 0):
+        raise ValueError(
+            f"max_drop is the largest tolerated drop, a finite number >= 0, got {max_drop}; "
+            "use 0 for no tolerance"
+        )
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}; 0.05 is the usual choice")
+
+
+def _drop_pvalues(
+    d: np.ndarray, max_drop: float, method: str, n_resamples: int, seed: int | None
+) -> np.ndarray:
+    """One-sided p-values of H0 "mean drop <= max_drop", one per row of paired differences ``d`` (k, n).
+
+    Rows go through scipy together (the simulation runs hundreds of suites at once); a row's p-value is
+    the same as it would be alone with the same seed.
+    """
+    from scipy import stats
+
+    shifted = d + max_drop
+    # a case that dropped by exactly the margin is at the margin, whatever float noise the subtraction left
+    shifted[np.isclose(shifted, 0.0, rtol=0.0, atol=1e-9)] = 0.0
+    scale = np.maximum(1.0, np.abs(shifted).max(axis=1))
+    flat = np.ptp(shifted, axis=1) <= 1e-12 * scale  # every case moved by the same amount
+    below = shifted.mean(axis=1) < 0
+    # identical scores, or every case at or above the margin: no evidence of a drop. scipy's t would be
+    # 0/0 = nan (all-zero differences) or warn about catastrophic cancellation, so these rows stay out of it.
+    p = np.ones(d.shape[0])
+    if method == "t":
+        p[flat & below] = 0.0  # every case dropped by the same amount beyond the margin: t = -inf
+        rows = ~flat
+        if rows.any():
+            p[rows] = stats.ttest_1samp(shifted[rows], 0.0, axis=1, alternative="less").pvalue
+        return p
+    rows = ~flat | below
+    n = d.shape[1]
+    resamples = min(n_resamples, 2**n) if n < 64 else n_resamples
+    # bound memory: scipy holds (rows, resamples, n) floats at once
+    chunk = max(1, 10_000_000 // (resamples * n))
+    todo = np.flatnonzero(rows)
+    for start in range(0, todo.size, chunk):
+        idx = todo[start : start + chunk]
+        res = stats.permutation_test(
+            (shifted[idx],),
+            lambda x, axis: np.mean(x, axis=axis),
+            vectorized=True,
+            permutation_type="samples",
+            n_resamples=n_resamples,
+            alternative="less",
+            random_state=seed,
+            axis=1,
+        )
+        p[idx] = res.pvalue
+    return p
+
+
+def sample_size_for_drop(
+    drop: float, sd_diff: float, *, max_drop: float = 0.0, alpha: float = 0.05, power: float = 0.8
+) -> int:
+    """Paired cases needed so that a true mean drop of ``drop`` fails the gate with probability ``power``.
+
+    For the one-sided test of :func:`regression_test` with margin ``max_drop``; ``sd_diff`` is the standard
+    deviation of the per-case difference ``new - old`` (for scores of sd s and correlation rho between the
+    two runs it is s * sqrt(2 * (1 - rho))). Normal approximation, rounded up, at least 2:
+    ``n = ((z[1 - alpha] + z[power]) * sd_diff / (drop - max_drop)) ** 2``; the t-test may need a case more.
+    """
+    from scipy.stats import norm
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if not 0 < power < 1:
+        raise ValueError(f"power must be in (0, 1), got {power}; 0.8 is the usual choice")
+    if not (np.isfinite(max_drop) and max_drop >= 0):
+        raise ValueError(f"max_drop must be a finite number >= 0, got {max_drop}")
+    if not (np.isfinite(sd_diff) and sd_diff > 0):
+        raise ValueError(
+            f"sd_diff must be a finite number > 0, got {sd_diff}; estimate it from two runs of the suite"
+        )
+    if not (np.isfinite(drop) and drop > max_drop):
+        raise ValueError(
+            f"drop must exceed max_drop to be detectable, got drop {drop} and max_drop {max_drop}; "
+            "a drop within the margin never fails the gate by design"
+        )
+    z = float(norm.ppf(1 - alpha) + norm.ppf(power))
+    n = (z * sd_diff / (drop - max_drop)) ** 2
+    return max(2, int(np.ceil(n - 1e-9)))  # the tolerance keeps float noise from adding a case
+
+
+def simulate_gate(
+    *,
+    n: int,
+    true_drop: float,
+    sd: float = 0.8,
+    rho: float = 0.5,
+    max_drop: float = 0.0,
+    alpha: float = 0.05,
+    runs: int = 400,
+    seed: int = 0,
+    method: Literal["permutation", "t"] = "permutation",
+    n_resamples: int = 2000,
+) -> float:
+    """Share of ``runs`` simulated suites in which :func:`regression_test` would report ``regressed``.
+
+    The model: ``n`` cases judged in both runs; (old, new) scores are bivariate normal with sd ``sd`` each and
+    correlation ``rho`` (a hard case stays hard), the new mean ``true_drop`` below the old one. Scores stay
+    continuous, not rounded to a scale. The per-case difference then has mean ``-true_drop`` and sd
+    ``sd * sqrt(2 * (1 - rho))``, which equals ``sd`` at rho = 0.5. At ``true_drop == max_drop`` the rate
+    estimates the test's size, about ``alpha``. The p-values are regression_test's, for all runs at once.
+    """
+    _check_gate_args(method, max_drop, alpha)
+    if n < 2:
+        raise ValueError(f"n must be at least 2 paired cases, got {n}")
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    rng = np.random.default_rng(seed)
+    new, old = _gate_scores(n=n, true_drop=true_drop, sd=sd, rho=rho, runs=runs, rng=rng)
+    # not `seed` itself: the sign flips would replay the very bits the data were drawn from
+    perm_seed = int(rng.integers(0, 2**32))
+    p = _drop_pvalues(new - old, max_drop, method, n_resamples, perm_seed)
+    return float(np.mean(p < alpha))
+
+
+def _gate_scores(
+    *, n: int, true_drop: float, sd: float, rho: float, runs: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(new, old) scores of shape (runs, n) from :func:`simulate_gate`'s model, centred on 3 (a 1-5 scale)."""
+    if not (np.isfinite(sd) and sd > 0):
+        raise ValueError(f"sd must be a finite number > 0, got {sd}")
+    if not -1 < rho < 1:
+        raise ValueError(f"rho must be in (-1, 1), got {rho}; at +-1 every difference is the same")
+    z = rng.standard_normal((2, runs, n))
+    old = 3.0 + sd * z[0]
+    new = 3.0 - true_drop + sd * (rho * z[0] + np.sqrt(1 - rho**2) * z[1])
+    return new, old
+
+
+def krippendorff_alpha(
+    data: Sequence[Sequence[float | None]] | np.ndarray,
+    *,
+    metric: Literal["nominal", "ordinal", "interval", "ratio"] = "interval",
+) -> float:
+    """Krippendorff's alpha of a raters-by-units table (``None``/NaN = missing); NaN when nothing compares.
+
+    1 is perfect agreement, 0 chance level, below 0 systematic disagreement. Follows Krippendorff (2011),
+    "Computing Krippendorff's Alpha-Reliability": the coincidence matrix of every unit with two or more
+    values, then ``alpha = 1 - (n - 1) * sum(o * d) / sum(n_c * n_k * d)``.
+    """
+    if metric not in ("nominal", "ordinal", "interval", "ratio"):
+        raise ValueError(f"metric must be 'nominal', 'ordinal', 'interval' or 'ratio', got {metric!r}")
+    table = np.array([[np.nan if v is None else float(v) for v in row] for row in data], dtype=float)
+    if table.ndim != 2:
+        raise ValueError(f"data must be a raters-by-units table, got shape {table.shape}")
+    values = np.unique(table[~np.isnan(table)])
+    index = {v: i for i, v in enumerate(values)}
+    k = len(values)
+    coincidence = np.zeros((k, k))
+    for unit in table.T:
+        present = unit[~np.isnan(unit)]
+        m = len(present)
+        if m < 2:
+            continue  # a value nobody else rated cannot be compared
+        counts = np.zeros(k)
+        for v in present:
+            counts[index[v]] += 1
+        # Ordered pairs of distinct raters' values within the unit, each weighted 1 / (m - 1).
+        coincidence += (np.outer(counts, counts) - np.diag(counts)) / (m - 1)
+    n_c = coincidence.sum(axis=1)
+    n = n_c.sum()
+    if n <= 1 or k < 2:
+        return float("nan")
+    delta = _alpha_distance(values, n_c, metric)
+    expected = (np.outer(n_c, n_c) * delta).sum()
+    if expected == 0:
+        return float("nan")
+    return float(1.0 - (n - 1) * (coincidence * delta).sum() / expected)
+
+
+def _alpha_distance(values: np.ndarray, n_c: np.ndarray, metric: str) -> np.ndarray:
+    c, k = np.meshgrid(values, values, indexing="ij")
+    if metric == "nominal":
+        return (c != k).astype(float)
+    if metric == "interval":
+        return (c - k) ** 2
+    if metric == "ratio":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = ((c - k) / (c + k)) ** 2
+        return np.nan_to_num(d)
+    # ordinal: squared count of values lying between c and k, halving the two ends.
+    cum = np.cumsum(n_c)
+    i, j = np.meshgrid(np.arange(len(values)), np.arange(len(values)), indexing="ij")
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    between = cum[hi] - np.where(lo > 0, cum[lo - 1], 0.0)
+    return (between - (n_c[i] + n_c[j]) / 2.0) ** 2

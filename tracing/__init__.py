@@ -2,7 +2,8 @@
 
 ``setup()`` sends spans to Phoenix; ``llm_span``/``evaluator_span``/``chain_span``/
 ``retriever_span``/``traced`` record them; ``annotate_spans`` writes verdicts back onto spans;
-``python -m tracing.phoenix_server start`` runs Phoenix locally. See docs/tracing.md.
+``python -m tracing.phoenix_server start`` runs Phoenix locally; ``tracing.production_log`` reads
+the production log (JSONL file or Phoenix LLM spans) as rows. See docs/tracing.md.
 """
 
 from tracing._processor import DeliveryStats
@@ -10,6 +11,7 @@ from tracing.annotations import AnnotatorKind, SpanAnnotation, annotate_spans
 from tracing.errors import (
     AnnotationError,
     PhoenixServerError,
+    ProductionLogError,
     ProviderConflictError,
     TracingConfigError,
     TracingError,
@@ -49,6 +51,7 @@ __all__ = [
     "ModelPrice",
     "PhoenixServerError",
     "PriceTable",
+    "ProductionLogError",
     "ProviderConflictError",
     "RedactingSpanExporter",
     "RedactingSpanProcessor",

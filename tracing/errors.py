@@ -6,7 +6,9 @@ Hierarchy (catch the base class to handle them all)::
     ├── TracingConfigError        bad argument or environment variable (ValueError too)
     ├── ProviderConflictError     an SDK TracerProvider exists and setup() was told not to reuse it
     ├── AnnotationError           Phoenix refused or could not receive span annotations
-    └── PhoenixServerError        the local Phoenix server could not be installed, started or stopped
+    ├── PhoenixServerError        the local Phoenix server could not be installed, started or stopped
+    └── ProductionLogError        production rows cannot be read: a missing or malformed JSONL log line,
+                                  or Phoenix spans that cannot be fetched (ValueError too)
 
 Export failures are deliberately *not* exceptions: spans that cannot be delivered are counted
 in ``TracingHandle.dropped_spans`` so the instrumented application never fails because of tracing.
@@ -33,3 +35,8 @@ class AnnotationError(TracingError):
 
 class PhoenixServerError(TracingError):
     """The local Phoenix server could not be installed, started, found or stopped."""
+
+
+class ProductionLogError(TracingError, ValueError):
+    """Production-log rows cannot be read: the JSONL file is missing or has a malformed line (named by
+    file and line), or spans cannot be fetched from Phoenix (client not installed, server refused)."""

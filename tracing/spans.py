@@ -114,6 +114,8 @@ class _SpanRecorder:
                 if exc is not None:
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                elif getattr(getattr(span, "status", None), "status_code", None) is StatusCode.UNSET:
+                    span.set_status(Status(StatusCode.OK))  # Phoenix lists UNSET as neither success nor failure
             span.end()
         finally:
             if self._session_token is not None:
@@ -354,6 +356,7 @@ class EvaluatorCall(_SpanRecorder):
         """Record that the judge produced no verdict (e.g. unparseable reply) and why."""
         if self.recording:
             self.span.set_attributes({EVAL_FAILURE: to_text(reason)})
+            self.span.set_status(Status(StatusCode.ERROR, f"judge failure: {reason}"[:500]))
 
 
 def evaluator_span(

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import _ui
 from dashboard.export import export_to_phoenix, golden_rows, span_annotations, write_fewshot, write_golden
+from tracing.errors import TracingError
 
 _ui.require_user(admin=True)
 store = _ui.store()
@@ -28,12 +29,14 @@ if st.button("Write few-shot examples", key="export_fewshot"):
     )
 
 st.divider()
-annotations = span_annotations(records)
+try:
+    annotations = span_annotations(records)
+except TracingError as exc:  # a stored span id that is not one (AnnotationError names it)
+    st.error(str(exc))
+    annotations = []
 st.write(f"{len(annotations)} labelled items came from traced spans.")
 endpoint = st.text_input("Phoenix endpoint", cfg.phoenix_endpoint, key="export_endpoint")
 if st.button("Send HUMAN annotations to Phoenix", key="export_phoenix", disabled=not annotations):
-    from tracing.errors import TracingError
-
     try:
         n = export_to_phoenix(records, endpoint)
     except TracingError as exc:

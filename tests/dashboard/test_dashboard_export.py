@@ -104,11 +104,16 @@ def test_fewshot_rows_spread_levels_and_need_agreement_and_notes(tmp_path: Path)
 
 
 def test_span_annotations_mapping() -> None:
+    import tracing
+
     anns = {a.span_id: a for a in span_annotations(RECORDS)}
     assert set(anns) == {"a" * 16, "b" * 16}
     a = anns["a" * 16]
+    assert isinstance(a, tracing.SpanAnnotation) and a.annotator_kind == "HUMAN"
     assert (a.name, a.score, a.label) == ("helpfulness (human)", 4.5, "good")
     assert a.explanation == "2 reviewers: complete and correct | fine"
+    with pytest.raises(tracing.AnnotationError, match="'not-a-span'"):
+        span_annotations([_rec(9, "ann", 3, span="not-a-span")])
 
 
 def test_export_to_phoenix_sends_human_annotations() -> None:

@@ -9,62 +9,66 @@ from pathlib import Path
 import pytest
 
 from dashboard import EscalationRules, ReviewStore, audit_items, calibration_items, escalation_items
-from dashboard._results import CaseResult, ResultsFile, load_results
 from dashboard.cli import main
 from dashboard.errors import ConfigError
-from dashboard.fill import escalation_reasons, read_prod_log, rows_from_phoenix
+from dashboard.fill import escalation_reasons, rows_from_phoenix
 from dashboard.sampling import hash_sample, stratified_hash_sample, unit_hash
+from experiments.record import RunRecord, Score
+
+
+def _score(**kw: object) -> dict:
+    """One judge verdict in the results record's shape (``experiments.record.Score``)."""
+    return {"scorer": "geval:correctness", "criterion": "correctness", "kind": "judge", "scale": [1, 5],
+            "score": 4.0, "judge_model": "m", **kw}
 
 
 def _case(case_id: str, **kw: object) -> dict:
-    base = {
-        "case_id": case_id,
-        "input": f"q {case_id}",
-        "output": f"a {case_id}",
-        "score": 4.0,
-        "judge_model": "m",
-    }
-    base.update(kw)
-    return base
+    return {"case_id": case_id, "input": f"q {case_id}", "output": f"a {case_id}", "scores": [_score(**kw)]}
 
 
-def _results(cases: list[dict], *, scale: list[float] | None = None) -> dict:
+def _results(cases: list[dict]) -> dict:
     return {
+        "schema_version": 2,
         "run_id": "run-1",
-        "created": "2026-11-29T06:00:00Z",
+        "started": "2026-11-29T06:00:00Z",
+        "finished": "2026-11-29T06:10:00Z",
         "suites": [
             {
                 "suite": "qa",
-                "judge": "geval",
-                "criterion": "correctness",
-                "scale": scale or [1, 5],
+                "kind": "summarization",
+                "dataset": "qa.jsonl",
+                "dataset_hash": "h",
+                "scorers": [{"scorer": "geval:correctness", "criterion": "correctness", "kind": "judge"}],
+                "summary": {"n": len(cases)},
                 "cases": cases,
             }
         ],
     }
 
 
+def _run(cases: list[dict]) -> RunRecord:
+    return RunRecord.model_validate(_results(cases))
+
+
 def test_escalation_reasons_each_rule() -> None:
     rules = EscalationRules(max_entropy=1.0, min_top_mass=0.5, max_panel_range=0.25)
-    sure = CaseResult.model_validate(_case("a", label_probs={"4": 0.9, "5": 0.1}))
-    assert escalation_reasons(sure, (1, 5), rules) == []
-    flagged = CaseResult.model_validate(_case("b", flags=["order_inconsistent"]))
-    assert escalation_reasons(flagged, (1, 5), rules) == ["order_inconsistent"]
+    sure = Score.model_validate(_score(label_probs={"4": 0.9, "5": 0.1}))
+    assert escalation_reasons(sure, rules) == []
+    flagged = Score.model_validate(_score(flags=["order_inconsistent"]))
+    assert escalation_reasons(flagged, rules) == ["order_inconsistent"]
     # Uniform over 5 labels: entropy log2(5) = 2.32 bits and top mass 0.2 both trip.
-    spread = CaseResult.model_validate(_case("c", label_probs={str(i): 0.2 for i in range(1, 6)}))
-    reasons = escalation_reasons(spread, (1, 5), rules)
+    spread = Score.model_validate(_score(label_probs={str(i): 0.2 for i in range(1, 6)}))
+    reasons = escalation_reasons(spread, rules)
     assert any(r.startswith("entropy 2.32") for r in reasons) and any(
         "top label mass 0.20" in r for r in reasons
     )
     # A panel spanning 2 of the 4 scale points (0.5 > 0.25) disagrees.
-    panel = CaseResult.model_validate(
-        _case("d", judges=[{"judge_model": "x", "score": 2}, {"judge_model": "y", "score": 4}])
-    )
-    assert escalation_reasons(panel, (1, 5), rules) == ["panel range 0.50 of scale > 0.25"]
-    failed = CaseResult.model_validate(_case("e", score=None, failure="unparseable reply"))
-    assert escalation_reasons(failed, (1, 5), rules) == ["judge_failure"]
-    given = CaseResult.model_validate(_case("f", entropy=1.5))
-    assert escalation_reasons(given, (1, 5), rules) == ["entropy 1.50 > 1"]
+    panel = Score.model_validate(_score(members=[{"judge_model": "x", "score": 2}, {"judge_model": "y", "score": 4}]))
+    assert escalation_reasons(panel, rules) == ["panel range 0.50 of scale > 0.25"]
+    failed = Score.model_validate(_score(score=None, failure="unparseable reply"))
+    assert escalation_reasons(failed, rules) == ["judge_failure"]
+    given = Score.model_validate(_score(entropy=1.5))
+    assert escalation_reasons(given, rules) == ["entropy 1.50 > 1"]
 
 
 def test_escalation_rules_validate() -> None:
@@ -73,18 +77,16 @@ def test_escalation_rules_validate() -> None:
 
 
 def test_escalation_items_carry_judges_and_priority() -> None:
-    res = ResultsFile.model_validate(
-        _results(
-            [
-                _case("calm"),
-                _case("one", flags=["low_confidence"], label_probs={"A": 0.4, "B": 0.35, "tie": 0.25}),
-                _case(
-                    "two",
-                    flags=["judges_disagree", "order_inconsistent"],
-                    judges=[{"judge_model": "p1", "score": 1, "reasoning": "bad"}],
-                ),
-            ]
-        )
+    res = _run(
+        [
+            _case("calm"),
+            _case("one", flags=["low_confidence"], label_probs={"A": 0.4, "B": 0.35, "tie": 0.25}),
+            _case(
+                "two",
+                flags=["judges_disagree", "order_inconsistent"],
+                members=[{"judge_model": "p1", "score": 1, "reasoning": "bad"}],
+            ),
+        ]
     )
     items = escalation_items(res)
     # "one": its flag plus entropy 1.56 bits and top mass 0.40 (3 reasons) ranks above "two" (2 flags).
@@ -94,15 +96,22 @@ def test_escalation_items_carry_judges_and_priority() -> None:
     assert by_case["one"].categories == ("A", "B", "tie")  # non-numeric labels become categories
     assert [j.judge_model for j in by_case["two"].judges] == ["m", "p1"]
     assert by_case["two"].queue == "escalation" and by_case["two"].scale == (1, 5)
+    assert by_case["two"].criterion == "correctness"  # the score's criterion, not parsed from a name
+
+
+def test_deterministic_scores_are_not_escalated() -> None:
+    raw = _results([_case("x", flags=["low_confidence"])])
+    raw["suites"][0]["cases"][0]["scores"][0]["kind"] = "scorer"
+    assert escalation_items(RunRecord.model_validate(raw)) == []
 
 
 def test_calibration_sample_is_stable_about_rate_and_overlapping() -> None:
     cases = [_case(f"c{i}") for i in range(4000)]
-    res = ResultsFile.model_validate(_results(cases))
+    res = _run(cases)
     items = calibration_items(res, rate=0.05, reviewers=2)
     assert 0.04 * 4000 < len(items) < 0.06 * 4000
     assert all(it.overlap == 2 and it.queue == "calibration" for it in items)
-    again = calibration_items(ResultsFile.model_validate(_results(list(reversed(cases)))), rate=0.05)
+    again = calibration_items(_run(list(reversed(cases))), rate=0.05)
     assert {it.source_id for it in items} == {it.source_id for it in again}
     with pytest.raises(ConfigError, match="reviewers"):
         calibration_items(res, reviewers=0)
@@ -164,22 +173,25 @@ def test_audit_items_and_stratification() -> None:
         audit_items([{"prompt": "p", "span_id": "1"}])
 
 
-def test_read_prod_log_errors_name_the_line(tmp_path: Path) -> None:
+def test_fill_cli_names_the_bad_log_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "prod.jsonl"
     log.write_text('{"prompt": "p"}\n\nnot json\n')
-    with pytest.raises(ConfigError, match=r"prod.jsonl:3"):
-        read_prod_log(log)
-    with pytest.raises(ConfigError, match="does not exist"):
-        read_prod_log(tmp_path / "missing.jsonl")
+    db = str(tmp_path / "r.sqlite")
+    assert main(["fill", "--db", db, "--prod-log", str(log)]) == 2  # bad input, not a traceback
+    assert "prod.jsonl:3" in capsys.readouterr().err
+    assert main(["fill", "--db", db, "--prod-log", str(tmp_path / "missing.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
-def test_load_results_errors(tmp_path: Path) -> None:
+def test_fill_reads_results_through_the_one_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "r.json"
-    bad.write_text(json.dumps({"run_id": "x", "suites": [{"suite": "s"}]}))
-    with pytest.raises(ConfigError, match="criterion"):
-        load_results(bad)
-    with pytest.raises(ConfigError, match="pytest evals/"):
-        load_results(tmp_path / "none.json")
+    bad.write_text(json.dumps({"schema_version": 2, "run_id": "x", "suites": [{"suite": "s"}]}))
+    assert main(["fill", "--db", str(tmp_path / "r.sqlite"), "--results", str(bad)]) == 2
+    assert "does not match the results schema" in capsys.readouterr().err
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"run_id": "x", "suites": []}))
+    assert main(["fill", "--db", str(tmp_path / "r.sqlite"), "--results", str(old)]) == 2
+    assert "schema version 1" in capsys.readouterr().err
 
 
 class FakeSpans:
@@ -199,15 +211,15 @@ class FakePhoenixClient:
         self.spans = FakeSpans(spans)
 
 
-def test_rows_from_phoenix_maps_span_fields() -> None:
+def test_rows_from_phoenix_keeps_spans_with_text() -> None:
+    # The span-to-row mapping is tracing.production_log's (tests/tracing/test_tracing_prodlog.py);
+    # the audit queue only drops spans a reviewer could not read.
     spans = [
         {
             "name": "llm",
             "context": {"trace_id": "t" * 32, "span_id": "a" * 16},
             "span_kind": "LLM",
-            "start_time": "2026-11-29T00:00:00Z",
-            "end_time": "2026-11-29T00:00:01Z",
-            "status_code": "OK",
+            "start_time": "2026-11-29T00:00:00+00:00",
             "attributes": {
                 "input.value": "hi",
                 "output.value": "hello",
@@ -215,26 +227,20 @@ def test_rows_from_phoenix_maps_span_fields() -> None:
                 "metadata": json.dumps({"topic": "greeting"}),
             },
         },
-        {  # nested attributes form, and a span with no output (skipped)
+        {  # nested attributes form, and a span with no output (a failed call): skipped
             "name": "llm",
             "context": {"trace_id": "u" * 32, "span_id": "b" * 16},
             "attributes": {"input": {"value": "x"}},
         },
     ]
     client = FakePhoenixClient(spans)
-    rows = rows_from_phoenix(client, "prod", limit=50)
-    assert rows == [
-        {
-            "timestamp": "2026-11-29T00:00:00Z",
-            "prompt": "hi",
-            "response": "hello",
-            "model": "gemma",
-            "trace_id": "t" * 32,
-            "span_id": "a" * 16,
-            "topic": "greeting",
-        }
-    ]
-    assert client.spans.calls == [{"project_identifier": "prod", "span_kind": "LLM", "limit": 50}]
+    [row] = rows_from_phoenix("prod", client=client, limit=50)
+    assert (row["prompt"], row["response"], row["model"], row["topic"]) == ("hi", "hello", "gemma", "greeting")
+    assert (row["trace_id"], row["span_id"], row["timestamp"]) == ("t" * 32, "a" * 16, "2026-11-29T00:00:00+00:00")
+    [call] = client.spans.calls
+    assert (call["project_identifier"], call["span_kind"], call["limit"]) == ("prod", "LLM", 50)
+    [item] = audit_items([row], rate=1.0)
+    assert item.source_id == f"prod:{'a' * 16}" and item.meta["topic"] == "greeting"
 
 
 def test_fill_cli_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -277,6 +283,6 @@ def test_fill_cli_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_pairwise_suites_become_preference_items() -> None:
     raw = _results([_case("p1", score=0.5, label_probs={"A": 0.5, "B": 0.5}, flags=["order_inconsistent"])])
     raw["suites"][0]["kind"] = "pairwise"
-    raw["suites"][0]["scale"] = [0, 1]
-    [item] = escalation_items(ResultsFile.model_validate(raw))
+    raw["suites"][0]["cases"][0]["scores"][0]["scale"] = [0, 1]
+    [item] = escalation_items(RunRecord.model_validate(raw))
     assert item.categories == ("A", "B", "tie") and item.scale is None and item.meta["kind"] == "pairwise"

@@ -22,7 +22,7 @@ CONFTEST = '''
 import pytest
 from judges import Completion, ModelClient
 from judges.providers import FakeFunctionProvider
-from judges.pytest_plugin import *  # noqa
+from experiments.pytest_plugin import *  # noqa
 
 def reply(req):
     probs = {lab: (0.7 if lab == " 4" else 0.1) for lab in req.labels}
@@ -35,21 +35,28 @@ def judge_client():
 
 SUITE = '''
 import pytest
-from judges import EvalSuite, PointwiseJudge
+from experiments import EvalSuite
+from judges import PointwiseJudge
 
-SUITE = EvalSuite("traced-demo", "demo.jsonl", "summarization",
-                  PointwiseJudge("accuracy", "5 good, 1 bad", explain=False), threshold=2.0)
+def app(case):
+    return "summary of " + case.input
+
+SUITE = EvalSuite("traced-demo", "demo.jsonl", "summarization", task=app,
+                  judge=PointwiseJudge("accuracy", "5 good, 1 bad", explain=False), threshold=2.0)
 
 @pytest.mark.parametrize("case", SUITE.cases(), ids=lambda c: c.id)
 def test_case(case, evaluate):
     evaluate(SUITE, case)
+
+def test_gate(evaluate_suite):
+    evaluate_suite(SUITE)
 '''
 
 
 def test_eval_run_appears_in_phoenix_as_its_own_project(tmp_path: Path, phoenix: Any, phoenix_client: Any) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
     (tmp_path / "datasets").mkdir()
-    rows = [{"id": f"case-{i}", "article": f"article {i}", "summary": f"summary {i}"} for i in range(3)]
+    rows = [{"id": f"case-{i}", "article": f"article {i}"} for i in range(3)]
     (tmp_path / "datasets" / "demo.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_demo.py").write_text(SUITE)
@@ -60,20 +67,36 @@ def test_eval_run_appears_in_phoenix_as_its_own_project(tmp_path: Path, phoenix:
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())
+    run_id = results["run_id"]
 
-    spans = wait_for_spans(phoenix_client, project, 6)
+    # per case: a root CHAIN span, the TASK span and one EVALUATOR span beside it, the judge's LLM span
+    # under the EVALUATOR; the gate test reuses the cases, so nothing is traced twice
+    spans = wait_for_spans(phoenix_client, project, 12)
+    assert len(spans) == 12
+    roots = [s for s in spans if s["name"] == "eval:traced-demo"]
+    tasks = [s for s in spans if s["name"].startswith("task:")]
     evaluators = [s for s in spans if s["span_kind"] == "EVALUATOR"]
     llms = [s for s in spans if s["span_kind"] == "LLM"]
-    assert len(evaluators) == 3 and len(llms) == 3
+    assert len(roots) == len(tasks) == len(evaluators) == len(llms) == 3
+    assert {s["attributes"]["eval.run_id"] for s in roots} == {run_id}
+    root_ids = {s["context"]["span_id"] for s in roots}
+    assert all(s["parent_id"] in root_ids for s in tasks + evaluators)
     assert {s["attributes"]["eval.case_id"] for s in evaluators} == {"case-0", "case-1", "case-2"}
     assert all(s["attributes"]["eval.suite"] == "traced-demo" for s in evaluators)
     assert all(s["attributes"]["eval.score"] == pytest.approx((0.1 * (1 + 2 + 3 + 5) + 0.7 * 4) / 1.1) for s in evaluators)
-    # every judge call is an LLM span under the EVALUATOR span of its case
+    assert all(s["attributes"]["input.value"].startswith("summary of article") for s in evaluators)
+    assert all(s["status_code"] == "OK" for s in spans)
     ev_ids = {s["context"]["span_id"] for s in evaluators}
     assert all(s["parent_id"] in ev_ids for s in llms)
     assert all(s["attributes"]["llm.model_name"] == "fake-judge" for s in llms)
-    # searchable by case, and the results file points at the same span
+    # findable by run, suite and case, and the results file points at the same spans
     found = phoenix_client.spans.get_spans(project_identifier=project, attributes={"eval.case_id": "case-1"})
-    results = json.loads((tmp_path / "results" / "latest.json").read_text())
     case1 = next(c for c in results["suites"][0]["cases"] if c["case_id"] == "case-1")
-    assert [s["context"]["span_id"] for s in found] == [case1["span_id"]]
+    assert case1["scores"][0]["span_id"] in [s["context"]["span_id"] for s in found]
+    assert case1["task"]["span_id"] in [s["context"]["span_id"] for s in found]
+    # the judge's verdict is an annotation on the task span
+    anns = phoenix_client.spans.get_span_annotations(project_identifier=project,
+                                                     span_ids=[case1["task"]["span_id"]])
+    assert [(a["name"], a["annotator_kind"]) for a in anns] == [("accuracy", "LLM")]
+    assert anns[0]["result"]["score"] == pytest.approx(case1["scores"][0]["score"])

@@ -18,29 +18,11 @@ import pytest
 from tracing_test_helpers import wait_for_spans
 
 from tracing.phoenix_server import PhoenixProcess
+from tracing.production_log import LOG_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 APP_PATH = REPO / "examples" / "qa_app.py"
-LOG_KEYS = {
-    "timestamp",
-    "prompt",
-    "response",
-    "model",
-    "topic",
-    "language",
-    "latency_ms",
-    "ttft_ms",
-    "tpot_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "judge_score",
-    "label",
-    "session_id",
-    "user_id",
-    "trace_id",
-    "span_id",
-}
+LOG_KEYS = set(LOG_COLUMNS)  # the app writes exactly the rows tracing.production_log reads
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,429 @@
+"""pytest integration: every case runs the task under test and is scored; suites are gated against a baseline.
+
+Wire it from ``evals/conftest.py`` with ``from experiments.pytest_plugin import *``. Tests use two fixtures:
+
+    @pytest.mark.parametrize("case", SUITE.cases(), ids=lambda c: c.id)
+    def test_case(case, evaluate):
+        evaluate(SUITE, case)          # runs the task, scores it, fails on a task error or below the threshold
+
+    def test_gate(evaluate_suite):
+        evaluate_suite(SUITE)          # the suite's gate, against the baseline run when there is one
+
+Each case runs once per process (the per-case test and the gate share it). Works with ``--junitxml``
+(scores become properties) and ``pytest -n`` (records travel to the controller in the reports; there
+the gate is decided again over all cases and a failure fails the session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from experiments.errors import ExperimentError
+from experiments.record import CaseRecord, RunRecord, SuiteRecord, write_run
+from experiments.report import format_markdown, format_table
+from experiments.run import Baseline, git_info, harness_version, suite_header, suite_record
+from experiments.suite import EvalSuite, run_case
+from judges.client import ModelClient
+from judges.results import Case
+
+T = TypeVar("T")
+_RECORD = "eval_record"
+_HEADER = "eval_suite"
+_GATE = "eval_gate"
+
+
+class _LoopThread:
+    """One event loop in a daemon thread, so sync tests can await the async tasks and judges."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="evalharness-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+
+class EvalRuntime:
+    """Per-process state: the loop, the memoised case runs, the baseline and the collected records."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self._loop: _LoopThread | None = None
+        self._futures: dict[tuple[str, str], Any] = {}
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self.selected: set[int] = set()  # ids of Case objects whose test items are selected
+        self.records: dict[str, dict[str, CaseRecord]] = defaultdict(dict)
+        self.headers: dict[str, dict[str, Any]] = {}
+        self.gate_failed: set[str] = set()  # suites whose gate test failed in some process
+        self.gate_tested: set[str] = set()  # suites with a gate test in this session
+        self.judge_model = ""
+        self.tracing: Any = None
+        self.xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")
+        self._baseline: Baseline | None | bool = False  # False: not loaded yet
+        self.run: RunRecord | None = None
+
+    @property
+    def loop(self) -> _LoopThread:
+        if self._loop is None:
+            self._loop = _LoopThread()
+        return self._loop
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The baseline run named by --eval-baseline (or the ``eval_baseline`` ini setting), loaded once."""
+        if self._baseline is False:
+            self._baseline = load_configured_baseline(self.config)
+        return self._baseline  # type: ignore[return-value]
+
+    def make_client(self) -> ModelClient:
+        """The configured judge client, checked: an unknown or unreachable model fails here, before any case."""
+        from judges.config import get_model
+
+        spec = self.config.getoption("judge_model") or None
+        client = get_model(spec)
+        self.loop.run(client.check())
+        self.judge_model = client.info.model
+        return client
+
+    async def _run(self, suite: EvalSuite, case: Case, client: ModelClient) -> CaseRecord:
+        sem = self._semaphores.get(suite.name)
+        if sem is None:
+            sem = self._semaphores[suite.name] = asyncio.Semaphore(suite.task_concurrency)
+        return await run_case(suite, case, client, run_id=self.run_id, semaphore=sem)
+
+    def case_future(self, suite: EvalSuite, case: Case, client: ModelClient) -> Any:
+        """The (memoised) run of ``case``; the first call starts every selected case of the suite at once."""
+        key = (suite.name, case.id)
+        if key not in self._futures:
+            todo = [c for c in suite.cases() if (suite.name, c.id) not in self._futures
+                    and (c.id == case.id or (not self.xdist_worker and (not self.selected or id(c) in self.selected)))]
+            for c in todo:
+                self._futures[(suite.name, c.id)] = asyncio.run_coroutine_threadsafe(
+                    self._run(suite, c, client), self.loop.loop)
+        return self._futures[key]
+
+    def record(self, suite: EvalSuite, case: Case, client: ModelClient) -> CaseRecord:
+        rec: CaseRecord = self.case_future(suite, case, client).result()
+        return rec
+
+    def close(self) -> None:
+        for fut in self._futures.values():
+            fut.cancel()
+        if self._loop is not None:
+            self._loop.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
+
+
+def load_configured_baseline(config: pytest.Config) -> Baseline | None:
+    from experiments.baseline import load_baseline
+
+    given = config.getoption("eval_baseline") or os.environ.get("EVALHARNESS_BASELINE")
+    if given == "none":
+        return None
+    path = Path(given or DEFAULT_BASELINE)
+    if not given:
+        path = Path(config.rootpath) / path
+        if not path.exists():
+            return None  # this project keeps no baseline in the repository
+    run, found = load_baseline(path, branch=config.getoption("eval_baseline_branch"))
+    return Baseline(run, str(found), force=bool(config.getoption("eval_baseline_force")))
+
+
+_KEY = pytest.StashKey[EvalRuntime]()
+#: Where a repository keeps its baseline run when neither --eval-baseline nor $EVALHARNESS_BASELINE names one.
+DEFAULT_BASELINE = "evals/baselines"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evalharness", "LLM eval suites")
+    group.addoption("--judge-model", default=None, help="judge model spec (overrides EVALHARNESS_JUDGE_MODEL): "
+                    "'local', 'local:/path.gguf' or 'openai:MODEL'")
+    group.addoption("--eval-results", default="results", help="folder for the run's results JSON (default: results/)")
+    group.addoption("--eval-baseline", default=None, help="baseline to compare with: a results JSON, or a folder of "
+                    "them (the newest run of --eval-baseline-branch); default $EVALHARNESS_BASELINE, else "
+                    "evals/baselines/ when it exists; 'none' to compare with nothing")
+    group.addoption("--eval-baseline-branch", default="main", help="branch whose newest run a baseline folder gives")
+    group.addoption("--eval-baseline-force", action="store_true", help="compare even with a baseline of another "
+                    "dataset version, judge model or scale (each difference is printed as a warning)")
+    group.addoption("--eval-markdown", default=None, help="write a Markdown report (for a PR comment) to this path; "
+                    "it is also appended to $GITHUB_STEP_SUMMARY when that is set")
+    group.addoption("--eval-save-baseline", default=None, help="also write this run's results to this path "
+                    "(refreshes a baseline kept in the repository, e.g. evals/baselines/main.json)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    rt = EvalRuntime(config)
+    config.stash[_KEY] = rt
+    if os.environ.get("EVALHARNESS_TRACING", "").lower() in ("1", "true", "yes"):
+        import tracing
+
+        project = os.environ.get("PHOENIX_PROJECT_NAME") or f"evals-{rt.run_id}"
+        rt.tracing = tracing.setup(project=project)
+    if not rt.xdist_worker:
+        try:
+            _ = rt.baseline  # a bad baseline is a usage error before any case runs
+        except ExperimentError as exc:
+            raise pytest.UsageError(f"eval baseline: {exc}") from exc
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    rt = config.stash.get(_KEY, None)
+    if rt is not None:
+        rt.close()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    rt = session.config.stash[_KEY]
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for v in params.values():
+            if isinstance(v, Case):
+                rt.selected.add(id(v))
+
+
+def _runtime(request: pytest.FixtureRequest) -> EvalRuntime:
+    return request.config.stash[_KEY]
+
+
+@pytest.fixture(scope="session")
+def judge_client(request: pytest.FixtureRequest) -> ModelClient:
+    """The configured judge ModelClient (checked once: an unknown or unreachable model errors here).
+
+    Override this fixture in a conftest to judge with another client (a fake in tests). When the model
+    cannot be loaded (a missing optional dependency, an unknown spec), every eval item errors with the
+    reason and the fix; other tests of the session still run.
+    """
+    from judges.errors import ConfigError
+
+    try:
+        return _runtime(request).make_client()
+    except ConfigError as exc:
+        pytest.fail(f"judge model unavailable: {exc}", pytrace=False)
+
+
+def _fail_message(suite: EvalSuite, rec: CaseRecord) -> str:
+    s = rec.scores[0]
+    lines = [f"{suite.name}/{rec.case_id}: {s.scorer} score {s.score:.2f} < threshold {s.threshold} ({s.judge_model})"]
+    if s.label_probs:
+        lines.append(f"  label probabilities ({s.prob_source}): "
+                     + ", ".join(f"{k}: {v:.2f}" for k, v in s.label_probs.items()))
+    if s.reasoning:
+        lines.append(f"  reasoning: {s.reasoning[:300]}")
+    if rec.output is not None:
+        lines.append(f"  output: {rec.output[:300]!r}")
+    return "\n".join(lines)
+
+
+def _report(request: pytest.FixtureRequest, suite: EvalSuite, rec: CaseRecord) -> None:
+    rt = _runtime(request)
+    if suite.name not in rt.headers:
+        rt.headers[suite.name] = suite_header(suite)
+    request.node.user_properties.append((_RECORD, {"header": rt.headers[suite.name],
+                                                   "record": rec.model_dump(mode="json")}))
+
+
+@pytest.fixture
+def evaluate(request: pytest.FixtureRequest, judge_client: ModelClient) -> Callable[[EvalSuite, Case], CaseRecord]:
+    """``evaluate(suite, case)``: run the task, score it, record it; fail on a task error, a judge failure
+    of the primary scorer, or a primary score below the suite's threshold. Never a silent score."""
+    rt = _runtime(request)
+
+    def _evaluate(suite: EvalSuite, case: Case) -> CaseRecord:
+        rec = rt.record(suite, case, judge_client)
+        _report(request, suite, rec)
+        primary = rec.score_of()
+        if primary is not None and primary.score is not None:
+            request.node.user_properties.append(("score", round(primary.score, 4)))
+        for t in (rec.task, rec.task_b):
+            if t is not None and t.error is not None:
+                pytest.fail(f"{suite.name}/{case.id}: task error: {t.error}", pytrace=False)
+        if primary is not None and primary.failure is not None:
+            pytest.fail(f"{suite.name}/{case.id}: judge failure ({primary.scorer}): {primary.failure}\n"
+                        f"  raw reply: {primary.raw[:500]!r}", pytrace=False)
+        if primary is not None and primary.passed is False:
+            pytest.fail(_fail_message(suite, rec), pytrace=False)
+        return rec
+
+    return _evaluate
+
+
+@pytest.fixture
+def evaluate_suite(request: pytest.FixtureRequest, judge_client: ModelClient) -> Callable[[EvalSuite], SuiteRecord | None]:
+    """``evaluate_suite(suite)``: the suite's gate over every case (each case runs once per process).
+
+    Under xdist the cases are spread over workers, so a worker defers the gate to the controller, which
+    decides it over all cases at the end and fails the session when it fails.
+    """
+    rt = _runtime(request)
+
+    def _evaluate_suite(suite: EvalSuite) -> SuiteRecord | None:
+        header = rt.headers.setdefault(suite.name, suite_header(suite))
+        request.node.user_properties.append((_HEADER, {"header": header}))
+        if rt.xdist_worker:
+            return None
+        futures = [rt.case_future(suite, c, judge_client) for c in suite.cases()]
+        records = [f.result() for f in futures]
+        for rec in records:
+            request.node.user_properties.append((_RECORD, {"header": header, "record": rec.model_dump(mode="json")}))
+        try:
+            srec = suite_record(header, records, baseline=rt.baseline, judge_model=rt.judge_model)
+        except ExperimentError as exc:
+            pytest.fail(f"suite {suite.name}: {exc}", pytrace=False)
+        gate = srec.summary.gate
+        if gate is not None and gate.passed is False:
+            request.node.user_properties.append((_GATE, {"suite": suite.name}))
+            pytest.fail(f"suite {suite.name} failed its gate: {gate.reason}\n" + format_table([srec]), pytrace=False)
+        return srec
+
+    return _evaluate_suite
+
+
+_CURRENT: dict[str, EvalRuntime] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CURRENT["rt"] = session.config.stash[_KEY]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    rt = _CURRENT.get("rt")
+    if rt is None:
+        return
+    for name, raw in report.user_properties:
+        value: dict[str, Any] = raw  # type: ignore[assignment]
+        if name in (_RECORD, _HEADER):
+            header = value["header"]
+            rt.headers.setdefault(header["suite"], header)
+            if name == _HEADER:
+                rt.gate_tested.add(header["suite"])
+            else:
+                rec = CaseRecord.model_validate(value["record"])
+                rt.records[header["suite"]][rec.case_id] = rec
+        elif name == _GATE:
+            rt.gate_failed.add(value["suite"])
+
+
+def _build_run(rt: EvalRuntime) -> RunRecord:
+    suites = []
+    for name, header in rt.headers.items():
+        by_id = rt.records.get(name, {})
+        order = {c: i for i, c in enumerate(by_id)}
+        records = sorted(by_id.values(), key=lambda r: order[r.case_id])
+        if not records:
+            continue
+        suites.append(suite_record(header, records, baseline=rt.baseline, judge_model=rt.judge_model))
+    return RunRecord(run_id=rt.run_id, started=rt.started, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                     git=git_info(rt.config.rootpath), harness_version=harness_version(),
+                     judge_model=rt.judge_model or _judge_model_of(rt),
+                     baseline=rt.baseline.source if rt.baseline else None, suites=suites)
+
+
+def _judge_model_of(rt: EvalRuntime) -> str:
+    models = {s.judge_model for recs in rt.records.values() for r in recs.values() for s in r.scores
+              if s.kind == "judge" and s.judge_model}
+    return ",".join(sorted(models))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    rt = session.config.stash.get(_KEY, None)
+    if rt is None or rt.xdist_worker or not rt.records:
+        return
+    try:
+        rt.run = _build_run(rt)
+    except ExperimentError as exc:
+        session.config.stash[_ERROR] = str(exc)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    # a gate test that a worker deferred (xdist) is decided here, over every worker's cases
+    late = [s.suite for s in rt.run.suites if s.summary.gate and s.summary.gate.passed is False
+            and s.suite in rt.gate_tested and s.suite not in rt.gate_failed]
+    if late:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        session.config.stash[_LATE] = late
+    if rt.tracing is not None:
+        _annotate(rt)
+
+
+_ERROR = pytest.StashKey[str]()
+_LATE = pytest.StashKey[list[str]]()
+
+
+def _annotate(rt: EvalRuntime) -> None:
+    """Write each primary verdict onto its task span in Phoenix (an LLM annotation named for the criterion)."""
+    import logging
+
+    import tracing
+
+    assert rt.run is not None
+    anns = []
+    for s in rt.run.suites:
+        for c in s.cases:
+            sc = c.score_of()
+            if c.task is None or c.task.span_id is None or sc is None:
+                continue
+            anns.append(tracing.SpanAnnotation(span_id=c.task.span_id, name=sc.criterion, annotator_kind="LLM",
+                                               score=sc.score, label=sc.label or ("failure" if sc.failure else None),
+                                               explanation=(sc.reasoning or sc.failure or "")[:2000]))
+    if not anns:
+        return
+    rt.tracing.force_flush(30)
+    try:
+        tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint)
+    except tracing.AnnotationError as exc:
+        logging.getLogger(__name__).warning("could not write eval annotations to Phoenix: %s", exc)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rt = config.stash.get(_KEY, None)
+    tr = terminalreporter
+    if rt is None or rt.xdist_worker:
+        return
+    if _ERROR in config.stash:
+        tr.write_sep("=", "eval summary")
+        tr.write_line(f"ERROR: {config.stash[_ERROR]}")
+        return
+    run = rt.run
+    if run is None:
+        return
+    tr.write_sep("=", "eval summary (95% bootstrap CIs; Δ = this run − baseline, paired by case)")
+    tr.write_line(format_table(run.suites))
+    for suite in config.stash.get(_LATE, []):
+        tr.write_line(f"suite {suite} failed its gate (decided over all workers' cases)")
+    out_dir = Path(config.getoption("eval_results"))
+    path = write_run(run, out_dir / f"{run.run_id}.json")
+    write_run(run, out_dir / "latest.json")
+    tr.write_line(f"results: {path}")
+    if save := config.getoption("eval_save_baseline"):
+        tr.write_line(f"baseline saved: {write_run(run, save)}")
+    md_path = config.getoption("eval_markdown")
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if md_path or summary_path:
+        md = format_markdown(run)
+        if md_path:
+            Path(md_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(md_path).write_text(md, encoding="utf-8")
+            tr.write_line(f"markdown report: {md_path}")
+        if summary_path:
+            with open(summary_path, "a", encoding="utf-8") as fh:
+                fh.write(md)

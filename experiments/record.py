@@ -1,0 +1,328 @@
+"""The one typed record of a run: what the plugin writes, the results file holds, and the dashboard reads.
+
+A run (``RunRecord``) holds suites (``SuiteRecord``); a suite holds its summary and one ``CaseRecord``
+per case; a case holds what the task under test produced (``TaskRun``) and one ``Score`` per scorer
+or judge. Nobody re-declares this shape: the dashboard, the exports and the baselines import it.
+
+The file is versioned (``schema_version``). A file of another version is refused with a message that
+says how to get a current one; see docs/experiments.md for the field reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from experiments.errors import ResultsError
+
+SCHEMA_VERSION = 2
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Estimate(_Model):
+    """A point estimate with its 95% confidence interval (``n`` values behind it)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+
+class Calls(_Model):
+    """Model calls spent on one score (cache hits are not calls)."""
+
+    model_calls: int = 0
+    cache_hits: int = 0
+    tokens: int = 0
+
+
+class MemberScore(_Model):
+    """One judge model's verdict inside a panel."""
+
+    judge_model: str
+    score: float | None = None
+    label_probs: dict[str, float] | None = None
+    reasoning: str | None = None
+    failure: str | None = None
+
+
+class Score(_Model):
+    """One scorer's (or judge's) verdict on one case. ``score`` is None exactly when ``failure`` says why."""
+
+    scorer: str  # the scorer's name, e.g. "geval:Coherence" or "token_f1"
+    criterion: str  # what it measures, e.g. "Coherence"; labels in the review store are filed under it
+    kind: Literal["judge", "scorer"]  # an LLM judge, or a deterministic scorer
+    scale: tuple[float, float] | None = None
+    score: float | None = None
+    threshold: float | None = None
+    passed: bool | None = None
+    label: str | None = None
+    label_probs: dict[str, float] | None = None
+    prob_source: str | None = None
+    entropy: float | None = None
+    reasoning: str | None = None
+    judge_model: str = ""
+    members: list[MemberScore] = []
+    failure: str | None = None
+    raw: str = ""
+    flags: list[str] = []
+    details: dict[str, Any] = {}
+    calls: Calls = Calls()
+    trace_id: str | None = None
+    span_id: str | None = None
+
+
+class TaskRun(_Model):
+    """What the task under test did for one case. ``error`` is set when it raised or timed out."""
+
+    output: str | None = None
+    contexts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    error: str | None = None
+    latency_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    trace_id: str | None = None
+    span_id: str | None = None
+
+
+class CaseRecord(_Model):
+    """One case: its inputs, what was judged, what the task did, and every score."""
+
+    case_id: str
+    input: str
+    context: str | None = None
+    expected: str | None = None
+    output: str | None = None  # the output that was judged (pointwise)
+    output_a: str | None = None  # pairwise: the two candidates
+    output_b: str | None = None
+    metadata: dict[str, Any] = {}
+    task: TaskRun | None = None
+    task_b: TaskRun | None = None
+    scores: list[Score] = []
+    trace_id: str | None = None  # the case's root span (task and evaluators beneath it)
+
+    def score_of(self, scorer: str | None = None) -> Score | None:
+        """The score by scorer name (the first, the suite's primary scorer, when None)."""
+        if scorer is None:
+            return self.scores[0] if self.scores else None
+        return next((s for s in self.scores if s.scorer == scorer), None)
+
+    @property
+    def shown_output(self) -> str:
+        """The output as a reviewer reads it (pairwise: both candidates)."""
+        if self.output is not None:
+            return self.output
+        if self.output_a is not None or self.output_b is not None:
+            return f"A: {self.output_a}\n\nB: {self.output_b}"
+        return ""
+
+
+class ScorerInfo(_Model):
+    """A scorer of a suite, as the run knew it."""
+
+    scorer: str
+    criterion: str
+    kind: Literal["judge", "scorer"]
+    scale: tuple[float, float] | None = None
+    threshold: float | None = None
+    version: str | None = None  # e.g. the G-Eval steps' content hash
+
+
+class TaskInfo(_Model):
+    """The task under test: its name, the user's version string and a fingerprint of its definition."""
+
+    name: str
+    version: str = ""
+    fingerprint: str = ""
+    cached: bool = False
+
+
+class PairwiseRates(_Model):
+    win: Estimate
+    tie: Estimate
+    loss: Estimate
+    win_rate: Estimate
+    length_controlled: Estimate
+    consistency: Estimate
+
+
+class ScorerSummary(_Model):
+    """Aggregates of one scorer over a suite's cases; every mean and rate carries a bootstrap 95% CI."""
+
+    scorer: str
+    criterion: str
+    kind: Literal["judge", "scorer"]
+    n_scored: int
+    failures: int
+    mean: Estimate
+    pass_rate: Estimate | None = None
+    below_threshold: int = 0
+    pairwise: PairwiseRates | None = None
+
+
+class CaseDelta(_Model):
+    """One case's score in the baseline and in this run."""
+
+    case_id: str
+    old: float
+    new: float
+    diff: float
+    old_output: str | None = None
+    new_output: str | None = None
+    trace_id: str | None = None
+    baseline_trace_id: str | None = None
+
+
+class Comparison(_Model):
+    """This run against a baseline run on the cases both scored (paired by case id)."""
+
+    baseline_run_id: str
+    baseline_source: str
+    scorer: str
+    n_paired: int
+    baseline_mean: float | None
+    mean: float | None
+    mean_diff: float | None
+    low: float | None
+    high: float | None
+    pvalue: float | None  # one-sided: H0 "the drop is at most max_drop"
+    max_drop: float
+    alpha: float
+    margin: float  # a case counts as improved / regressed when its score moved more than this
+    improved: int
+    regressed: int
+    unchanged: int
+    added: list[str] = []
+    removed: list[str] = []
+    worst: list[CaseDelta] = []
+    warnings: list[str] = []
+
+
+class GateResult(_Model):
+    """A suite's verdict. ``passed`` None means the gate had nothing to decide on."""
+
+    passed: bool | None
+    reason: str
+    checks: list[str] = []
+
+
+class SuiteSummary(_Model):
+    """What a suite's table row and the gate read."""
+
+    n: int
+    task_errors: int = 0
+    judge_failures: int = 0
+    flagged: int = 0
+    cache_hits: int = 0
+    model_calls: int = 0
+    tokens: int = 0
+    task_latency_s: Estimate | None = None
+    scorers: list[ScorerSummary] = []
+    comparisons: list[Comparison] = []  # one per scorer the baseline also has
+    baseline_note: str | None = None  # why there is no comparison (no baseline, suite not in it, refused)
+    gate: GateResult | None = None
+
+    def scorer(self, name: str | None = None) -> ScorerSummary | None:
+        """The summary of scorer ``name`` (the primary scorer when None)."""
+        if name is None:
+            return self.scorers[0] if self.scorers else None
+        return next((s for s in self.scorers if s.scorer == name), None)
+
+    def comparison(self, scorer: str | None = None) -> Comparison | None:
+        """The comparison with the baseline for ``scorer`` (the primary scorer when None)."""
+        name = scorer or (self.scorers[0].scorer if self.scorers else None)
+        return next((c for c in self.comparisons if c.scorer == name), None)
+
+
+class SuiteRecord(_Model):
+    """One suite of a run."""
+
+    suite: str
+    kind: str
+    dataset: str
+    dataset_hash: str
+    task: TaskInfo | None = None
+    task_b: TaskInfo | None = None
+    scorers: list[ScorerInfo]
+    gate: dict[str, Any] | None = None  # the Gate's settings
+    summary: SuiteSummary
+    cases: list[CaseRecord]
+
+    @property
+    def primary(self) -> ScorerInfo | None:
+        return self.scorers[0] if self.scorers else None
+
+
+class GitInfo(_Model):
+    commit: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+
+
+class RunRecord(_Model):
+    """A whole run: ``results/<run_id>.json``."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    started: str
+    finished: str
+    git: GitInfo = GitInfo()
+    harness_version: str = ""
+    judge_model: str = ""
+    baseline: str | None = None
+    suites: list[SuiteRecord] = Field(default_factory=list)
+
+    def suite(self, name: str) -> SuiteRecord | None:
+        return next((s for s in self.suites if s.suite == name), None)
+
+
+def load_run(path: str | os.PathLike[str]) -> RunRecord:
+    """Read and validate a results file; every problem is a ResultsError naming the file and the fix."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ResultsError(f"results file {p} does not exist; run `pytest evals/` to write one") from exc
+    except IsADirectoryError as exc:
+        raise ResultsError(f"{p} is a folder; name a results JSON file inside it") from exc
+    if not text.strip():
+        raise ResultsError(f"results file {p} is empty; rerun `pytest evals/` to write it again")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"results file {p} is not JSON ({exc.msg} at line {exc.lineno}); it may be truncated: "
+                           "rerun `pytest evals/` to write it again") from exc
+    if not isinstance(raw, dict):
+        raise ResultsError(f"results file {p} holds a JSON {type(raw).__name__}, not a run object")
+    version = raw.get("schema_version", 1)
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"results file {p} has schema version {version}; this harness reads version {SCHEMA_VERSION}. "
+            + ("It was written by an older harness: rerun `pytest evals/` (or refresh the baseline) to write a "
+               "current file." if isinstance(version, int) and version < SCHEMA_VERSION
+               else "It was written by a newer harness: upgrade evalharness to read it.")
+        )
+    try:
+        return RunRecord.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ResultsError(f"results file {p} does not match the results schema at {where}: {err['msg']}") from exc
+
+
+def write_run(run: RunRecord, path: str | os.PathLike[str]) -> Path:
+    """Write ``run`` to ``path`` atomically (readers never see half a file)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(run.model_dump_json(indent=1), encoding="utf-8")
+    tmp.replace(p)
+    return p

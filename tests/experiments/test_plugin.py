@@ -1,0 +1,195 @@
+"""The pytest plugin end to end: a throwaway eval project run by a real pytest in a subprocess, on a fake judge.
+
+The project's "application" is a function whose behaviour a variable switches, so a test can make a
+pull request that degrades it and watch the gate against the saved baseline fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+CONFTEST = '''
+import pytest
+from judges import Completion, ModelClient
+from judges.cache import CallCache
+from judges.providers import FakeFunctionProvider
+from experiments.pytest_plugin import *  # noqa
+
+SCORES = {"good": " 5", "ok": " 3", "bad": " 1"}
+
+def reply(req):
+    if req.labels is None:
+        return Completion(text="because", provider="fake", model="fake-judge", texts=("because",))
+    text = req.messages[-2].content
+    best = next(v for k, v in SCORES.items() if f"Response:\\n{k}" in text)
+    probs = {lab: (0.8 if lab == best else 0.05) for lab in req.labels}
+    return Completion(text=best, provider="fake", model="fake-judge", label_probs=probs)
+
+@pytest.fixture(scope="session")
+def judge_client():
+    return ModelClient(FakeFunctionProvider(reply, model="fake-judge", exact_label_probs=True),
+                       cache=CallCache("cache.sqlite"), trace=False)
+'''
+
+SUITE = '''
+import os
+import pytest
+from experiments import EvalSuite, Gate, TokenF1
+from judges import PointwiseJudge
+
+ANSWERS = {{"r0": "good", "r1": "good", "r2": "ok", "r3": "bad", "r4": "good"}}
+
+def app(case):
+    answer = ANSWERS[case.id]
+    if os.environ.get("APP_VARIANT") == "worse" and answer == "good":
+        return "ok"
+    if os.environ.get("APP_VARIANT") == "broken" and case.id == "r1":
+        raise RuntimeError("vector store down")
+    return answer
+
+SUITE = EvalSuite("demo", "demo.jsonl", "summarization", task=app,
+                  judge=PointwiseJudge("accuracy", "5 good, 1 bad"), scorers=(TokenF1(),),
+                  threshold=2.5, gate=Gate(min={gate_min}, metric="mean", on="ci_low", max_drop=0.1))
+
+@pytest.mark.parametrize("case", SUITE.cases(), ids=lambda c: c.id)
+def test_case(case, evaluate):
+    evaluate(SUITE, case)
+
+def test_gate(evaluate_suite):
+    evaluate_suite(SUITE)
+'''
+
+
+def make_project(tmp_path: Path, gate_min: float = 1.0) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    (tmp_path / "datasets").mkdir()
+    refs = ["good", "good", "ok", "bad", "good"]
+    rows = [{"id": f"r{i}", "article": f"article {i}", "reference": r} for i, r in enumerate(refs)]
+    (tmp_path / "datasets" / "demo.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_demo.py").write_text(SUITE.format(gate_min=gate_min))
+    return tmp_path
+
+
+def run_pytest(project: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    # no third-party plugin autoload: deepeval's own pytest plugin alone costs seconds per start
+    env = {**os.environ, "EVALHARNESS_TRACING": "", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **env_extra}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=project,
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def test_suite_runs_the_task_and_writes_one_typed_record(tmp_path):
+    from experiments import load_run
+
+    project = make_project(tmp_path)
+    proc = run_pytest(project, "--junitxml=junit.xml")
+    out = proc.stdout
+    assert proc.returncode == 1, out  # the "bad" case is below the threshold
+    assert "1 failed, 5 passed" in out
+    assert "eval summary (95% bootstrap CIs" in out
+    assert "r3: pointwise:accuracy score 1.50 < threshold 2.5" in out
+    run = load_run(project / "results" / "latest.json")
+    suite = run.suites[0]
+    assert suite.suite == "demo" and [c.case_id for c in suite.cases] == ["r0", "r1", "r2", "r3", "r4"]
+    assert suite.task is not None and suite.task.name == "app" and len(suite.task.fingerprint) == 16
+    assert [s.scorer for s in suite.scorers] == ["pointwise:accuracy", "token_f1"]
+    assert [s.kind for s in suite.scorers] == ["judge", "scorer"]
+    r0 = suite.cases[0]
+    assert r0.task.output == "good" and r0.output == "good"
+    # exact probabilities 0.8 on the chosen label, 0.05 on the other four: hand-computed weighted scores
+    assert r0.scores[0].score == pytest.approx(0.8 * 5 + 0.05 * (1 + 2 + 3 + 4))
+    assert r0.scores[1].score == 1.0 and r0.scores[1].judge_model == "deterministic"
+    assert suite.summary.model_calls == 10  # a label call and a reasoning call per case; the gate reuses them
+    assert run.judge_model == "fake-judge" and run.schema_version == 2
+    assert suite.summary.baseline_note == "no baseline"
+    assert "regression not tested: no baseline" in suite.summary.gate.reason
+    props = {p.get("name"): p.get("value") for p in ElementTree.parse(project / "junit.xml").iter("property")}
+    assert "score" in props
+
+    # an unchanged rerun makes no judge calls: everything comes from the cache; the task runs again
+    run_pytest(project)
+    again = load_run(project / "results" / "latest.json").suites[0]
+    assert again.summary.model_calls == 0 and again.summary.cache_hits == 10
+
+
+def test_a_degraded_application_fails_the_gate_against_its_baseline(tmp_path):
+    project = make_project(tmp_path)
+    saved = run_pytest(project, "--eval-save-baseline", "baselines/main.json")
+    assert "baseline saved: baselines/main.json" in saved.stdout, saved.stdout
+    same = run_pytest(project, "-k", "gate", "--eval-baseline", "baselines/main.json",
+                      "--eval-markdown", "report.md")
+    assert same.returncode == 0, same.stdout
+    assert "Δ +0.000 [+0.000, +0.000] vs baseline, p 1 for a drop > 0.1" in same.stdout
+
+    worse = run_pytest(project, "-k", "gate", "--eval-baseline", "baselines/main.json", "--eval-markdown", "report.md",
+                       APP_VARIANT="worse")
+    assert worse.returncode == 1, worse.stdout
+    assert "suite demo failed its gate: " in worse.stdout and "significant regression" in worse.stdout
+    md = (project / "report.md").read_text()
+    assert "| demo | **FAIL** | `pointwise:accuracy`" in md
+    assert "| `r0` | 4.50 | 3.00 | good | ok |" in md  # the regressed case, old and new output side by side
+    assert "regressed r0: 4.50 -> 3.00" in worse.stdout
+
+
+def test_task_errors_fail_their_case_with_the_error(tmp_path):
+    project = make_project(tmp_path)
+    proc = run_pytest(project, APP_VARIANT="broken")
+    assert "demo/r1: task error: RuntimeError: vector store down" in proc.stdout
+    run = json.loads((project / "results" / "latest.json").read_text())
+    assert run["suites"][0]["summary"]["task_errors"] == 1
+    assert "task errors 20% > 5%" in run["suites"][0]["summary"]["gate"]["reason"]
+
+
+def test_bad_baselines_are_clear_errors(tmp_path):
+    project = make_project(tmp_path)
+    (project / "empty.json").write_text("")
+    proc = run_pytest(project, "--eval-baseline", "empty.json")
+    assert proc.returncode == 4 and "eval baseline: results file" in proc.stderr and "is empty" in proc.stderr
+    proc = run_pytest(project, "--eval-baseline", "nowhere/")
+    assert proc.returncode == 4 and "does not exist" in proc.stderr
+
+
+def test_gate_fails_on_the_ci_lower_bound(tmp_path):
+    project = make_project(tmp_path, gate_min=3.9)
+    proc = run_pytest(project, "-k", "gate")
+    assert proc.returncode == 1
+    assert "suite demo failed its gate: mean 95% CI low" in proc.stdout
+    assert "< 3.9" in proc.stdout
+
+
+def test_xdist_workers_report_to_one_summary_and_the_controller_decides_the_gate(tmp_path):
+    pytest.importorskip("xdist")
+    project = make_project(tmp_path, gate_min=4.9)
+    proc = run_pytest(project, "-p", "xdist.plugin", "-n", "2")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    results = json.loads((project / "results" / "latest.json").read_text())
+    assert len(results["suites"][0]["cases"]) == 5
+    assert "suite demo failed its gate (decided over all workers' cases)" in proc.stdout
+
+
+def test_bad_dataset_row_names_file_line_and_field(tmp_path):
+    project = make_project(tmp_path)
+    with (project / "datasets" / "demo.jsonl").open("a") as f:
+        f.write(json.dumps({"id": "broken", "article": ""}) + "\n")
+    proc = run_pytest(project)
+    assert proc.returncode != 0
+    assert "demo.jsonl:6: field 'article': String should have at least 1 character" in proc.stdout
+
+
+def test_unknown_judge_model_fails_the_eval_items_not_the_session(tmp_path):
+    project = make_project(tmp_path)
+    (project / "conftest.py").write_text("from experiments.pytest_plugin import *  # noqa\n")
+    (project / "test_other.py").write_text("def test_unrelated():\n    assert True\n")
+    proc = run_pytest(project, "--judge-model", "nonsense:model")
+    assert proc.returncode == 1
+    assert "unknown judge model 'nonsense:model'" in proc.stdout
+    assert "1 passed" in proc.stdout.splitlines()[-1]  # the unrelated test still ran
