@@ -16,7 +16,10 @@ USER_KEY = "dashboard_user"
 
 
 def config() -> DashboardConfig:
-    """The environment's configuration, overridden by ``streamlit run dashboard/app.py -- --db X --users Y``."""
+    """The environment's configuration, overridden by ``streamlit run dashboard/app.py -- --db X --users Y``.
+
+    Flags: ``--db``, ``--users``, ``--datasets``, ``--results`` (the folder of eval run files).
+    """
     cfg = DashboardConfig.from_env()
     argv = sys.argv[1:]
 
@@ -29,6 +32,8 @@ def config() -> DashboardConfig:
         cfg = replace(cfg, users=Path(users_path))
     if (datasets := _flag("--datasets")) is not None:
         cfg = replace(cfg, datasets=Path(datasets))
+    if (results := _flag("--results")) is not None:
+        cfg = replace(cfg, results_dir=Path(results))
     return cfg
 
 

@@ -15,6 +15,7 @@ else:
     pages = [
         st.Page("views/review.py", title="Review", icon=":material/rate_review:", default=True),
         st.Page("views/calibration.py", title="Calibration", icon=":material/balance:"),
+        st.Page("views/runs.py", title="Runs", icon=":material/compare_arrows:"),
     ]
     if user.is_admin:
         pages += [

@@ -16,13 +16,15 @@ class DashboardConfig:
     """Paths and settings shared by the app and the CLI.
 
     Environment: ``EVALHARNESS_REVIEW_DB`` (file path or SQLAlchemy URL), ``EVALHARNESS_USERS`` (TOML),
-    ``EVALHARNESS_DATASETS`` (export folder), ``EVALHARNESS_LEASE_SECONDS``, ``EVALHARNESS_PHOENIX_ENDPOINT``,
-    ``EVALHARNESS_SQLITE_SYNC`` (FULL or NORMAL).
+    ``EVALHARNESS_DATASETS`` (export folder), ``EVALHARNESS_RESULTS`` (the eval runs' results folder, read by
+    the Runs page), ``EVALHARNESS_LEASE_SECONDS``, ``EVALHARNESS_PHOENIX_ENDPOINT``, ``EVALHARNESS_SQLITE_SYNC``
+    (FULL or NORMAL).
     """
 
     db: str = ".evalharness/review.sqlite"
     users: Path = Path(".evalharness/users.toml")
     datasets: Path = Path("datasets")
+    results_dir: Path = Path("results")
     lease_seconds: float = 600.0
     phoenix_endpoint: str = "http://127.0.0.1:6006"
     sqlite_synchronous: str = "FULL"
@@ -40,6 +42,7 @@ class DashboardConfig:
             db=env.get("EVALHARNESS_REVIEW_DB", cls.db),
             users=Path(env.get("EVALHARNESS_USERS", str(cls.users))),
             datasets=Path(env.get("EVALHARNESS_DATASETS", str(cls.datasets))),
+            results_dir=Path(env.get("EVALHARNESS_RESULTS", str(cls.results_dir))),
             lease_seconds=lease,
             phoenix_endpoint=env.get("EVALHARNESS_PHOENIX_ENDPOINT", cls.phoenix_endpoint),
             sqlite_synchronous=env.get("EVALHARNESS_SQLITE_SYNC", cls.sqlite_synchronous).upper(),

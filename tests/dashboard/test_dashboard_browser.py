@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import PASSWORDS, sample_items
+from dashboard_helpers import PASSWORDS, run_pair, sample_items
 
 from dashboard import ReviewStore
+from experiments.baseline import compare
+from experiments.record import write_run
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +51,13 @@ def server(tmp_path: Path, users_file: Path) -> Iterator[dict]:
     store.add_items(sample_items(6))
     store.close()
     port = _free_port()
-    env = {**os.environ, "EVALHARNESS_REVIEW_DB": str(db), "EVALHARNESS_USERS": str(users_file)}
+    results = tmp_path / "results"  # empty unless a test writes run files (the Runs page reads it per run)
+    env = {
+        **os.environ,
+        "EVALHARNESS_REVIEW_DB": str(db),
+        "EVALHARNESS_USERS": str(users_file),
+        "EVALHARNESS_RESULTS": str(results),
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -88,7 +96,7 @@ def server(tmp_path: Path, users_file: Path) -> Iterator[dict]:
                 out = proc.stdout.read().decode() if proc.poll() is not None and proc.stdout else ""
                 pytest.fail(f"streamlit did not become healthy on {url}: {out}")
             time.sleep(0.2)
-        yield {"url": url, "db": db}
+        yield {"url": url, "db": db, "results": results}
     finally:
         # Stop exactly the server this fixture started (its own session), by PID.
         os.killpg(proc.pid, signal.SIGTERM)
@@ -212,3 +220,27 @@ def test_claim_survives_reload(server: dict, browser) -> None:
     page.reload()
     _login(page, server["url"], "bob")
     assert _current_item(page) == before
+
+
+def test_runs_page_shows_the_regressed_case(server: dict, browser) -> None:
+    base, new = run_pair()
+    write_run(base, server["results"] / "run-base.json")
+    write_run(new, server["results"] / "run-new.json")
+    info = new.suites[0].scorers[0]
+    expected = compare(new.suites[0].cases, base.suites[0], info, run_id="run-base", source="", max_drop=0.5)
+    page = browser.new_context().new_page()
+    _login(page, server["url"], "bob")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for(timeout=30_000)
+    page.get_by_text("case q-drop · regressed · Δ -3.00").wait_for(timeout=30_000)
+    _settle(page)
+    body = page.locator("body").inner_text()
+    assert body.index("case q-drop") < body.index("case q-gain")  # regressions first
+    # The table is drawn on a canvas; its cells are in the grid's accessible table (raw values).
+    grid = page.get_by_test_id("stDataFrame").locator("table[role=grid]")
+    grid.locator("th", has_text="Δ").first.wait_for(state="attached", timeout=30_000)
+    headers = grid.locator("th").all_text_contents()
+    first_row = grid.locator("tbody tr").first.locator("td").all_text_contents()
+    assert first_row[headers.index("scorer")] == "geval:Correctness"
+    assert float(first_row[headers.index("Δ")]) == pytest.approx(expected.mean_diff)
+    assert expected.mean_diff == pytest.approx(-1 / 3)

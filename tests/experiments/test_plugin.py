@@ -44,10 +44,10 @@ import pytest
 from experiments import EvalSuite, Gate, TokenF1
 from judges import PointwiseJudge
 
-ANSWERS = {{"r0": "good", "r1": "good", "r2": "ok", "r3": "bad", "r4": "good"}}
+PATTERN = ["good", "good", "ok", "bad", "good"]
 
 def app(case):
-    answer = ANSWERS[case.id]
+    answer = PATTERN[int(case.id[1:]) % 5]
     if os.environ.get("APP_VARIANT") == "worse" and answer == "good":
         return "ok"
     if os.environ.get("APP_VARIANT") == "broken" and case.id == "r1":
@@ -67,11 +67,11 @@ def test_gate(evaluate_suite):
 '''
 
 
-def make_project(tmp_path: Path, gate_min: float = 1.0) -> Path:
+def make_project(tmp_path: Path, gate_min: float = 1.0, n: int = 5) -> Path:
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
     (tmp_path / "datasets").mkdir()
     refs = ["good", "good", "ok", "bad", "good"]
-    rows = [{"id": f"r{i}", "article": f"article {i}", "reference": r} for i, r in enumerate(refs)]
+    rows = [{"id": f"r{i}", "article": f"article {i}", "reference": refs[i % 5]} for i in range(n)]
     (tmp_path / "datasets" / "demo.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_demo.py").write_text(SUITE.format(gate_min=gate_min))
@@ -122,7 +122,9 @@ def test_suite_runs_the_task_and_writes_one_typed_record(tmp_path):
 
 
 def test_a_degraded_application_fails_the_gate_against_its_baseline(tmp_path):
-    project = make_project(tmp_path)
+    # 20 cases: 12 "good" answers turn "ok" in the worse variant. (With 5 cases and 3 regressions the exact
+    # sign-flip p-value cannot go below 1/8: too few cases to call anything a significant drop.)
+    project = make_project(tmp_path, n=20)
     saved = run_pytest(project, "--eval-save-baseline", "baselines/main.json")
     assert "baseline saved: baselines/main.json" in saved.stdout, saved.stdout
     same = run_pytest(project, "-k", "gate", "--eval-baseline", "baselines/main.json",
