@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .errors import ConfigError
-from .models import Item, JudgeView, NewItem
+from .models import Item, JudgeView, LabelRecord, NewItem
 
 
 def item_row(it: NewItem, now: float) -> dict[str, Any]:
@@ -63,3 +63,13 @@ def item_from_row(row: Any) -> Item:
         meta=json.loads(row.meta),
         created=row.created,
     )
+
+
+def label_from_row(row: Any) -> LabelRecord:
+    """A label joined with its item (the columns ``ReviewStore.labels`` selects)."""
+    d = row._asdict()
+    lo, hi = d.pop("scale_min"), d.pop("scale_max")
+    d["scale"] = None if lo is None else (lo, hi)
+    d["categories"] = tuple(json.loads(d["categories"]))
+    d["meta"] = json.loads(d["meta"])
+    return LabelRecord(**d)

@@ -95,8 +95,8 @@ def _run(args: argparse.Namespace) -> int:
             from .export import export_to_phoenix, write_fewshot, write_golden
 
             records = store.labels()
-            for crit, path in write_golden(records, args.datasets).items():
-                print(f"golden {crit}: {path}")
+            for (kind, crit), path in write_golden(records, args.datasets).items():
+                print(f"golden {kind}/{crit}: {path}")
             for crit, path in write_fewshot(records, args.datasets, k=args.fewshot_k).items():
                 print(f"few-shot {crit}: {path}")
             if args.phoenix:
@@ -119,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
 def _fill(store: object, args: argparse.Namespace) -> int:
     from experiments.errors import ResultsError
     from experiments.record import load_run
+
     from .fill import (
         EscalationRules,
         FillReport,

@@ -138,6 +138,8 @@ def _case_item(suite: SuiteRecord, case: CaseRecord, score: Score, queue: str, *
             "kind": suite.kind,
             "passed": score.passed,
             "failure": score.failure,
+            # the two candidates of a pairwise case, so an export need not split them out of `output`
+            **({"output_a": case.output_a, "output_b": case.output_b} if suite.kind == "pairwise" else {}),
         },
         **kw,
     )

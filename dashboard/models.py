@@ -116,6 +116,12 @@ class LabelRecord:
     expected: str | None
     trace_id: str | None
     span_id: str | None
+    # What the export needs to place a label in a dataset: the item's suite, scale, offered categories
+    # and meta (eval items carry ``case_id`` and the dataset ``kind`` there).
+    suite: str | None = None
+    scale: tuple[float, float] | None = None
+    categories: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

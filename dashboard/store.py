@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ._engine import dialect_insert, engine_for
-from ._rows import item_from_row, item_row
+from ._rows import item_from_row, item_row, label_from_row
 from ._schema import audit, items, labels, metadata, passes, slots
 from ._statements import (
     AUDIT,
@@ -339,6 +339,11 @@ class ReviewStore:
                 items.c.expected,
                 items.c.trace_id,
                 items.c.span_id,
+                items.c.suite,
+                items.c.scale_min,
+                items.c.scale_max,
+                items.c.categories,
+                items.c.meta,
             )
             .join(items, items.c.id == labels.c.item_id)
             .order_by(labels.c.id)
@@ -348,7 +353,7 @@ class ReviewStore:
         if queue is not None:
             q = q.where(items.c.queue == queue)
         with self.engine.connect() as conn:
-            return [LabelRecord(**r._asdict()) for r in conn.execute(q).all()]
+            return [label_from_row(r) for r in conn.execute(q).all()]
 
     def audit_log(self, *, item_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
         """The newest audit rows first (optionally for one item)."""

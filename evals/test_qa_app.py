@@ -16,7 +16,7 @@ from experiments import EvalSuite, Gate, RougeL, TokenF1
 from judges import PointwiseJudge
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/ is a folder of scripts, not a package
-from examples.qa_app import eval_task  # noqa: E402
+from examples.qa_app import eval_task
 
 QA_APP = EvalSuite(
     name="qa-app",

@@ -75,7 +75,8 @@ class EvalRuntime:
         self.gate_tested: set[str] = set()  # suites with a gate test in this session
         self.judge_model = ""
         self.tracing: Any = None
-        self.xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")
+        # xdist sets workerinput on a worker's config (the environment variable leaks into subprocesses)
+        self.xdist_worker = getattr(config, "workerinput", {}).get("workerid")
         self._baseline: Baseline | None | bool = False  # False: not loaded yet
         self.run: RunRecord | None = None
 
@@ -144,7 +145,9 @@ def load_configured_baseline(config: pytest.Config) -> Baseline | None:
         if not path.exists():
             return None  # this project keeps no baseline in the repository
     run, found = load_baseline(path, branch=config.getoption("eval_baseline_branch"))
-    return Baseline(run, str(found), force=bool(config.getoption("eval_baseline_force")))
+    root = Path(config.rootpath).resolve()
+    shown = found.resolve().relative_to(root) if found.resolve().is_relative_to(root) else found
+    return Baseline(run, str(shown), force=bool(config.getoption("eval_baseline_force")))
 
 
 _KEY = pytest.StashKey[EvalRuntime]()

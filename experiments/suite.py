@@ -177,10 +177,10 @@ def to_score(scorer: Judge, result: Result, *, threshold: float | None, trace_id
     """The record of one verdict. The only place a case's pass/fail is decided."""
     calls = Calls(model_calls=result.calls.model_calls, cache_hits=result.calls.cache_hits,
                   tokens=result.calls.prompt_tokens + result.calls.completion_tokens)
-    common: dict[str, Any] = dict(scorer=scorer.judge_name, criterion=scorer.metric_name, kind=_kind(scorer),
-                                  scale=_scale(scorer), threshold=threshold, judge_model=result.judge_model,
-                                  raw=result.raw, flags=list(result.flags), calls=calls, trace_id=trace_id,
-                                  span_id=span_id)
+    common: dict[str, Any] = {"scorer": scorer.judge_name, "criterion": scorer.metric_name, "kind": _kind(scorer),
+                              "scale": _scale(scorer), "threshold": threshold, "judge_model": result.judge_model,
+                              "raw": result.raw, "flags": list(result.flags), "calls": calls, "trace_id": trace_id,
+                              "span_id": span_id}
     if not isinstance(result, Judgement):
         return Score(**common, failure=result.reason)
     members = [MemberScore(**m) for m in result.details.get("members", [])]

@@ -13,7 +13,7 @@ import hashlib
 import inspect
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,9 +30,6 @@ class TaskOutput:
     tool_calls: tuple[Mapping[str, Any], ...] = ()
     prompt_tokens: int = 0
     completion_tokens: int = 0
-
-
-TaskFn = Callable[[Case], "str | TaskOutput | Awaitable[str | TaskOutput]"]
 
 
 @runtime_checkable
@@ -90,6 +87,7 @@ class Task:
 
 
 def _blocking(fn: Any) -> bool:
+    # a plain function may block (a sync HTTP client, a local model): run it in a thread, off the event loop
     return not inspect.iscoroutinefunction(fn)
 
 
@@ -165,7 +163,7 @@ def _client(spec: str, cache: bool) -> Any:
 
 def as_task(task: Any) -> TaskLike:
     """A ``Task`` or ``PromptTask`` as given, or a plain callable wrapped in ``Task``."""
-    if isinstance(task, (Task, PromptTask)) or isinstance(task, TaskLike):
+    if isinstance(task, (Task, PromptTask, TaskLike)):
         return task  # type: ignore[no-any-return]
     if callable(task):
         return Task(task)
@@ -206,6 +204,6 @@ async def execute(task: TaskLike, case: Case, *, timeout_s: float | None) -> Tas
         return TaskResult(None, f"timed out after {timeout_s:g} s", time.perf_counter() - t0)
     except TaskError as exc:
         return TaskResult(None, str(exc), time.perf_counter() - t0)
-    except Exception as exc:  # the task is user code: any exception is recorded as that case's task error
+    except Exception as exc:  # noqa: BLE001 - user code: any exception is recorded as that case's task error
         return TaskResult(None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
     return TaskResult(out, None, time.perf_counter() - t0)

@@ -13,14 +13,15 @@ st.title("Export")
 
 records = store.labels()
 rows = golden_rows(records)
-st.write(f"{len(rows)} labelled items, {sum(r['n_reviewers'] for r in rows)} labels.")
+n_labels = sum(g.row["provenance"]["n_reviewers"] for g in rows)
+st.write(f"{len(rows)} labelled cases, {n_labels} labels (one per reviewer and case).")
 
 folder = st.text_input("Datasets folder", str(cfg.datasets), key="export_folder")
 k = st.number_input("Few-shot examples per criterion", min_value=1, max_value=50, value=6, key="export_k")
 
 if st.button("Write golden JSONL", key="export_golden"):
-    written = write_golden(records, folder)
-    st.success("\n".join(f"{c}: {p}" for c, p in written.items()) or "Nothing to write.")
+    golden = write_golden(records, folder)
+    st.success("\n".join(f"{kind}/{c}: {p}" for (kind, c), p in golden.items()) or "Nothing to write.")
 if st.button("Write few-shot examples", key="export_fewshot"):
     written = write_fewshot(records, folder, k=int(k))
     st.success(

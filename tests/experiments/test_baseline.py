@@ -122,6 +122,6 @@ def test_refused_baseline_fails_the_gate_and_forcing_compares_with_a_warning():
     ok = suite_record(header(), cases, baseline=forced, judge_model="gemma")
     assert ok.summary.comparison() is not None and ok.summary.gate.passed is True
     assert ok.summary.comparison().warnings == [
-        "forced comparison: dataset changed: 1 shared case(s) have another input or reference (e.g. ['a']); "
-        "baseline dataset h1, this run h1"]
+        ("forced comparison: dataset changed: 1 shared case(s) have another input or reference (e.g. ['a']); "
+         "baseline dataset h1, this run h1")]
     assert forced.warnings and forced.warnings[0].startswith("qa: forced comparison")

@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+pytestmark = pytest.mark.slow  # loads the real model
+
 pytest.importorskip("llama_cpp", reason="the local judge needs: pip install 'evalharness[local]'")
 
 from judges import Case, GEval, Judgement, ModelClient, ModelRequest, PairwiseJudge
