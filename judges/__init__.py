@@ -6,8 +6,8 @@
 """
 
 from judges._judge import Judge
-from judges.client import ClientStats, ModelClient
-from judges.config import JudgeConfig, get_model, load_config
+from judges.client import ModelClient
+from judges.config import get_model
 from judges.datasets import load_cases
 from judges.errors import (
     ConfigError,
@@ -20,25 +20,21 @@ from judges.errors import (
 from judges.geval import GEval
 from judges.pairwise import PairwiseJudge
 from judges.panel import JudgePanel
-from judges.pointwise import FewShotExample, PointwiseJudge, load_few_shot
+from judges.pointwise import PointwiseJudge, load_few_shot
 from judges.results import Case, JudgeFailure, Judgement
-from judges.types import Completion, Message, ModelRequest
+from judges.types import Completion, ModelRequest
 
 __all__ = [
     "Case",
-    "ClientStats",
     "Completion",
     "ConfigError",
     "DatasetError",
-    "FewShotExample",
     "GEval",
     "Judge",
-    "JudgeConfig",
     "JudgeError",
     "JudgeFailure",
     "JudgePanel",
     "Judgement",
-    "Message",
     "ModelClient",
     "ModelRequest",
     "ModelUnavailableError",
@@ -48,6 +44,5 @@ __all__ = [
     "RetryableProviderError",
     "get_model",
     "load_cases",
-    "load_config",
     "load_few_shot",
 ]

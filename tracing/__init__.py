@@ -6,8 +6,7 @@
 the production log (JSONL file or Phoenix LLM spans) as rows. See docs/tracing.md.
 """
 
-from tracing._processor import DeliveryStats
-from tracing.annotations import AnnotatorKind, SpanAnnotation, annotate_spans
+from tracing.annotations import SpanAnnotation, annotate_spans
 from tracing.errors import (
     AnnotationError,
     PhoenixServerError,
@@ -16,20 +15,10 @@ from tracing.errors import (
     TracingConfigError,
     TracingError,
 )
-from tracing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, default_price_table, estimate_cost
-from tracing.redaction import (
-    DEFAULT_RULES,
-    RedactingSpanExporter,
-    RedactingSpanProcessor,
-    RedactionRule,
-    Redactor,
-)
+from tracing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, estimate_cost
+from tracing.redaction import RedactingSpanProcessor, RedactionRule, Redactor
 from tracing.setup import TracingHandle, setup, setup_from_env
 from tracing.spans import (
-    ChainCall,
-    EvaluatorCall,
-    LLMCall,
-    RetrieverCall,
     chain_span,
     current_span_ids,
     evaluator_span,
@@ -41,23 +30,15 @@ from tracing.spans import (
 
 __all__ = [
     "DEFAULT_PRICES",
-    "DEFAULT_RULES",
     "AnnotationError",
-    "AnnotatorKind",
-    "ChainCall",
-    "DeliveryStats",
-    "EvaluatorCall",
-    "LLMCall",
     "ModelPrice",
     "PhoenixServerError",
     "PriceTable",
     "ProductionLogError",
     "ProviderConflictError",
-    "RedactingSpanExporter",
     "RedactingSpanProcessor",
     "RedactionRule",
     "Redactor",
-    "RetrieverCall",
     "SpanAnnotation",
     "TracingConfigError",
     "TracingError",
@@ -65,7 +46,6 @@ __all__ = [
     "annotate_spans",
     "chain_span",
     "current_span_ids",
-    "default_price_table",
     "estimate_cost",
     "evaluator_span",
     "llm_span",
