@@ -11,7 +11,7 @@ this way; ``load_run`` reads a results file (``results/<run-id>.json``) as the o
 from experiments.errors import BaselineError, ExperimentError, ResultsError, TaskError
 from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord, load_run
 from experiments.scorers import Contains, ExactMatch, JsonValid, Regex, RougeL, SemanticSimilarity, TokenF1
-from experiments.suite import EvalSuite, Gate
+from experiments.suite import EvalSuite, Gate, VersusBaseline
 from experiments.task import PromptTask, Task, TaskOutput
 
 __all__ = [
@@ -35,5 +35,6 @@ __all__ = [
     "TaskError",
     "TaskOutput",
     "TokenF1",
+    "VersusBaseline",
     "load_run",
 ]

@@ -32,7 +32,7 @@ from experiments.errors import ExperimentError
 from experiments.record import CaseRecord, RunRecord, SuiteRecord, write_run
 from experiments.report import format_markdown, format_table
 from experiments.run import Baseline, git_info, harness_version, suite_header, suite_record
-from experiments.suite import EvalSuite, run_case
+from experiments.suite import EvalSuite, VersusBaseline, run_case
 from judges.client import ModelClient
 from judges.results import Case
 
@@ -107,7 +107,16 @@ class EvalRuntime:
         sem = self._semaphores.get(suite.name)
         if sem is None:
             sem = self._semaphores[suite.name] = asyncio.Semaphore(suite.task_concurrency)
-        return await run_case(suite, case, client, run_id=self.run_id, semaphore=sem)
+        return await run_case(suite, case, client, run_id=self.run_id, semaphore=sem,
+                              baseline_output=self.baseline_output(suite, case))
+
+    def baseline_output(self, suite: EvalSuite, case: Case) -> str | None:
+        """The baseline run's output for ``case``, when the suite judges against it (VersusBaseline)."""
+        if self.baseline is None or not any(isinstance(s, VersusBaseline) for s in suite.all_scorers):
+            return None
+        base = self.baseline.run.suite(suite.name)
+        rec = next((c for c in base.cases if c.case_id == case.id), None) if base else None
+        return rec.output if rec is not None else None
 
     def case_future(self, suite: EvalSuite, case: Case, client: ModelClient) -> Any:
         """The (memoised) run of ``case``; the first call starts every selected case of the suite at once."""

@@ -134,6 +134,8 @@ class ScorerInfo(_Model):
     scale: tuple[float, float] | None = None
     threshold: float | None = None
     version: str | None = None  # e.g. the G-Eval steps' content hash
+    pairwise: bool = False  # scores are A-wins (1) / tie (0.5) / B-wins (0): summarised as win rates
+    needs_baseline: bool = False  # judges this run's output against the baseline run's (VersusBaseline)
 
 
 class TaskInfo(_Model):
@@ -166,6 +168,7 @@ class ScorerSummary(_Model):
     pass_rate: Estimate | None = None
     below_threshold: int = 0
     pairwise: PairwiseRates | None = None
+    needs_baseline: bool = False
 
 
 class CaseDelta(_Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -36,7 +36,8 @@ from experiments.task import PromptTask, TaskLike, TaskOutput, as_task, execute
 from judges._judge import Judge
 from judges.client import ModelClient
 from judges.datasets import dataset_path, load_cases
-from judges.results import Case, Judgement, Result
+from judges.pairwise import PairwiseJudge
+from judges.results import Case, JudgeFailure, Judgement, Result
 from judges.stats import Estimate as _Est
 from judges.stats import mean_ci, win_rates
 
@@ -77,6 +78,36 @@ class Gate:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class VersusBaseline:
+    """Pairwise-vs-baseline: ``pairwise_judge`` compares this run's output (A) with the baseline run's output for the
+    same case (B), in both orders. Gate on it with ``Gate(min=..., metric="win_rate", scorer=<its name>)``:
+    a win rate of 0.5 means "as good as the baseline". Without a baseline run it scores nothing.
+    """
+
+    pairwise_judge: PairwiseJudge
+    uses_model = True
+    scale = (0.0, 1.0)
+
+    @property
+    def judge_name(self) -> str:
+        return f"vs_baseline:{self.pairwise_judge.metric_name[:40]}"
+
+    @property
+    def metric_name(self) -> str:
+        return self.pairwise_judge.metric_name
+
+    async def judge(self, client: ModelClient, case: Case) -> Result:
+        base = case.metadata.get("baseline_output")
+        if not isinstance(base, str) or case.output is None:
+            return JudgeFailure(self.judge_name, client.info.model,
+                                f"case {case.id!r} has no {'output' if case.output is None else 'baseline output'} to compare")
+        pair = Case(case.id, case.input, context=case.context, expected=case.expected, output_a=case.output,
+                    output_b=base, metadata=case.metadata)
+        result = await self.pairwise_judge.judge(client, pair)
+        return replace(result, judge=self.judge_name)
 
 
 @dataclass(frozen=True)
@@ -154,7 +185,9 @@ class EvalSuite:
 
     def scorer_infos(self) -> list[ScorerInfo]:
         return [ScorerInfo(scorer=s.judge_name, criterion=s.metric_name, kind=_kind(s),
-                           scale=_scale(s), threshold=self.threshold if i == 0 else None)
+                           scale=_scale(s), threshold=self.threshold if i == 0 else None,
+                           pairwise=isinstance(s, (PairwiseJudge, VersusBaseline)),
+                           needs_baseline=isinstance(s, VersusBaseline))
                 for i, s in enumerate(self.all_scorers)]
 
     def task_infos(self) -> tuple[TaskInfo | None, TaskInfo | None]:
@@ -245,8 +278,12 @@ async def _score(scorer: Judge, client: ModelClient, case: Case, suite: EvalSuit
 
 
 async def run_case(suite: EvalSuite, case: Case, client: ModelClient, *, run_id: str = "",
-                   semaphore: asyncio.Semaphore | None = None) -> CaseRecord:
-    """Run the task on ``case`` (bounded by ``semaphore``), then every scorer, all under one root span."""
+                   semaphore: asyncio.Semaphore | None = None, baseline_output: str | None = None) -> CaseRecord:
+    """Run the task on ``case`` (bounded by ``semaphore``), then every scorer, all under one root span.
+
+    ``baseline_output``: the baseline run's output for this case, for ``VersusBaseline`` scorers (which are
+    skipped without one).
+    """
     import tracing
 
     with tracing.chain_span(f"eval:{suite.name}", input=case.input, attributes={
@@ -261,9 +298,12 @@ async def run_case(suite: EvalSuite, case: Case, client: ModelClient, *, run_id:
         judged = _judged_case(case, suite, a, b)
         scores: list[Score] = []
         if not failed:  # a task that failed produced nothing to judge: its case is a task error, not a score
+            if baseline_output is not None:
+                judged = replace(judged, metadata={**judged.metadata, "baseline_output": baseline_output})
             scores = list(await asyncio.gather(*(
                 _score(s, client, judged, suite, suite.threshold if i == 0 else None)
-                for i, s in enumerate(suite.all_scorers))))
+                for i, s in enumerate(suite.all_scorers)
+                if baseline_output is not None or not isinstance(s, VersusBaseline))))
         root.set_output(judged.output if judged.output is not None else None)
         ids = root.ids
     return CaseRecord(case_id=case.id, input=case.input, context=judged.context, expected=case.expected,
@@ -313,7 +353,8 @@ def summarize_scorer(info: ScorerInfo, records: Sequence[CaseRecord], *, pairwis
     return ScorerSummary(scorer=info.scorer, criterion=info.criterion, kind=info.kind, n_scored=len(scored),
                          failures=len(given) - len(scored), mean=estimate(mean_ci(values)),  # type: ignore[arg-type]
                          pass_rate=estimate(mean_ci(np.array(verdicts, dtype=float))) if verdicts else None,
-                         below_threshold=sum(1 for v in verdicts if not v), pairwise=rates)
+                         below_threshold=sum(1 for v in verdicts if not v), pairwise=rates,
+                         needs_baseline=info.needs_baseline)
 
 
 def summarize(scorers: Sequence[ScorerInfo], records: Sequence[CaseRecord], *, kind: str, gate: Gate | None,
@@ -331,8 +372,7 @@ def summarize(scorers: Sequence[ScorerInfo], records: Sequence[CaseRecord], *, k
         model_calls=sum(s.calls.model_calls for s in all_scores),
         tokens=sum(s.calls.tokens for s in all_scores),
         task_latency_s=estimate(mean_ci(latencies)) if latencies else None,
-        scorers=[summarize_scorer(i, records, pairwise=kind == "pairwise" and i.scorer.startswith("pairwise"))
-                 for i in scorers],
+        scorers=[summarize_scorer(i, records, pairwise=i.pairwise) for i in scorers],
         comparisons=list(comparisons),
         baseline_note=baseline_note,
     )
@@ -349,6 +389,8 @@ def decide_gate(gate: Gate, summary: SuiteSummary, *, baseline_refused: bool = F
     checks: list[str] = []
     failed: list[str] = []
     n = summary.n or 1
+    if s.needs_baseline and s.n_scored == 0 and s.failures == 0:
+        return GateResult(passed=True, reason=f"{s.scorer} not tested: {summary.baseline_note}")
     if gate.min is not None:
         est = {"mean": s.mean, "pass_rate": s.pass_rate,
                "win_rate": s.pairwise.win_rate if s.pairwise else None}[gate.metric]

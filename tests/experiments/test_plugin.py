@@ -195,3 +195,64 @@ def test_unknown_judge_model_fails_the_eval_items_not_the_session(tmp_path):
     assert proc.returncode == 1
     assert "unknown judge model 'nonsense:model'" in proc.stdout
     assert "1 passed" in proc.stdout.splitlines()[-1]  # the unrelated test still ran
+
+
+PAIRWISE_CONFTEST = '''
+import re
+import pytest
+from judges import Completion, ModelClient
+from judges.providers import FakeFunctionProvider
+from experiments.pytest_plugin import *  # noqa
+
+RANK = {"good": 2, "ok": 1, "bad": 0}
+
+def reply(req):
+    a, b = re.search(r"Response A:\\n(.*?)\\n\\nResponse B:\\n(.*?)\\n\\n", req.messages[-2].content, re.S).groups()
+    pa = 0.5 if RANK[a] == RANK[b] else (0.9 if RANK[a] > RANK[b] else 0.1)
+    probs = {lab: pa if lab.strip() == "A" else 1 - pa for lab in req.labels}
+    return Completion(text="A" if pa >= 0.5 else "B", provider="fake", model="fake-judge", label_probs=probs)
+
+@pytest.fixture(scope="session")
+def judge_client():
+    return ModelClient(FakeFunctionProvider(reply, model="fake-judge", exact_label_probs=True), trace=False)
+'''
+
+PAIRWISE_SUITE = '''
+import os
+import pytest
+from experiments import EvalSuite, Gate, VersusBaseline
+from judges import PairwiseJudge
+
+def app(case):
+    good = ["good", "good", "ok", "bad", "good"][int(case.id[1:]) % 5]
+    return "ok" if os.environ.get("APP_VARIANT") == "worse" and good == "good" else good
+
+VS = VersusBaseline(PairwiseJudge("quality"))
+SUITE = EvalSuite("vs", "demo.jsonl", "summarization", task=app, scorers=(VS,),
+                  gate=Gate(min=0.35, metric="win_rate", on="point", scorer=VS.judge_name))
+
+@pytest.mark.parametrize("case", SUITE.cases(), ids=lambda c: c.id)
+def test_case(case, evaluate):
+    evaluate(SUITE, case)
+
+def test_gate(evaluate_suite):
+    evaluate_suite(SUITE)
+'''
+
+
+def test_pairwise_versus_baseline_judges_new_against_old_outputs(tmp_path):
+    project = make_project(tmp_path, n=20)
+    (project / "conftest.py").write_text(PAIRWISE_CONFTEST)
+    (project / "test_demo.py").write_text(PAIRWISE_SUITE)
+    first = run_pytest(project, "--eval-save-baseline", "baselines/main.json")
+    assert first.returncode == 0, first.stdout
+    assert "vs_baseline:quality not tested: no baseline" in first.stdout
+    same = run_pytest(project, "--eval-baseline", "baselines/main.json")
+    assert same.returncode == 0, same.stdout
+    run = json.loads((project / "results" / "latest.json").read_text())
+    rates = run["suites"][0]["summary"]["scorers"][0]["pairwise"]
+    assert rates["win_rate"]["value"] == pytest.approx(0.5)  # identical outputs: every case a tie
+    worse = run_pytest(project, "--eval-baseline", "baselines/main.json", APP_VARIANT="worse")
+    assert worse.returncode == 1
+    # 12 of 20 cases now lose to the baseline output in both orders, 8 tie: win rate (0 + 8 * 0.5) / 20
+    assert "win_rate estimate 0.200 < 0.35" in worse.stdout
