@@ -33,8 +33,8 @@ from experiments.record import CaseRecord, RunRecord, SuiteRecord, write_run
 from experiments.report import format_markdown, format_table
 from experiments.run import Baseline, git_info, harness_version, suite_header, suite_record
 from experiments.suite import EvalSuite, VersusBaseline, run_case
+from judges.case import Case
 from judges.client import ModelClient
-from judges.results import Case
 
 T = TypeVar("T")
 _RECORD = "eval_record"

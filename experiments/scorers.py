@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from judges.results import Case, JudgeFailure, Judgement, Result
+from judges.case import Case
+from judges.results import JudgeFailure, Judgement, Result
 
 __all__ = ["Contains", "ExactMatch", "JsonValid", "Regex", "RougeL", "SemanticSimilarity", "TokenF1"]
 

@@ -34,10 +34,11 @@ from experiments.record import (
 )
 from experiments.task import PromptTask, TaskLike, TaskOutput, as_task, execute
 from judges._judge import Judge
+from judges.case import Case
 from judges.client import ModelClient
 from judges.datasets import dataset_path, load_cases
 from judges.pairwise import PairwiseJudge
-from judges.results import Case, JudgeFailure, Judgement, Result
+from judges.results import JudgeFailure, Judgement, Result
 from judges.stats import Estimate as _Est
 from judges.stats import mean_ci, win_rates
 

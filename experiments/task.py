@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from experiments.errors import TaskError
-from judges.results import Case
+from judges.case import Case
 
 
 @dataclass(frozen=True)

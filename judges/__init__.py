@@ -6,6 +6,7 @@
 """
 
 from judges._judge import Judge
+from judges.case import Case
 from judges.client import ModelClient
 from judges.config import get_model
 from judges.datasets import load_cases
@@ -21,7 +22,7 @@ from judges.geval import GEval
 from judges.pairwise import PairwiseJudge
 from judges.panel import JudgePanel
 from judges.pointwise import PointwiseJudge, load_few_shot
-from judges.results import Case, JudgeFailure, Judgement
+from judges.results import JudgeFailure, Judgement
 from judges.types import Completion, ModelRequest
 
 __all__ = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from judges._labels import LabelAnswer
+from judges.case import Case
 from judges.client import ModelClient
-from judges.results import Case, JudgeFailure, Judgement, Result
+from judges.results import JudgeFailure, Judgement, Result
 from judges.scoring import weighted_score
 
 

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from judges.case import Case
 from judges.errors import DatasetError
-from judges.results import Case
 
 
 class Provenance(BaseModel):

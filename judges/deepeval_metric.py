@@ -60,10 +60,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "judges.deepeval_metric needs deepeval; install it with: pip install 'evalharness[deepeval]'"
     ) from exc
 
+from judges.case import Case
 from judges.client import ModelClient
 from judges.errors import JudgeError
 from judges.pairwise import PairwiseJudge
-from judges.results import Case, JudgeFailure, Judgement, Result
+from judges.results import JudgeFailure, Judgement, Result
 
 __all__ = ["TELEMETRY_ENV", "JudgeMetric", "to_case"]
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from judges._judge import case_block, scale_labels, to_result
 from judges._labels import LabelQuery, ask_label
+from judges.case import Case
 from judges.client import ModelClient
 from judges.errors import JudgeError
-from judges.results import Case, JudgeFailure, Result
+from judges.results import JudgeFailure, Result
 from judges.types import Message, ModelRequest
 
 STEPS_PROMPT_VERSION = "1"

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from judges._judge import low_confidence_flags
 from judges._labels import LabelQuery, ask_label
+from judges.case import Case
 from judges.client import ModelClient
-from judges.results import CallAccount, Case, JudgeFailure, Judgement, Result
+from judges.results import CallAccount, JudgeFailure, Judgement, Result
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ import statistics
 from dataclasses import dataclass, field
 
 from judges._judge import Judge
+from judges.case import Case
 from judges.client import ModelClient
-from judges.results import CallAccount, Case, JudgeFailure, Judgement, Result
+from judges.results import CallAccount, JudgeFailure, Judgement, Result
 
 log = logging.getLogger(__name__)
 

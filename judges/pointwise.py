@@ -8,8 +8,9 @@ from pathlib import Path
 
 from judges._judge import case_block, scale_labels, to_result
 from judges._labels import LabelQuery, ask_label
+from judges.case import Case
 from judges.client import ModelClient
-from judges.results import Case, Result
+from judges.results import Result
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from judges.types import Completion, ProbabilitySource
-
-
-@dataclass(frozen=True)
-class Case:
-    """One thing to judge. Pointwise judges read ``output``; pairwise judges read ``output_a``/``output_b``."""
-
-    id: str
-    input: str
-    output: str | None = None
-    context: str | None = None
-    expected: str | None = None
-    output_a: str | None = None
-    output_b: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,9 +55,6 @@ class Judgement:
     details: dict[str, Any] = field(default_factory=dict)
     ok: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class JudgeFailure:
@@ -89,9 +72,6 @@ class JudgeFailure:
     calls: CallAccount = field(default_factory=CallAccount)
     ok: bool = False
     score: None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 Result = Judgement | JudgeFailure

@@ -11,7 +11,7 @@ from experiments.record import CaseRecord, Comparison, Score, ScorerInfo, TaskRu
 from experiments.suite import Gate, decide_gate, summarize
 
 SCORER = ScorerInfo(scorer="pointwise:q", criterion="q", kind="judge", scale=(1.0, 5.0), threshold=3.0)
-PAIR = ScorerInfo(scorer="pairwise:q", criterion="q", kind="judge", scale=(0.0, 1.0))
+PAIR = ScorerInfo(scorer="pairwise:q", criterion="q", kind="judge", scale=(0.0, 1.0), pairwise=True)
 
 
 def rec(i: int, score: float | None, *, threshold: float | None = 3.0, scorer: str = "pointwise:q",

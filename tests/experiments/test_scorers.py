@@ -9,7 +9,8 @@ import pytest
 
 from experiments.scorers import Contains, ExactMatch, JsonValid, Regex, RougeL, SemanticSimilarity, TokenF1
 from judges import Judge
-from judges.results import Case, JudgeFailure, Judgement
+from judges.case import Case
+from judges.results import JudgeFailure, Judgement
 
 
 def score(scorer, output, expected=None, case_id="c1"):
