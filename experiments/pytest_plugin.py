@@ -88,7 +88,7 @@ class EvalRuntime:
 
     @property
     def baseline(self) -> Baseline | None:
-        """The baseline run named by --eval-baseline (or the ``eval_baseline`` ini setting), loaded once."""
+        """The baseline run (--eval-baseline, $EVALHARNESS_BASELINE or evals/baselines/), loaded once."""
         if self._baseline is False:
             self._baseline = load_configured_baseline(self.config)
         return self._baseline  # type: ignore[return-value]

@@ -159,7 +159,7 @@ class EvalSuite:
             if t is None:
                 return None
             if isinstance(t, PromptTask) and t.cache != self.cache_task:
-                object.__setattr__(t, "cache", self.cache_task)  # cache is excluded from equality and hashing
+                t = replace(t, cache=self.cache_task)  # a copy: the same task may serve suites that differ here
             return as_task(t)
         return wrap(self.task), wrap(self.task_b)
 
