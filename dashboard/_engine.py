@@ -83,3 +83,9 @@ def dialect_insert(engine: Engine) -> Callable[..., Any]:
 
         return sqlite_insert
     raise ConfigError(f"review store supports SQLite and Postgres, not {engine.dialect.name!r}")
+
+
+def serialize(conn: Connection, key: str) -> None:
+    """Hold a lock named ``key`` until the transaction ends (Postgres); SQLite's writers are serial already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -36,7 +38,25 @@ def item_row(it: NewItem, now: float) -> dict[str, Any]:
         "span_id": it.span_id,
         "meta": json.dumps(it.meta),
         "created": now,
+        "case_key": case_key(it.source_id, it.criterion, it.suite, it.meta, it.output),
     }
+
+
+def case_key(source_id: str, criterion: str, suite: str | None, meta: Mapping[str, Any], output: str) -> str:
+    """The case an item asks a reviewer to judge; the store lets one reviewer take one item per case.
+
+    An eval item's case is (suite, ``meta["case_id"]``, criterion, the output shown): the escalation and
+    calibration items of one verdict share it, as does a Runs-page regression item with the same output,
+    while a new run's different output is a new thing to judge. Any other item (production audit rows
+    are ``prod:<span id>``) is its source id under its criterion. Hashed to 64 hex characters.
+    """
+    case_id = None if source_id.startswith("prod:") else meta.get("case_id")
+    if case_id is not None and str(case_id):
+        output_digest = hashlib.sha256(output.encode("utf-8")).hexdigest()
+        parts = ["case", suite or "", str(case_id), criterion, output_digest]
+    else:
+        parts = ["source", source_id, criterion]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def item_from_row(row: Any) -> Item:

@@ -42,6 +42,8 @@ items = Table(
     Column("span_id", String(64)),
     Column("meta", Text, nullable=False, default="{}"),
     Column("created", Float, nullable=False),
+    # The case an item shows (see _rows.case_key): one reviewer labels a case once, whatever its queues.
+    Column("case_key", String(64)),
     UniqueConstraint("queue", "source_id", name="uq_items_queue_source"),
 )
 
@@ -58,12 +60,15 @@ slots = Table(
     Column("reviewer", String(128)),
     Column("lease_expires", Float),
     Column("version", Integer, nullable=False, default=0),
+    # copied from the item so the claim's "case already yours" test is indexed
+    Column("case_key", String(64)),
 )
 Index("ix_slots_claim_queue", slots.c.state, slots.c.queue, slots.c.priority.desc(), slots.c.id)
 Index("ix_slots_claim_any", slots.c.state, slots.c.priority.desc(), slots.c.id)
 Index("ix_slots_reviewer", slots.c.reviewer, slots.c.state)
 Index("ix_slots_item_reviewer", slots.c.item_id, slots.c.reviewer)
 Index("ix_slots_expiry", slots.c.state, slots.c.lease_expires)
+Index("ix_slots_case_reviewer", slots.c.case_key, slots.c.reviewer)
 
 labels = Table(
     "review_labels",
@@ -102,3 +107,18 @@ audit = Table(
     Column("slot_id", Integer),
     Column("detail", Text, nullable=False, default="{}"),
 )
+
+# Every login attempt: "pending" while the password is checked, then "ok" or "failed"; "refused" when the
+# throttle turned it away unchecked; "logout" ends every remembered login of the name issued before it.
+logins = Table(
+    "login_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("name", String(128), nullable=False),  # as typed (unknown names too), cut to 128 characters
+    Column("client", String(128), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+Index("ix_logins_name", logins.c.name, logins.c.id)
+Index("ix_logins_client", logins.c.client, logins.c.id)

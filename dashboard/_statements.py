@@ -21,8 +21,9 @@ def claim_statement(reviewer: Any, now: Any, ttl: Any, queue: Any = None) -> sa.
     other = slots.alias("other")
     conditions = [
         cand.c.state == "open",
-        # Never two slots of one item for the same reviewer, and never an item they skipped.
-        ~exists().where(other.c.item_id == cand.c.item_id, other.c.reviewer == reviewer),
+        # Never two slots of one case for the same reviewer (so never two of one item, nor the same case
+        # from two queues), and never an item they skipped.
+        ~exists().where(other.c.case_key == cand.c.case_key, other.c.reviewer == reviewer),
         ~exists().where(passes.c.item_id == cand.c.item_id, passes.c.reviewer == reviewer),
     ]
     if queue is not None:

@@ -1,18 +1,53 @@
-"""Helpers shared by the Streamlit pages: configuration, the cached store, and who is logged in."""
+"""Helpers shared by the Streamlit pages: configuration, the cached store, who is logged in, and safe text.
+
+Every string a model, a dataset or a user wrote is shown with ``st.text``/``st.code``/a table cell, or,
+where Streamlit renders Markdown (headings, captions, alerts, widget labels and options), through
+:func:`md`, which escapes it: a Markdown image in a judge's reasoning would otherwise make the reviewer's
+browser fetch its URL (and whatever the injected prompt put into it).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import re
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from .auth import User, load_users
+from .auth import User, check_private, load_users
 from .config import DashboardConfig
+from .errors import ConfigError
+from .logins import LoginGuard, LoginPolicy
+from .sessions import COOKIE_NAME, issue_token, load_secret, verify_token
 from .store import ReviewStore
 
 USER_KEY = "dashboard_user"
+_TOKEN_KEY = "dashboard_login_token"
+_FORGET_KEY = "dashboard_forget_login"
+_VIEWS = Path(__file__).resolve().parent / "views"
+
+# Backslash-escaping every ASCII punctuation character Markdown, GFM autolinks, Streamlit's directives
+# (:material/x:, :red[...]) or LaTeX ($) could act on turns them into literal characters.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$^])")
+
+
+def md(text: object) -> str:
+    """``text`` made inert for Streamlit's Markdown: no image, link, HTML, heading, emphasis or directive."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number with ``digits`` decimals, "n/a" for NaN, and never "-0.000" for a value that rounds to zero."""
+    if math.isnan(x):
+        return "n/a"
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def config() -> DashboardConfig:
@@ -54,16 +89,46 @@ def users() -> dict[str, User]:
     return load_users(config().users)
 
 
+def login_guard() -> LoginGuard:
+    """The login throttle and audit, on the review store's database (policy from ``EVALHARNESS_LOGIN_*``)."""
+    return LoginGuard(store(), LoginPolicy.from_env(os.environ))
+
+
+def client_address() -> str:
+    """The browser's address as the server sees it ("local" on loopback), the throttle's client key."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no client context: one shared key is the safe side
+        ip = None
+    return ip if isinstance(ip, str) and ip else "local"  # AppTest hands out a mock
+
+
+def preflight() -> None:
+    """Stop the app with the reason while the users file or the session key is readable by every user."""
+    cfg = config()
+    try:
+        check_private(cfg.users)
+        check_private(cfg.users.parent / "session.key")
+    except ConfigError as exc:
+        st.error("The dashboard refuses to start: " + md(exc))
+        st.stop()
+
+
 def oidc_configured() -> bool:
     """Whether ``[auth]`` is in the app's secrets, so ``st.login`` can be offered."""
     return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
 
 
 def current_user() -> User | None:
-    """The logged-in user: from the password login in this session, or from an OIDC identity."""
+    """The logged-in user: from this session, a remembered login (signed cookie) or an OIDC identity."""
+    preflight()
     user = st.session_state.get(USER_KEY)
     if isinstance(user, User):
         return user
+    remembered = None if st.session_state.get(_FORGET_KEY) else _remembered_user()
+    if remembered is not None:
+        st.session_state[USER_KEY] = remembered
+        return remembered
     if oidc_configured() and st.user.is_logged_in:
         email = st.user.get("email")
         for u in users().values():
@@ -71,6 +136,43 @@ def current_user() -> User | None:
                 st.session_state[USER_KEY] = u
                 return u
     return None
+
+
+def _remembered_user() -> User | None:
+    cfg = config()
+    if cfg.login_ttl_s <= 0:
+        return None
+    try:
+        token = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no client context (AppTest)
+        return None
+    if not isinstance(token, str) or not token:
+        return None
+    return verify_token(
+        token, users(), load_secret(cfg.users), now=time.time(), last_logout=login_guard().last_logout
+    )
+
+
+def remember_login(user: User) -> None:
+    """After a password login: keep ``user`` in this session and, for ``login_ttl_s``, across refreshes."""
+    st.session_state[USER_KEY] = user
+    st.session_state.pop(_FORGET_KEY, None)
+    cfg = config()
+    if cfg.login_ttl_s > 0:
+        st.session_state[_TOKEN_KEY] = issue_token(
+            user, load_secret(cfg.users), now=time.time(), ttl_s=cfg.login_ttl_s
+        )
+
+
+def _set_cookie(value: str, max_age_s: int, *, where: Any = st) -> None:
+    # Streamlit has no server-side Set-Cookie for an app, so the page sets it: SameSite=Strict, Secure
+    # over https, scoped to the whole app. The token is signed and checked on the server (sessions.py).
+    cookie = f"{COOKIE_NAME}={value}; Path=/; Max-Age={max_age_s}; SameSite=Strict"
+    where.html(
+        f"<script>document.cookie = {json.dumps(cookie)} + "
+        "(location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def require_user(*, admin: bool = False) -> User:
@@ -82,12 +184,39 @@ def require_user(*, admin: bool = False) -> User:
     if admin and not user.is_admin:
         st.error("This page is for admins.")
         st.stop()
+    if token := st.session_state.get(_TOKEN_KEY):
+        # Idempotent, so every run sets it (a first run cut short by a rerun loses nothing); in the
+        # sidebar, below the logout button, where its empty element takes no visible room.
+        _set_cookie(token, int(config().login_ttl_s), where=st.sidebar)
     return user  # type: ignore[return-value]
 
 
+def forget_login() -> None:
+    """At the end of the login page after a logout: delete the remembered-login cookie in the browser."""
+    if st.session_state.get(_FORGET_KEY):
+        _set_cookie("", 0)
+
+
+def login_navigation() -> Any:
+    """The navigation before login: the login form under every page's URL, so ``/calibration`` works.
+
+    Each page file in ``views/`` gets a hidden login page at its URL (no "page not found" for a deep
+    link); after the login the rerun keeps the URL, and the real page with that URL opens. No page's own
+    script runs before login.
+    """
+    stems = sorted(p.stem for p in _VIEWS.glob("*.py") if p.stem not in ("login", "__init__"))
+    pages = [st.Page("views/login.py", title="Log in", icon=":material/login:", default=True)]
+    pages += [st.Page("views/login.py", title="Log in", icon=":material/login:", url_path=s) for s in stems]
+    return st.navigation(pages, position="hidden")
+
+
 def logout() -> None:
-    """Forget the session's user (and the OIDC cookie, when that is how they logged in)."""
-    st.session_state.pop(USER_KEY, None)
+    """Forget the session's user, end its remembered logins (audited), and the OIDC cookie if any."""
+    user = st.session_state.pop(USER_KEY, None)
+    if isinstance(user, User):
+        login_guard().logout(user.name, client=client_address())
+    st.session_state.pop(_TOKEN_KEY, None)
+    st.session_state[_FORGET_KEY] = True
     for key in [k for k in st.session_state if str(k).startswith("lease")]:
         del st.session_state[key]
     if oidc_configured() and st.user.is_logged_in:

@@ -18,13 +18,24 @@ import hmac
 import os
 import re
 import secrets
+import stat
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from .errors import AuthError, ConfigError
 
-__all__ = ["ROLES", "User", "add_user", "authenticate", "hash_password", "load_users", "verify_password"]
+__all__ = [
+    "ROLES",
+    "User",
+    "add_user",
+    "authenticate",
+    "check_private",
+    "hash_password",
+    "load_users",
+    "verify_password",
+]
 
 ROLES = ("reviewer", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -38,7 +49,8 @@ class User:
 
     name: str
     role: str
-    password_hash: str = ""
+    # repr=False: a User sits in session state and in log lines; its hash must never be printed.
+    password_hash: str = field(default="", repr=False)
     email: str | None = None
 
     @property
@@ -100,14 +112,42 @@ def load_users(path: str | Path) -> dict[str, User]:
     return users
 
 
+@cache
+def _decoy_hash() -> str:
+    # Computed once: an unknown name then costs one scrypt, exactly like a known one.
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(users: dict[str, User], name: str, password: str) -> User:
-    """The user if name and password match; raises :class:`AuthError` otherwise (same message for both)."""
+    """The user if name and password match; raises :class:`AuthError` otherwise (same message for both).
+
+    Unknown names and users without a password (single sign-on only) are checked against a decoy hash,
+    so the time taken does not reveal which names exist. Throttling is :class:`dashboard.logins.LoginGuard`.
+    """
     user = users.get(name)
-    # Hash even for unknown names so the response time does not reveal which names exist.
-    ok = verify_password(password, user.password_hash if user else hash_password("x", salt=b"0" * 16))
+    stored = user.password_hash if user is not None and user.password_hash else _decoy_hash()
+    ok = verify_password(password, stored)
     if user is None or not user.password_hash or not ok:
         raise AuthError("unknown user name or wrong password")
     return user
+
+
+def check_private(path: str | Path) -> None:
+    """Raise :class:`ConfigError` when ``path`` can be read or written by other users (not the owner's group).
+
+    The users file holds password hashes and the session key signs logins: the dashboard refuses to
+    start on either when it is world-readable.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(
+            f"{path} is readable or writable by every user on this machine (mode {stat.filemode(mode)}); "
+            f"it holds secrets: run `chmod 600 {path}`"
+        )
 
 
 def add_user(
@@ -131,10 +171,16 @@ def add_user(
                 raise ConfigError(f"email {u.email!r} may not contain quotes or backslashes")
             lines.append(f'email = "{u.email}"')
         lines.append("")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, "\n".join(lines))
+    return users[name]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600 (a new folder gets 0700)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover .tmp from a crash keeps its old mode through O_CREAT
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
+        fh.write(text)
     os.replace(tmp, path)
-    return users[name]

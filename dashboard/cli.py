@@ -1,9 +1,11 @@
-"""``python -m dashboard``: add users, fill the queues, export labels, release stale claims."""
+"""``python -m dashboard``: add users, serve the app, fill the queues, export labels, release stale claims,
+purge an end user's data."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +17,11 @@ __all__ = ["main"]
 
 
 def _parser(cfg: DashboardConfig) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m dashboard",
+        description="Human review: add users, serve the app, fill the queues, export labels, release stale "
+        "claims, purge an end user's data. See docs/review.md.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     u = sub.add_parser("add-user", help="add or replace a dashboard user (password hashed with scrypt)")
@@ -52,11 +58,70 @@ def _parser(cfg: DashboardConfig) -> argparse.ArgumentParser:
     e.add_argument("--db", default=cfg.db)
     e.add_argument("--datasets", type=Path, default=cfg.datasets)
     e.add_argument("--fewshot-k", type=int, default=6)
-    e.add_argument("--phoenix", metavar="ENDPOINT", help="also send HUMAN span annotations to this Phoenix")
+    e.add_argument(
+        "--phoenix",
+        metavar="ENDPOINT",
+        nargs="?",
+        const="",
+        help="also send HUMAN span annotations to Phoenix: this URL, or with no value the one tracing.setup() "
+        "would use (PHOENIX_COLLECTOR_ENDPOINT, else the server `python -m tracing.phoenix_server start` ran)",
+    )
 
     r = sub.add_parser("release-expired", help="return expired leases to their queues")
     r.add_argument("--db", default=cfg.db)
+
+    g = sub.add_parser(
+        "purge",
+        help="delete an end user's rows (by user.id or session id) from production logs, the review store "
+        "and results files",
+    )
+    g.add_argument("--user-id", action="append", default=[], help="the app's user.id (repeatable)")
+    g.add_argument("--session-id", action="append", default=[], help="a session.id (repeatable)")
+    g.add_argument(
+        "--prod-log", action="append", default=[], type=Path, help="JSONL production log (repeatable)"
+    )
+    g.add_argument(
+        "--results-dir",
+        action="append",
+        default=[],
+        type=Path,
+        help="folder of results JSON files (repeatable)",
+    )
+    g.add_argument("--db", default=cfg.db, help="the review store (default: as for fill)")
+    g.add_argument("--no-store", action="store_true", help="leave the review store alone")
+
+    s = sub.add_parser("serve", help="start the dashboard (streamlit run) on loopback, refusing unsafe files")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--address", default="127.0.0.1", help="listen address (default loopback only)")
+    s.add_argument("--db", default=cfg.db)
+    s.add_argument("--users", type=Path, default=cfg.users)
+    s.add_argument("--results", type=Path, default=cfg.results_dir)
+    s.add_argument("--datasets", type=Path, default=cfg.datasets)
     return p
+
+
+def shown_db(db: str) -> str:
+    """A store path or URL as it may be printed: a password in a URL becomes ``***``."""
+    if "://" not in db:
+        return db
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(db).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable store URL>"
+
+
+def serve_command(args: argparse.Namespace) -> list[str]:
+    """The ``streamlit run`` command line ``serve`` executes."""
+    app = Path(__file__).resolve().parent / "app.py"
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", args.address, "--server.port", str(args.port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+        "--", "--db", args.db, "--users", str(args.users), "--results", str(args.results),
+        "--datasets", str(args.datasets),
+    ]  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,10 +147,15 @@ def _run(args: argparse.Namespace) -> int:
                 print("error: the two passwords differ", file=sys.stderr)
                 return 2
         user = add_user(args.users, args.name, password, role=args.role, email=args.email)
-        print(f"user {user.name!r} ({user.role}) written to {args.users}")
+        print(f"user {user.name!r} ({user.role}) written to {args.users} (mode 0600)")
         return 0
+    if args.command == "serve":
+        return _serve(args)
 
     from .store import ReviewStore
+
+    if args.command == "purge" and (args.no_store or ("://" not in args.db and not Path(args.db).exists())):
+        return _purge(None, args)  # no store to purge (and none is created by looking for it)
 
     store = ReviewStore(args.db)
     try:
@@ -99,16 +169,19 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"golden {kind}/{crit}: {path}")
             for crit, path in write_fewshot(records, args.datasets, k=args.fewshot_k).items():
                 print(f"few-shot {crit}: {path}")
-            if args.phoenix:
+            if args.phoenix is not None:
+                from tracing._config import resolve_base_url
                 from tracing.errors import TracingError
 
                 try:
-                    n = export_to_phoenix(records, args.phoenix)
+                    n = export_to_phoenix(records, resolve_base_url(args.phoenix or None))
                 except TracingError as exc:
                     print(f"error: {exc}", file=sys.stderr)
                     return 2
                 print(f"phoenix: {n} HUMAN annotations")
             return 0
+        if args.command == "purge":
+            return _purge(store, args)
         n = store.release_expired(actor="cli")
         print(f"released {n} expired leases")
         return 0
@@ -163,5 +236,34 @@ def _fill(store: object, args: argparse.Namespace) -> int:
     for queue in sorted({it.queue for it in new}):
         a, p = store.add_items(it for it in new if it.queue == queue)
         added[queue], present[queue] = a, p
-    print(f"filled {args.db}: {FillReport(added, present) or 'nothing selected'}")
+    print(f"filled {shown_db(args.db)}: {FillReport(added, present) or 'nothing selected'}")
     return 0
+
+
+def _purge(store: object, args: argparse.Namespace) -> int:
+    from .purge import Who, purge
+    from .store import ReviewStore
+
+    assert store is None or isinstance(store, ReviewStore)
+    who = Who(frozenset(args.user_id), frozenset(args.session_id))
+    if not (args.prod_log or args.results_dir or store is not None):
+        print("error: nothing to purge: give --prod-log, --results-dir, or drop --no-store", file=sys.stderr)
+        return 2
+    report = purge(who, store=store, prod_logs=args.prod_log, results_dirs=args.results_dir)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .auth import check_private, load_users
+
+    check_private(args.users)  # a ConfigError: exit 2 with the chmod to run
+    if not load_users(args.users):
+        print(
+            f"error: no users in {args.users}; add one with `python -m dashboard add-user NAME`",
+            file=sys.stderr,
+        )
+        return 2
+    cmd = serve_command(args)
+    os.execv(cmd[0], cmd)  # replaces this process: Ctrl+C stops Streamlit itself
+    return 0  # pragma: no cover - execv does not return

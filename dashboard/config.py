@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,8 @@ from .errors import ConfigError
 
 __all__ = ["DashboardConfig"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class DashboardConfig:
@@ -17,8 +20,12 @@ class DashboardConfig:
 
     Environment: ``EVALHARNESS_REVIEW_DB`` (file path or SQLAlchemy URL), ``EVALHARNESS_USERS`` (TOML),
     ``EVALHARNESS_DATASETS`` (export folder), ``EVALHARNESS_RESULTS`` (the eval runs' results folder, read by
-    the Runs page), ``EVALHARNESS_LEASE_SECONDS``, ``EVALHARNESS_PHOENIX_ENDPOINT``, ``EVALHARNESS_SQLITE_SYNC``
-    (FULL or NORMAL).
+    the Runs page), ``EVALHARNESS_LEASE_SECONDS``, ``EVALHARNESS_SQLITE_SYNC`` (FULL or NORMAL),
+    ``EVALHARNESS_LOGIN_TTL`` (seconds a login is remembered across refreshes; 0: only while the tab is
+    open), the throttle's ``EVALHARNESS_LOGIN_*`` (see :class:`dashboard.logins.LoginPolicy`), and
+    ``EVALHARNESS_PHOENIX_ENDPOINT``; without it the Phoenix URL resolves as for ``tracing.annotate_spans``:
+    ``PHOENIX_COLLECTOR_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_*``, then the server that
+    ``python -m tracing.phoenix_server start`` recorded, then http://127.0.0.1:6006.
     """
 
     db: str = ".evalharness/review.sqlite"
@@ -28,22 +35,43 @@ class DashboardConfig:
     lease_seconds: float = 600.0
     phoenix_endpoint: str = "http://127.0.0.1:6006"
     sqlite_synchronous: str = "FULL"
+    login_ttl_s: float = 8 * 3600.0
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
         """Read the configuration from ``EVALHARNESS_*`` variables, with the defaults above."""
         env = os.environ
-        raw_lease = env.get("EVALHARNESS_LEASE_SECONDS", str(cls.lease_seconds))
-        try:
-            lease = float(raw_lease)
-        except ValueError as exc:
-            raise ConfigError(f"EVALHARNESS_LEASE_SECONDS={raw_lease!r} is not a number of seconds") from exc
         return cls(
             db=env.get("EVALHARNESS_REVIEW_DB", cls.db),
             users=Path(env.get("EVALHARNESS_USERS", str(cls.users))),
             datasets=Path(env.get("EVALHARNESS_DATASETS", str(cls.datasets))),
             results_dir=Path(env.get("EVALHARNESS_RESULTS", str(cls.results_dir))),
-            lease_seconds=lease,
-            phoenix_endpoint=env.get("EVALHARNESS_PHOENIX_ENDPOINT", cls.phoenix_endpoint),
+            lease_seconds=_seconds(env, "EVALHARNESS_LEASE_SECONDS", cls.lease_seconds),
+            phoenix_endpoint=env.get("EVALHARNESS_PHOENIX_ENDPOINT") or _phoenix_endpoint(),
             sqlite_synchronous=env.get("EVALHARNESS_SQLITE_SYNC", cls.sqlite_synchronous).upper(),
+            login_ttl_s=_seconds(env, "EVALHARNESS_LOGIN_TTL", cls.login_ttl_s),
         )
+
+
+def _seconds(env: os._Environ[str], var: str, default: float) -> float:
+    raw = env.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise ConfigError(f"{var}={raw!r} is not a number of seconds")
+    return value
+
+
+def _phoenix_endpoint() -> str:
+    from tracing._config import DEFAULT_ENDPOINT, resolve_base_url
+    from tracing.errors import TracingConfigError
+
+    try:
+        return resolve_base_url(None)
+    except TracingConfigError as exc:  # a bad PHOENIX_* variable must not take the review pages down
+        log.warning("%s; the dashboard links to %s instead", exc, DEFAULT_ENDPOINT)
+        return DEFAULT_ENDPOINT

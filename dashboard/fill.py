@@ -104,6 +104,9 @@ def escalation_reasons(score: Score, rules: EscalationRules) -> list[str]:
     return reasons
 
 
+_PERSON_KEYS = ("user_id", "session_id", "user.id", "session.id")
+
+
 def _case_item(suite: SuiteRecord, case: CaseRecord, score: Score, queue: str, **kw: Any) -> NewItem:
     judges = [JudgeView(score.judge_model, score.score, score.label_probs, score.reasoning)]
     judges += [JudgeView(m.judge_model, m.score, m.label_probs, m.reasoning) for m in score.members]
@@ -140,6 +143,8 @@ def _case_item(suite: SuiteRecord, case: CaseRecord, score: Score, queue: str, *
             "failure": score.failure,
             # the two candidates of a pairwise case, so an export need not split them out of `output`
             **({"output_a": case.output_a, "output_b": case.output_b} if suite.kind == "pairwise" else {}),
+            # whose case it is, when the dataset says so: `python -m dashboard purge` finds the item by it
+            **{k: case.metadata[k] for k in _PERSON_KEYS if k in case.metadata},
         },
         **kw,
     )

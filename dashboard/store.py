@@ -26,7 +26,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ._engine import dialect_insert, engine_for
+from ._engine import dialect_insert, engine_for, serialize
+from ._migrate import add_case_keys
 from ._rows import item_from_row, item_row, label_from_row
 from ._schema import audit, items, labels, metadata, passes, slots
 from ._statements import (
@@ -82,6 +83,7 @@ class ReviewStore:
         self.lease_seconds = float(lease_seconds)
         self._clock = clock
         metadata.create_all(self.engine)
+        add_case_keys(self.engine)
 
     def close(self) -> None:
         """Close all pooled connections."""
@@ -110,11 +112,18 @@ class ReviewStore:
                 stmt = (
                     insert(items)
                     .on_conflict_do_nothing(index_elements=["queue", "source_id"])
-                    .returning(items.c.id, items.c.queue, items.c.priority, items.c.overlap)
+                    .returning(items.c.id, items.c.queue, items.c.priority, items.c.overlap, items.c.case_key)
                 )
                 got = conn.execute(stmt, chunk).all()
                 slot_rows = [
-                    {"item_id": r.id, "queue": r.queue, "priority": r.priority, "state": "open", "version": 0}
+                    {
+                        "item_id": r.id,
+                        "queue": r.queue,
+                        "priority": r.priority,
+                        "state": "open",
+                        "version": 0,
+                        "case_key": r.case_key,
+                    }
                     for r in got
                     for _ in range(r.overlap)
                 ]
@@ -137,7 +146,10 @@ class ReviewStore:
         now = self._clock()
         expires = now + self.lease_seconds
         with self._tx() as conn:
-            # Inside the write transaction, so two tabs of one reviewer cannot both take a new item.
+            # Inside the write transaction, so two tabs of one reviewer cannot both take a new item (or
+            # two items of one case). SQLite's BEGIN IMMEDIATE serialises every writer; Postgres (read
+            # committed) needs the reviewer's own lock, else both tabs see "holds nothing" at once.
+            serialize(conn, f"claim:{reviewer}")
             held = conn.execute(HELD, {"b_reviewer": reviewer}).first()
             if held is not None:
                 conn.execute(EXTEND, {"b_slot": held.id, "b_expires": expires})

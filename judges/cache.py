@@ -3,17 +3,32 @@
 Every successful call is committed as it returns, so a run killed half-way resumes from here and an
 unchanged rerun makes no model calls. Safe across threads and processes (pytest -n): one connection
 per thread, WAL journal, a busy timeout.
+
+Retention: the cache keeps whole prompts (which may hold personal data). ``max_age_days`` (argument, else
+``EVALHARNESS_CACHE_MAX_AGE_DAYS``; unset keeps entries forever) deletes older entries when the cache is
+opened, and an entry older than that is a miss even in a long-running process. Prune by hand, or from
+cron, with ``python -m judges.cache prune --max-age-days 30 [--path .evalharness/cache.sqlite]``;
+``python -m judges.cache clear`` deletes every entry.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import os
 import sqlite3
+import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from judges.errors import ConfigError
 from judges.types import Completion, ModelRequest
+
+MAX_AGE_ENV = "EVALHARNESS_CACHE_MAX_AGE_DAYS"
+DEFAULT_PATH = ".evalharness/cache.sqlite"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -27,14 +42,43 @@ CREATE TABLE IF NOT EXISTS calls (
 """
 
 
-class CallCache:
-    """A key-value store of completions; ``get`` returns None on a miss."""
+def _max_age_from_env() -> float | None:
+    raw = os.environ.get(MAX_AGE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not (math.isfinite(days) and days > 0):
+        raise ConfigError(
+            f"{MAX_AGE_ENV}={raw!r} must be a positive number of days (e.g. 30); unset keeps all"
+        )
+    return days
 
-    def __init__(self, path: str | Path) -> None:
+
+class CallCache:
+    """A key-value store of completions; ``get`` returns None on a miss (or on an entry past ``max_age_days``)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_age_days: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if max_age_days is None:
+            max_age_days = _max_age_from_env()
+        elif not (math.isfinite(max_age_days) and max_age_days > 0):
+            raise ConfigError(f"max_age_days must be a positive number of days, got {max_age_days!r}")
+        self.max_age_days = max_age_days
+        self._clock = clock
         self._local = threading.local()
         self._conn()  # create the schema now, so a bad path fails early and clearly
+        #: entries deleted because they were past ``max_age_days`` when the cache was opened
+        self.pruned_on_open = self.prune()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -46,8 +90,17 @@ class CallCache:
             self._local.conn = conn
         return conn
 
+    def _oldest_kept(self) -> float:
+        return -math.inf if self.max_age_days is None else self._clock() - self.max_age_days * 86400.0
+
     def get(self, key: str) -> Completion | None:
-        row = self._conn().execute("SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT completion FROM calls WHERE key = ? AND created >= ?", (key, self._oldest_kept())
+            )
+            .fetchone()
+        )
         return Completion.from_dict(json.loads(row[0]), cached=True) if row else None
 
     def put(self, key: str, request: ModelRequest, completion: Completion) -> None:
@@ -59,9 +112,21 @@ class CallCache:
                 completion.model,
                 json.dumps(request.to_dict()),
                 json.dumps(completion.to_dict()),
-                time.time(),
+                self._clock(),
             ),
         )
+
+    def prune(self, max_age_days: float | None = None) -> int:
+        """Delete entries older than ``max_age_days`` (default: the cache's own); returns how many."""
+        days = self.max_age_days if max_age_days is None else max_age_days
+        if days is None:
+            return 0
+        cur = self._conn().execute("DELETE FROM calls WHERE created < ?", (self._clock() - days * 86400.0,))
+        return int(cur.rowcount)
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many."""
+        return int(self._conn().execute("DELETE FROM calls").rowcount)
 
     def __len__(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM calls").fetchone()[0])
@@ -71,3 +136,39 @@ class CallCache:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m judges.cache prune --max-age-days N`` or ``clear``; exit 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="python -m judges.cache", description="Prune or clear the judges' model-call cache."
+    )
+    parser.add_argument("command", choices=["prune", "clear"])
+    parser.add_argument(
+        "--path",
+        default=os.environ.get("EVALHARNESS_CACHE") or DEFAULT_PATH,
+        help=f"the cache file (default $EVALHARNESS_CACHE or {DEFAULT_PATH})",
+    )
+    parser.add_argument("--max-age-days", type=float, default=None, help=f"prune: default ${MAX_AGE_ENV}")
+    args = parser.parse_args(argv)
+    if not Path(args.path).is_file():
+        print(f"error: no cache at {args.path}; pass --path", file=sys.stderr)
+        return 2
+    try:
+        cache = CallCache(args.path, max_age_days=args.max_age_days)
+        if args.command == "clear":
+            n = cache.clear()
+        elif cache.max_age_days is None:
+            print(f"error: prune needs --max-age-days or ${MAX_AGE_ENV}", file=sys.stderr)
+            return 2
+        else:
+            n = cache.pruned_on_open
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.command}: {n} entries deleted from {args.path}; {len(cache)} left")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,7 +34,8 @@ def _check_url(url: str, source: str) -> str:
 
 
 def resolve_base_url(endpoint: str | None = None) -> str:
-    """Phoenix base URL from ``endpoint`` or PHOENIX_COLLECTOR_ENDPOINT / OTEL_* variables, else the default."""
+    """Phoenix base URL: ``endpoint``, the PHOENIX_COLLECTOR_ENDPOINT / OTEL_* variables, the running
+    server's state file, else the default (the order of :func:`resolve_target`)."""
     return resolve_target(endpoint, DEFAULT_PROJECT).base_url
 
 
@@ -42,7 +43,9 @@ def resolve_target(endpoint: str | None, project: str | None) -> ExportTarget:
     """Resolve endpoint and project the way the Phoenix and OpenTelemetry docs describe.
 
     Endpoint order: argument, ``PHOENIX_COLLECTOR_ENDPOINT``, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
-    (a full traces URL), ``OTEL_EXPORTER_OTLP_ENDPOINT`` (a base URL), then ``http://127.0.0.1:6006``.
+    (a full traces URL), ``OTEL_EXPORTER_OTLP_ENDPOINT`` (a base URL), then the server that
+    ``python -m tracing.phoenix_server start`` recorded in its workdir (``EVALHARNESS_PHOENIX_WORKDIR`` or
+    ``.evalharness/phoenix``) if it is still running, then ``http://127.0.0.1:6006``.
     Project order: argument, ``PHOENIX_PROJECT_NAME``, ``openinference.project.name`` inside
     ``OTEL_RESOURCE_ATTRIBUTES``, then ``"default"``.
     """
@@ -52,7 +55,14 @@ def resolve_target(endpoint: str | None, project: str | None) -> ExportTarget:
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
     ]
-    source, raw = next(((s, v) for s, v in candidates if v), ("default", DEFAULT_ENDPOINT))
+    found = next(((s, v) for s, v in candidates if v), None)
+    if found is None:
+        # Imported here: the state-file lookup is only needed when nothing was configured.
+        from tracing.phoenix_server import running_url
+
+        running = running_url()
+        found = ("phoenix.pid.json", running) if running else ("default", DEFAULT_ENDPOINT)
+    source, raw = found
     url = _check_url(raw.strip(), source)
     # A collector endpoint may carry the OTLP path already; keep one form of each URL.
     base = url.removesuffix(TRACES_PATH)

@@ -76,6 +76,9 @@ def annotate_spans(
 ) -> list[str]:
     """Write ``annotations`` to Phoenix; returns the new annotation ids (empty when ``sync=False``).
 
+    ``endpoint`` defaults like ``tracing.setup()``'s: ``PHOENIX_COLLECTOR_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_*``,
+    then the server ``python -m tracing.phoenix_server start`` recorded (whatever its port), then
+    http://127.0.0.1:6006. ``PHOENIX_API_KEY`` is sent as a bearer token and never appears in an error.
     ``sync=True`` makes Phoenix insert before replying and fail with 404 for spans it has not
     stored yet (flush the tracing handle first); ``sync=False`` queues them server-side.
     Raises :class:`AnnotationError` when Phoenix is unreachable or refuses the request.

@@ -11,9 +11,10 @@ Lock-down (environment set for the server; see :data:`LOCKDOWN_ENV`): bound to 1
 telemetry pixels, external resources (web fonts, CDN, WASM download), the MCP server, the agent
 assistant and its bash/web/GitHub tools, and all code sandboxes are off; migrations are not
 logged; ``.env.phoenix`` discovery from parent folders is off; ``PHOENIX_*``/``OTEL_*`` variables
-of the calling shell are not inherited. Known gap: Phoenix 20.26 binds its OTLP gRPC receiver on
-all interfaces (``[::]``) with no setting to change it; it is given a free port, and nothing in
-the harness uses it.
+of the calling shell are not inherited, nor is anything but a few basics (``PATH``, ``HOME``,
+locale, temp folder, certificates), so no API key reaches the server. Known gap: Phoenix 20.26
+binds its OTLP gRPC receiver on all interfaces (``[::]``) with no setting to change it; it is
+given a free port, and nothing in the harness uses it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tracing.errors import PhoenixServerError
 
 PHOENIX_VERSION = "20.26.1"
 VENV_ENV = "EVALHARNESS_PHOENIX_VENV"
+WORKDIR_ENV = "EVALHARNESS_PHOENIX_WORKDIR"
 DEFAULT_PORT = 6006
 PID_FILE = "phoenix.pid.json"
 LOG_FILE = "phoenix.log"
@@ -67,7 +69,9 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def default_workdir() -> Path:
-    """``<project root>/.evalharness/phoenix`` (already git-ignored)."""
+    """``$EVALHARNESS_PHOENIX_WORKDIR``, else ``<project root>/.evalharness/phoenix`` (already git-ignored)."""
+    if chosen := os.environ.get(WORKDIR_ENV):
+        return Path(chosen).resolve()
     return project_root() / ".evalharness" / "phoenix"
 
 
@@ -206,6 +210,24 @@ class PhoenixProcess:
             pass
 
 
+# What the server process inherits from the caller: enough to run Python and find certificates, and
+# nothing else, so API keys (OPENAI_API_KEY, PHOENIX_API_KEY, AWS_*, ...) never reach Phoenix, its
+# playground or its log.
+_INHERITED = frozenset(
+    ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP")
+    + ("LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "SYSTEMROOT")
+)
+
+
+def server_env(port: int, grpc_port: int, workdir: Path) -> dict[str, str]:
+    """The server's whole environment: a few inherited basics (no secrets), the lock-down, ports and workdir."""
+    env = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
+    env.update(LOCKDOWN_ENV)
+    env.update({"PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc_port)})
+    env["PHOENIX_WORKING_DIR"] = str(workdir)
+    return env
+
+
 def start_phoenix(
     port: int = DEFAULT_PORT,
     workdir: str | os.PathLike[str] | None = None,
@@ -234,9 +256,7 @@ def start_phoenix(
     exe = ensure_server_venv(venv, install=install)
     work.mkdir(parents=True, exist_ok=True)
     grpc = grpc_port if grpc_port is not None else free_port(host)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_"))}
-    env.update(LOCKDOWN_ENV)
-    env.update({"PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc), "PHOENIX_WORKING_DIR": str(work)})
+    env = server_env(port, grpc, work)
     log = open(work / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         popen = subprocess.Popen(
@@ -292,6 +312,16 @@ def phoenix_status(workdir: str | os.PathLike[str] | None = None) -> PhoenixProc
     return PhoenixProcess(pid=pid, port=port, grpc_port=grpc, workdir=work)
 
 
+def running_url(workdir: str | os.PathLike[str] | None = None) -> str | None:
+    """The URL of the server recorded in ``workdir``'s pid file while it runs (what ``status`` prints), else None.
+
+    ``tracing.annotate_spans``, ``tracing.setup`` and the dashboard fall back to it when no endpoint is
+    configured, so a server started with ``--port`` is found without exporting anything.
+    """
+    proc = phoenix_status(workdir)
+    return None if proc is None else proc.url
+
+
 def stop_phoenix(workdir: str | os.PathLike[str] | None = None) -> bool:
     """Stop the server recorded in ``workdir``; False when none was running."""
     proc = phoenix_status(workdir)
@@ -304,7 +334,8 @@ def stop_phoenix(workdir: str | os.PathLike[str] | None = None) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``start [--port N] [--workdir DIR] [--venv DIR]``, ``stop``, ``status``, ``install``."""
     parser = argparse.ArgumentParser(
-        prog="python -m tracing.phoenix_server", description=__doc__.split("\n")[0]
+        prog="python -m tracing.phoenix_server",
+        description="Run a local, locked-down Arize Phoenix server in its own virtual environment (UI and HTTP API on 127.0.0.1).",
     )
     parser.add_argument("command", choices=["start", "stop", "status", "install"])
     parser.add_argument(
@@ -312,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--grpc-port", type=int, default=None, help="OTLP gRPC port; default: a free port")
     parser.add_argument(
-        "--workdir", default=None, help="database/log/pid folder; default .evalharness/phoenix"
+        "--workdir",
+        default=None,
+        help=f"database/log/pid folder; default ${WORKDIR_ENV} or .evalharness/phoenix",
     )
     parser.add_argument("--venv", default=None, help=f"server venv; default ${VENV_ENV} or .venv-phoenix")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /healthz")

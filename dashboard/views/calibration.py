@@ -1,7 +1,5 @@
 """Calibration page: judge–human agreement per criterion, inter-annotator agreement, disagreements to read."""
 
-import math
-
 import streamlit as st
 
 from dashboard import _ui
@@ -22,8 +20,7 @@ if not names:
 criterion = st.selectbox("Criterion", names, key="cal_criterion")
 
 
-def _fmt(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x:.3f}"
+_fmt = _ui.fmt  # never "-0.000": a CI bound that rounds to zero reads 0.000
 
 
 report = criterion_agreement(records, criterion)
@@ -53,8 +50,9 @@ if report.n_items:
         )
     )
     fig.update_layout(
-        xaxis_title="judge",
-        yaxis_title="human (mean, rounded)",
+        # Category axes: one tick per score label, not plotly's numeric ticks at 1.5, 2.5, ...
+        xaxis={"title": "judge", "type": "category"},
+        yaxis={"title": "human (mean, rounded)", "type": "category"},
         height=380,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         title="Confusion matrix",
@@ -74,7 +72,7 @@ st.caption(f"{len(rows)} items")
 for d in rows[:100]:
     judge = "—" if d.judge_score is None else f"{d.judge_score:g}"
     humans = ", ".join(f"{who} {s:g}" for who, s in d.human_scores.items())
-    with st.expander(f"Item {d.item_id}: gap {d.gap:g} ({d.why}) · judge {judge} · {humans}"):
+    with st.expander(_ui.md(f"Item {d.item_id}: gap {d.gap:g} ({d.why}) · judge {judge} · {humans}")):
         st.markdown("**Input**")
         st.text(d.input)
         st.markdown("**Output**")

@@ -21,26 +21,31 @@ k = st.number_input("Few-shot examples per criterion", min_value=1, max_value=50
 
 if st.button("Write golden JSONL", key="export_golden"):
     golden = write_golden(records, folder)
-    st.success("\n".join(f"{kind}/{c}: {p}" for (kind, c), p in golden.items()) or "Nothing to write.")
+    st.success(
+        _ui.md("\n".join(f"{kind}/{c}: {p}" for (kind, c), p in golden.items()) or "Nothing to write.")
+    )
 if st.button("Write few-shot examples", key="export_fewshot"):
     written = write_fewshot(records, folder, k=int(k))
     st.success(
-        "\n".join(f"{c}: {p}" for c, p in written.items())
-        or "No item qualifies yet (needs agreeing reviewers and a note)."
+        _ui.md(
+            "\n".join(f"{c}: {p}" for c, p in written.items())
+            or "No item qualifies yet (needs agreeing reviewers and a note)."
+        )
     )
 
 st.divider()
 try:
     annotations = span_annotations(records)
 except TracingError as exc:  # a stored span id that is not one (AnnotationError names it)
-    st.error(str(exc))
+    st.error(_ui.md(exc))
     annotations = []
 st.write(f"{len(annotations)} labelled items came from traced spans.")
+# The default is where annotate_spans would send them: the environment, else the running Phoenix's port.
 endpoint = st.text_input("Phoenix endpoint", cfg.phoenix_endpoint, key="export_endpoint")
 if st.button("Send HUMAN annotations to Phoenix", key="export_phoenix", disabled=not annotations):
     try:
         n = export_to_phoenix(records, endpoint)
     except TracingError as exc:
-        st.error(str(exc))
+        st.error(_ui.md(exc))
     else:
-        st.success(f"Sent {n} annotations to {endpoint}.")
+        st.success(_ui.md(f"Sent {n} annotations to {endpoint}."))

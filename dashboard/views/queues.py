@@ -1,4 +1,4 @@
-"""Queues page (admins): sizes and progress, who holds what, releasing stale claims."""
+"""Queues page (admins): sizes and progress, who holds what, releasing stale claims, the audit logs."""
 
 import time
 
@@ -73,7 +73,7 @@ if c2.button("Release", key="release_reviewer", disabled=who is None) and who is
     st.session_state["queues_flash"] = f"Released {n} claims of {who}."
     st.rerun()
 if "queues_flash" in st.session_state:
-    st.success(st.session_state.pop("queues_flash"))
+    st.success(_ui.md(st.session_state.pop("queues_flash")))
 
 with st.expander("Audit log (latest 200)"):
     entries = store.audit_log(limit=200)
@@ -91,4 +91,29 @@ with st.expander("Audit log (latest 200)"):
             ]
         ),
         hide_index=True,
+    )
+
+st.subheader("Failed logins")
+failures = _ui.login_guard().attempts(failed_only=True, limit=100)
+if not failures:
+    st.caption("No failed or refused login attempts.")
+else:
+    st.caption(
+        "The newest 100 wrong passwords (failed) and attempts the throttle turned away unchecked (refused); "
+        "names are as typed, unknown ones included."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.ts)),
+                    "name": a.name,
+                    "client": a.client,
+                    "outcome": a.outcome,
+                }
+                for a in failures
+            ]
+        ),
+        hide_index=True,
+        key="login_failures",
     )

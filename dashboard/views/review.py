@@ -1,4 +1,8 @@
-"""Review page: claim the next item, read it and the judges' verdicts, answer the rubric, submit/skip/flag."""
+"""Review page: claim the next item, read it and the judges' verdicts, answer the rubric, submit/skip/flag.
+
+Model- and dataset-written strings (input, output, context, reasoning, criterion, categories, why the item is
+here) are shown as plain text or escaped with ``_ui.md``: never as Markdown a browser would act on.
+"""
 
 import time
 
@@ -14,7 +18,7 @@ store = _ui.store()
 st.title("Review")
 
 for kind, message in st.session_state.pop("review_flash", []):
-    getattr(st, kind)(message)
+    getattr(st, kind)(_ui.md(message))
 
 
 def _say(kind: str, message: str) -> None:
@@ -59,9 +63,9 @@ if lease is None:
 
 held: Lease = lease  # narrowed for the callbacks below
 item: Item = store.get_item(held.item_id)
-st.subheader(f"Item {item.id} · {item.queue} · {item.criterion}")
+st.subheader(f"Item {item.id} · {_ui.md(item.queue)} · {_ui.md(item.criterion)}")
 if item.reason:
-    st.caption(f"Why it is here: {item.reason}")
+    st.caption("Why it is here: " + _ui.md(item.reason))
 
 left, right = st.columns([3, 2])
 with left:
@@ -82,7 +86,7 @@ with right:
     for n, judge in enumerate(item.judges):
         with st.container(border=True):
             score = "—" if judge.score is None else f"{judge.score:.2f}"
-            st.markdown(f"`{judge.judge_model}` score **{score}**")
+            st.text(f"{judge.judge_model} · score {score}")
             if judge.label_probs:
                 import pandas as pd
 
@@ -90,7 +94,7 @@ with right:
                 st.bar_chart(probs, height=140, y_label="probability")
             if judge.reasoning:
                 with st.expander("Reasoning", expanded=n == 0):
-                    st.write(judge.reasoning)
+                    st.text(judge.reasoning)
 
 key = f"{lease.slot_id}_{lease.version}"
 levels: list[int] = []
@@ -100,7 +104,7 @@ if item.scale is not None:
         levels = list(range(int(lo), int(hi) + 1))
 
 st.divider()
-st.markdown(f"**Your answer: {item.criterion}**")
+st.markdown(f"**Your answer: {_ui.md(item.criterion)}**")
 score_value: float | None
 if levels:
     score_value = st.radio("Score", levels, index=None, horizontal=True, key=f"score_{key}")
@@ -112,7 +116,9 @@ else:
     score_value = None
 category = None
 if item.categories:
-    category = st.radio("Category", list(item.categories), index=None, horizontal=True, key=f"cat_{key}")
+    category = st.radio(
+        "Category", list(item.categories), index=None, horizontal=True, format_func=_ui.md, key=f"cat_{key}"
+    )
 note = st.text_area("Note (your reasoning; it becomes the few-shot explanation)", key=f"note_{key}")
 
 
@@ -166,10 +172,10 @@ for cat in item.categories:
         taken.add(letter)
         quick_cats.append((cat, letter))
 if quick_cats:
-    st.caption("Quick answers: " + ", ".join(f"{letter} = {cat}" for cat, letter in quick_cats))
+    st.caption("Quick answers: " + ", ".join(f"{letter} = {_ui.md(cat)}" for cat, letter in quick_cats))
     cat_cols = st.columns(len(quick_cats))
     for col, (cat, letter) in zip(cat_cols, quick_cats):
-        if col.button(cat, key=f"quickcat_{cat}", shortcut=letter):
+        if col.button(_ui.md(cat), key=f"quickcat_{cat}", shortcut=letter):
             _act("submit", None, cat)
             st.rerun()
 

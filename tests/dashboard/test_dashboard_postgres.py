@@ -138,3 +138,10 @@ def test_postgres_concurrent_claims_skip_locked(pg_store: ReviewStore) -> None:
     assert len(everything) == len(set(everything)) == 300
     assert len(pg_store.labels()) == 300
     assert sum(1 for got in claimed.values() if got) > 1
+
+
+def test_postgres_tabs_of_one_reviewer_never_take_one_case_twice(pg_store: ReviewStore) -> None:
+    """4 reviewers x 3 tabs over cases queued in escalation and calibration: each reviewer labels a case once."""
+    from test_dashboard_cases import concurrent_check
+
+    concurrent_check(pg_store)

@@ -21,9 +21,11 @@ ENV = (
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in ENV:
         monkeypatch.delenv(key, raising=False)
+    # no running Phoenix recorded here, whatever a developer started in the project's own workdir
+    monkeypatch.setenv("EVALHARNESS_PHOENIX_WORKDIR", str(tmp_path / "no-phoenix"))
 
 
 def test_defaults() -> None:

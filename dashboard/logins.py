@@ -1,0 +1,221 @@
+"""Login throttling and the login audit: every attempt is a row, and repeated failures slow or lock a name.
+
+Two counters, both read from the ``login_audit`` table (so they hold across dashboard processes and
+restarts):
+
+* **per name** (as typed, so unknown names are throttled exactly like real ones and the throttle does
+  not reveal which names exist): failed attempts since the name's last successful login, within
+  ``window_s``;
+* **per client** (the browser's address): failed attempts within ``window_s`` under any name. A success
+  does not reset it, or one valid account would let a client guess other accounts' passwords forever.
+
+Once a counter reaches its limit, attempts are refused unchecked until the wait after the last failure
+is over: ``base_delay_s`` doubled for each failure past the limit, capped at ``max_delay_s``
+(``mode="backoff"``), or ``lock_s`` (``mode="lock"``). A refused attempt is audited but does not extend
+the wait. Throttling refuses rather than sleeps: a sleeping server lets an attacker run attempts in
+parallel, a refusal does not.
+
+The check and the "pending" row of an attempt are written in one transaction (serialised per name and
+per client), and a pending attempt counts as a failure until its password check says otherwise, so
+parallel requests cannot slip past the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import func, select, update
+
+from ._engine import serialize
+from ._schema import logins
+from .auth import User, authenticate
+from .errors import AuthError, ConfigError
+from .store import ReviewStore
+
+__all__ = ["LoginAttempt", "LoginGuard", "LoginPolicy", "LoginThrottled"]
+
+_FAILED = ("failed", "pending")
+_COUNTED = ("ok", "failed", "pending")
+_MAX_TEXT = 128
+
+
+class LoginThrottled(AuthError):
+    """Too many failed logins for this name or from this client; ``retry_after_s`` says when to try again."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"too many failed logins: try again in {math.ceil(retry_after_s)} s "
+            "(an admin sees the failed attempts on the Queues page)"
+        )
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many failures are allowed and what follows them (see the module docstring)."""
+
+    mode: Literal["backoff", "lock"] = "backoff"
+    max_failures: int = 5
+    client_max_failures: int = 20
+    base_delay_s: float = 1.0
+    max_delay_s: float = 900.0
+    lock_s: float = 900.0
+    window_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("backoff", "lock"):
+            raise ConfigError(f"login throttle mode {self.mode!r} must be 'backoff' or 'lock'")
+        if self.max_failures < 1 or self.client_max_failures < 1:
+            raise ConfigError("login failure limits must be at least 1")
+        if min(self.base_delay_s, self.max_delay_s, self.lock_s, self.window_s) <= 0:
+            raise ConfigError("login throttle delays and window must be positive seconds")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LoginPolicy:
+        """``EVALHARNESS_LOGIN_MODE`` (backoff|lock), ``..._MAX_FAILURES``, ``..._CLIENT_MAX_FAILURES``,
+        ``..._LOCK_SECONDS``, ``..._MAX_DELAY_SECONDS``, ``..._WINDOW_SECONDS``; unset ones keep the defaults."""
+        fields: dict[str, tuple[str, Callable[[str], Any]]] = {
+            "mode": ("EVALHARNESS_LOGIN_MODE", str),
+            "max_failures": ("EVALHARNESS_LOGIN_MAX_FAILURES", int),
+            "client_max_failures": ("EVALHARNESS_LOGIN_CLIENT_MAX_FAILURES", int),
+            "lock_s": ("EVALHARNESS_LOGIN_LOCK_SECONDS", float),
+            "max_delay_s": ("EVALHARNESS_LOGIN_MAX_DELAY_SECONDS", float),
+            "window_s": ("EVALHARNESS_LOGIN_WINDOW_SECONDS", float),
+        }
+        values: dict[str, Any] = {}
+        for name, (var, parse) in fields.items():
+            if raw := env.get(var, "").strip():
+                try:
+                    values[name] = parse(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{var}={raw!r} is not a valid {parse.__name__}") from exc
+        return cls(**values)
+
+    def wait_s(self, failures: int, limit: int) -> float:
+        """Seconds to wait after the last failure, with ``failures`` counted against ``limit``."""
+        if failures < limit:
+            return 0.0
+        if self.mode == "lock":
+            return self.lock_s
+        return min(self.base_delay_s * 2.0 ** min(failures - limit, 60), self.max_delay_s)
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """One row of the login audit."""
+
+    id: int
+    ts: float
+    name: str
+    client: str
+    outcome: str  # pending | ok | failed | refused | logout
+
+
+class LoginGuard:
+    """Checks passwords through the throttle and writes the login audit into the review store's database."""
+
+    def __init__(
+        self,
+        store: ReviewStore,
+        policy: LoginPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.policy = policy or LoginPolicy()
+        self._clock = clock
+
+    def login(self, users: dict[str, User], name: str, password: str, *, client: str | None) -> User:
+        """The user when the password is right and neither the name nor the client is throttled.
+
+        Raises :class:`LoginThrottled` (attempt refused unchecked) or :class:`AuthError` (wrong name or
+        password, one message for both). Every attempt is audited.
+        """
+        name, client = name[:_MAX_TEXT], (client or "unknown")[:_MAX_TEXT]
+        now = self._clock()
+        with self.store.engine.begin() as conn:
+            serialize(conn, f"login-name:{name}")
+            serialize(conn, f"login-client:{client}")
+            wait = self._retry_after(conn, name, client, now)
+            if wait > 0:
+                conn.execute(logins.insert(), _row(now, name, client, "refused", {"retry_after_s": wait}))
+            else:
+                attempt_id = conn.execute(
+                    logins.insert().returning(logins.c.id), _row(now, name, client, "pending", {})
+                ).scalar_one()
+        if wait > 0:  # raised after the commit, so the refusal stays in the audit
+            raise LoginThrottled(wait)
+        try:
+            user = authenticate(users, name, password)
+        except AuthError:
+            self._settle(attempt_id, "failed")
+            raise
+        self._settle(attempt_id, "ok")
+        return user
+
+    def logout(self, name: str, *, client: str | None) -> None:
+        """Audit a logout; remembered logins of ``name`` issued before it stop working (see sessions.py)."""
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                logins.insert(), _row(self._clock(), name[:_MAX_TEXT], client or "unknown", "logout", {})
+            )
+
+    def last_logout(self, name: str) -> float | None:
+        """When ``name`` last logged out, if ever."""
+        with self.store.engine.connect() as conn:
+            value = conn.execute(
+                select(func.max(logins.c.ts)).where(logins.c.name == name, logins.c.outcome == "logout")
+            ).scalar()
+        return None if value is None else float(value)
+
+    def attempts(
+        self, *, name: str | None = None, failed_only: bool = False, limit: int = 200
+    ) -> list[LoginAttempt]:
+        """The newest audit rows first (optionally of one name, or only failed and refused attempts)."""
+        q = select(logins).order_by(logins.c.id.desc()).limit(limit)
+        if name is not None:
+            q = q.where(logins.c.name == name)
+        if failed_only:
+            q = q.where(logins.c.outcome.in_(("failed", "refused")))
+        with self.store.engine.connect() as conn:
+            return [LoginAttempt(r.id, r.ts, r.name, r.client, r.outcome) for r in conn.execute(q).all()]
+
+    def _retry_after(self, conn: Any, name: str, client: str, now: float) -> float:
+        since = now - self.policy.window_s
+        # Enough rows to see the capped back-off: past ~60 failures over the limit the wait is constant.
+        recent = conn.execute(
+            select(logins.c.ts, logins.c.outcome)
+            .where(logins.c.name == name, logins.c.outcome.in_(_COUNTED), logins.c.ts >= since)
+            .order_by(logins.c.id.desc())
+            .limit(self.policy.max_failures + 64)
+        ).all()
+        streak = 0
+        for row in recent:
+            if row.outcome == "ok":
+                break
+            streak += 1
+        name_wait = 0.0
+        if streak:
+            name_wait = recent[0].ts + self.policy.wait_s(streak, self.policy.max_failures) - now
+        n_client, last_client = conn.execute(
+            select(func.count(), func.max(logins.c.ts)).where(
+                logins.c.client == client, logins.c.outcome.in_(_FAILED), logins.c.ts >= since
+            )
+        ).one()
+        client_wait = 0.0
+        if n_client:
+            client_wait = last_client + self.policy.wait_s(n_client, self.policy.client_max_failures) - now
+        return max(name_wait, client_wait, 0.0)
+
+    def _settle(self, attempt_id: int, outcome: str) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(update(logins).where(logins.c.id == attempt_id).values(outcome=outcome))
+
+
+def _row(ts: float, name: str, client: str, outcome: str, detail: dict[str, Any]) -> dict[str, Any]:
+    return {"ts": ts, "name": name, "client": client, "outcome": outcome, "detail": json.dumps(detail)}
