@@ -1,0 +1,60 @@
+"""A conversation as the simulator produced it: turns that alternate strictly, and why it stopped."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from simulate.errors import SimulationError
+
+StopReason = Literal["turn_limit", "goal_reached", "user_gave_up", "task_error", "simulator_error"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message. ``simulated``: written by the simulator (not a fixed opening turn); ``error``: the
+    application raised instead of answering (the turn's ``content`` is then empty)."""
+
+    index: int
+    role: Literal["user", "assistant"]
+    content: str
+    simulated: bool = False
+    error: str | None = None
+    goal_score: float | None = None  # after an assistant turn: the goal-completion judge's score (1..5)
+    span_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A whole conversation. ``user_turns`` counts the user's messages (the unit of ``max_turns``)."""
+
+    case_id: str
+    turns: tuple[Turn, ...]
+    stop_reason: StopReason
+    session_id: str
+
+    def __post_init__(self) -> None:
+        for prev, turn in zip(self.turns, self.turns[1:], strict=False):
+            if prev.role == turn.role:  # an invariant of the simulator loop, checked so a bug cannot hide
+                raise SimulationError(f"conversation {self.case_id!r}: turns {prev.index} and {turn.index} are both "
+                                      f"{turn.role} turns; turns must alternate")
+
+    @property
+    def user_turns(self) -> int:
+        return sum(1 for t in self.turns if t.role == "user")
+
+    @property
+    def failed_turn(self) -> int | None:
+        return next((t.index for t in self.turns if t.error is not None), None)
+
+    def messages(self) -> list[dict[str, str]]:
+        """The conversation as chat messages ({"role", "content"}), what the application is given."""
+        return [{"role": t.role, "content": t.content} for t in self.turns]
+
+    def text(self) -> str:
+        """The transcript as plain text, one ``Role: message`` line per turn (the output that is judged)."""
+        return "\n".join(f"{t.role.capitalize()}: {t.content if t.error is None else '[error: ' + t.error + ']'}"
+                         for t in self.turns)
