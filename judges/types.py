@@ -37,6 +37,8 @@ class ModelRequest:
     top_logprobs: int = 0
     n: int = 1
     labels: tuple[str, ...] | None = None
+    # a JSON schema (compact JSON text) the reply must follow: llama.cpp constrains decoding with a grammar
+    json_schema: str | None = None
 
     def __init__(
         self,
@@ -49,6 +51,7 @@ class ModelRequest:
         top_logprobs: int = 0,
         n: int = 1,
         labels: Any = None,
+        json_schema: str | dict[str, Any] | None = None,
     ) -> None:
         msgs = tuple(m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in messages)
         if not msgs:
@@ -64,10 +67,16 @@ class ModelRequest:
         object.__setattr__(self, "top_logprobs", int(top_logprobs))
         object.__setattr__(self, "n", int(n))
         object.__setattr__(self, "labels", tuple(labels) if labels is not None else None)
+        if json_schema is not None:  # one text per schema, so equal schemas share a cache key
+            json_schema = json.dumps(json.loads(json_schema) if isinstance(json_schema, str) else json_schema,
+                                     separators=(",", ":"))
+        object.__setattr__(self, "json_schema", json_schema)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["messages"] = [{"role": m.role, "content": m.content} for m in self.messages]
+        if d["json_schema"] is None:
+            del d["json_schema"]  # unconstrained requests keep the cache keys they had before the field existed
         return d
 
     def cache_key(self, provider: str, model: str) -> str:

@@ -7,6 +7,7 @@ token by token (multi-token labels such as " 5" or "10" included), not from the 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import math
 import os
@@ -24,6 +25,8 @@ from judges.types import Completion, Message, ModelRequest, Usage
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m"
+# JSON-schema decoding: candidates the grammar checks per step before it falls back to the whole vocabulary
+_GRAMMAR_TOP_K = 64
 
 
 def default_gguf_path() -> Path:
@@ -63,6 +66,7 @@ class LlamaCppProvider:
         self._llm: Any = None
         self._lock = threading.Lock()
         self._formatter: Any = None
+        self._grammars: dict[str, Any] = {}
 
     # -- loading -------------------------------------------------------------------------------
     def _load(self) -> Any:
@@ -143,6 +147,8 @@ class LlamaCppProvider:
             )
         if request.labels is not None:
             return self._score_labels(prompt_tokens, request.labels)
+        if request.json_schema is not None:
+            return self._generate_constrained(prompt_tokens, request)
         texts: list[str] = []
         completion_tokens = 0
         for i in range(request.n):
@@ -163,6 +169,91 @@ class LlamaCppProvider:
             usage=Usage(len(prompt_tokens), completion_tokens),
             texts=tuple(texts),
         )
+
+    def _grammar(self, json_schema: str) -> str:
+        """The GBNF grammar for a JSON schema (converted once per schema)."""
+        grammar = self._grammars.get(json_schema)
+        if grammar is None:
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            try:
+                grammar = json_schema_to_gbnf(json_schema)
+            except Exception as exc:  # the converter raises bare Exceptions/AssertionErrors on unsupported schemas
+                raise ConfigError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
+            self._grammars[json_schema] = grammar
+        return grammar
+
+    def _generate_constrained(self, prompt_tokens: list[int], request: ModelRequest) -> Completion:
+        """Decode under the request's JSON schema: every reply parses and follows the schema.
+
+        llama-cpp-python's own ``grammar=`` checks the grammar against the whole vocabulary at every
+        step (262k tokens on Gemma 3: 50 s for 80 tokens). Here the grammar filters only the
+        ``_GRAMMAR_TOP_K`` most likely tokens (plus end-of-generation), and the whole vocabulary only
+        when none of those fits, as llama.cpp's own sampler does: the same constraint, ~20x faster.
+        """
+        import llama_cpp
+
+        llm = self._llm
+        vocab = llm._model.vocab
+        grammar_text = self._grammar(request.json_schema or "")
+        eog = [t for t in {llm.token_eos(), *self._tokens("<end_of_turn>", bos=False)[:1]}
+               if llama_cpp.llama_vocab_is_eog(vocab, t)]
+        texts: list[str] = []
+        completion_tokens = 0
+        for i in range(request.n):
+            rng = np.random.default_rng((request.seed + i) if request.seed is not None else None)
+            sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar_text.encode(), b"root")
+            if not sampler:
+                raise ConfigError("llama.cpp rejected the grammar made from the JSON schema")
+            try:
+                llm.reset()
+                llm.eval(prompt_tokens)
+                out: list[int] = []
+                for _ in range(request.max_tokens):
+                    logits = self._last_logits()
+                    tok = self._pick(sampler, logits, eog, request, rng)
+                    llama_cpp.llama_sampler_accept(sampler, tok)
+                    if llama_cpp.llama_vocab_is_eog(vocab, tok):
+                        break
+                    out.append(tok)
+                    llm.eval([tok])
+            finally:
+                llama_cpp.llama_sampler_free(sampler)
+            texts.append(llm.detokenize(out).decode("utf-8", "replace"))
+            completion_tokens += len(out)
+        return Completion(text=texts[0], provider=self.info.name, model=self.info.model,
+                          usage=Usage(len(prompt_tokens), completion_tokens), texts=tuple(texts))
+
+    @staticmethod
+    def _pick(sampler: Any, logits: np.ndarray, eog: list[int], request: ModelRequest, rng: np.random.Generator) -> int:
+        import llama_cpp
+
+        def allowed(ids: np.ndarray) -> np.ndarray:
+            data = (llama_cpp.llama_token_data * len(ids))()
+            for j, t in enumerate(ids):
+                data[j].id, data[j].logit, data[j].p = int(t), float(logits[t]), 0.0  # type: ignore[assignment]
+            arr = llama_cpp.llama_token_data_array(data, len(ids), -1, False)
+            llama_cpp.llama_sampler_apply(sampler, ctypes.byref(arr))
+            return np.array([data[j].logit > -math.inf for j in range(len(ids))])
+
+        top = np.argpartition(-logits, _GRAMMAR_TOP_K)[:_GRAMMAR_TOP_K]
+        ids = np.unique(np.concatenate([top, np.array(eog, dtype=top.dtype)]))
+        ok = allowed(ids)
+        if not ok.any():
+            ids = np.arange(len(logits))
+            ok = allowed(ids)
+            if not ok.any():
+                raise ProviderError("no token satisfies the JSON schema grammar; the schema may be unsatisfiable")
+        ids, cand = ids[ok], logits[ids[ok]]
+        if request.temperature <= 0:
+            return int(ids[int(np.argmax(cand))])
+        order = np.argsort(-cand)
+        ids, cand = ids[order], cand[order] / request.temperature
+        probs = np.exp(cand - cand.max())
+        probs /= probs.sum()
+        keep = int(np.searchsorted(np.cumsum(probs), request.top_p) + 1)
+        probs = probs[:keep] / probs[:keep].sum()
+        return int(rng.choice(ids[:keep], p=probs))
 
     def _score_labels(self, prompt_tokens: list[int], labels: tuple[str, ...]) -> Completion:
         """Exact P(label | prompt) for each label, renormalised over the label set.

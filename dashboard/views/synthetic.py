@@ -1,0 +1,112 @@
+"""Synthetic page: review generated rows (accept, edit, reject) before they become golden data.
+
+Admins queue a generated set (``python -m synth ... --out FILE``) and export the accepted rows into
+``datasets/synth/<kind>/<name>.jsonl``; every reviewer works through the ``synthetic`` queue here. The
+page uses the review store's public API only (``add_items``, ``claim_next``, ``submit``, ``labels``).
+Generated text is shown with ``st.text`` or escaped with ``_ui.md``, never rendered as Markdown.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import _ui
+from dashboard.errors import InvalidLabel, LeaseLost
+from dashboard.models import Lease, NewItem
+from synth import REVIEW_QUEUE, SynthError, edit_note, read_set, review_fields, reviewed, write_golden
+
+user = _ui.require_user()
+store = _ui.store()
+st.title("Synthetic data review")
+
+for kind, message in st.session_state.pop("synth_flash", []):
+    getattr(st, kind)(_ui.md(message))
+
+
+def _say(kind: str, message: str) -> None:
+    st.session_state.setdefault("synth_flash", []).append((kind, message))
+
+
+if user.is_admin:
+    with st.expander("Queue a generated set", expanded=False):
+        set_path = st.text_input("Generated set (JSONL written by python -m synth)", key="synth_set_path")
+        if st.button("Queue for review", key="synth_queue", disabled=not set_path):
+            try:
+                rows = read_set(set_path)
+            except (OSError, SynthError) as exc:
+                st.error(_ui.md(str(exc)))
+            else:
+                added, present = store.add_items(NewItem(**review_fields(r)) for r in rows)
+                st.success(f"Queued {added} rows ({present} were already queued).")
+
+lease: Lease | None = st.session_state.get("synth_lease") or store.active_lease(user.name)
+if lease is not None:
+    try:
+        lease = store.heartbeat(lease)
+    except LeaseLost as exc:
+        lease = None
+        _say("warning", str(exc))
+st.session_state["synth_lease"] = lease
+
+if lease is None:
+    st.write("You hold no generated row.")
+    if st.button("Claim next generated row", key="synth_claim", type="primary"):
+        got = store.claim_next(user.name, queue=REVIEW_QUEUE)
+        st.session_state["synth_lease"] = got
+        if got is None:
+            _say("info", "No generated rows left to review.")
+        st.rerun()
+else:
+    held: Lease = lease
+    item = store.get_item(held.item_id)
+    if item.queue != REVIEW_QUEUE:
+        st.info(f"You hold item {item.id} of queue {_ui.md(item.queue)}: finish it on the Review page first.")
+    else:
+        origin = item.meta.get("synth", {}).get("origin", {})
+        st.subheader(f"Row {item.id}")
+        st.caption(_ui.md(item.reason))
+        st.text(f"evolution: {origin.get('evolution')} · persona: {origin.get('persona')} · "
+                f"critic score: {origin.get('critic_score')} · generator: {origin.get('generator')}")
+        if item.context:
+            st.markdown("**Context**")
+            st.text(item.context)
+        key = f"{held.slot_id}_{held.version}"
+        question = st.text_area("Question", item.input, key=f"synth_q_{key}")
+        reference = st.text_area("Expected output", item.output, key=f"synth_r_{key}")
+        note = st.text_input("Note (optional)", key=f"synth_note_{key}")
+        edited = question.strip() != item.input.strip() or reference.strip() != item.output.strip()
+
+        def _answer(decision: str) -> None:
+            text = edit_note(question.strip(), reference.strip() or None) if decision == "edit" else note
+            try:
+                store.submit(held, category=decision, note=text)
+            except InvalidLabel as exc:
+                _say("error", str(exc))
+                return
+            except LeaseLost as exc:
+                _say("warning", str(exc))
+            else:
+                _say("success", f"Row {item.id}: {decision}.")
+            st.session_state["synth_lease"] = store.claim_next(user.name, queue=REVIEW_QUEUE)
+
+        cols = st.columns(3)
+        if cols[0].button("Accept", key="synth_accept", type="primary", disabled=edited):
+            _answer("accept")
+            st.rerun()
+        if cols[1].button("Save edit", key="synth_edit", disabled=not edited):
+            _answer("edit")
+            st.rerun()
+        if cols[2].button("Reject", key="synth_reject"):
+            _answer("reject")
+            st.rerun()
+
+if user.is_admin:
+    st.divider()
+    rows, decisions = reviewed(store.labels(queue=REVIEW_QUEUE))
+    kept = sum(1 for d in decisions if d.decision != "reject")
+    st.write(f"{len(rows)} generated rows reviewed; {kept} accepted or edited.")
+    folder = st.text_input("Datasets folder", str(_ui.config().datasets), key="synth_export_folder")
+    name = st.text_input("Dataset name", "synthetic", key="synth_export_name")
+    if st.button("Export accepted rows", key="synth_export", disabled=not rows):
+        written = write_golden(rows, decisions, Path(folder), name)
+        st.success("\n".join(f"{kind}: {n} rows to {p}" for kind, (p, n) in written.items()) or "Nothing accepted yet.")
