@@ -124,7 +124,8 @@ def _case_key(rec: LabelRecord) -> tuple[str | None, str]:
 def _verdicts(records: Sequence[LabelRecord]) -> list[_Verdict]:
     groups: dict[tuple[str, str, str | None, str], list[LabelRecord]] = defaultdict(list)
     for r in records:
-        if r.kind == "label":  # flags are not labels
+        # flags are not labels; generated rows are reviewed and exported by synth, not as human judgements
+        if r.kind == "label" and r.queue != "synthetic":
             groups[(_kind(r), r.criterion, *_case_key(r))].append(r)
     out = []
     for (kind, criterion, suite, case_id), rs in groups.items():
