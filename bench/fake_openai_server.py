@@ -11,6 +11,8 @@ client asks for, read from the prompt:
 - anything else (e.g. "write evaluation steps") gets three numbered steps.
 
 Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /stats`` (requests served).
+``--delay-ms N`` answers each chat request N ms late (a slow model, for fault tests that must kill a
+run while judge calls are in flight).
 A raw asyncio HTTP/1.1 server with keep-alive (on uvloop when installed), so that it is not the
 bottleneck. Run ``python bench/fake_openai_server.py --port 0``: it prints ``PORT <n>`` once listening
 on 127.0.0.1.
@@ -23,8 +25,10 @@ import asyncio
 import json
 import math
 import re
+import subprocess
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 MODELS = ("fake-judge", "gpt-4o")
 _REPLY_WITH = re.compile(r"Reply with '(.+?) <answer>' on the first line, where <answer> is one of: (.+?)\. ")
@@ -143,8 +147,9 @@ def _response(status: int, body: bytes, keep_alive: bool) -> bytes:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, canned: Canned) -> None:
+    def __init__(self, canned: Canned, delay_s: float = 0.0) -> None:
         self.canned = canned
+        self.delay_s = delay_s
         self.buf = b""
         self.transport: asyncio.Transport | None = None
 
@@ -182,26 +187,78 @@ class _Protocol(asyncio.Protocol):
                 status, out = 200, json.dumps({"requests": self.canned.requests}).encode()
             else:
                 status, out = 404, b'{"error":"not found"}'
+            if self.delay_s and method == "POST":
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.delay_s, self._send_late, _response(status, out, keep_alive), keep_alive)
+                continue
             self.transport.write(_response(status, out, keep_alive))
             if not keep_alive:
                 self.transport.close()
                 return
 
 
-async def serve(port: int) -> None:
+    def _send_late(self, response: bytes, keep_alive: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write(response)
+        if not keep_alive:
+            self.transport.close()
+
+
+async def serve(port: int, delay_s: float = 0.0) -> None:
     """Listen on 127.0.0.1:``port`` (0 = a free port), print ``PORT <n>``, serve until killed."""
     canned = Canned()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Protocol(canned), "127.0.0.1", port, backlog=1024)
+    server = await loop.create_server(lambda: _Protocol(canned, delay_s), "127.0.0.1", port, backlog=1024)
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
+
+
+class FakeServer:
+    """``bench/fake_openai_server.py`` in a subprocess on a free loopback port; stopped by its PID."""
+
+    def __init__(self, delay_ms: float = 0.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--port", "0", "--delay-ms", str(delay_ms)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"fake server did not start: {line!r}")
+        self.base_url = f"http://127.0.0.1:{int(line.split()[1])}/v1"
+
+    def requests(self) -> int:
+        import httpx
+
+        return int(httpx.get(self.base_url.rsplit("/v1", 1)[0] + "/stats").json()["requests"])
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: ``--port`` (0 picks a free one)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="answer chat requests this late")
     args = parser.parse_args(argv)
     try:
         import uvloop  # faster, so the fake server is never the bottleneck
@@ -211,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         loop_factory = None
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(serve(args.port))
+            runner.run(serve(args.port, args.delay_ms / 1000.0))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -16,12 +16,16 @@ Contenders (one model call per case each; the harness's cache is off so every ca
                       best case
 - ``bare_pointwise`` / ``bare_geval``  httpx.AsyncClient + semaphore sending the harness's exact
                       request bodies and computing the same probability-weighted score by hand
+- ``aiohttp_pointwise`` / ``aiohttp_geval``  the same by hand with one aiohttp.ClientSession: the
+                      fastest plain Python client, the yardstick for the harness's OpenAI-compatible path
+- ``ours_pointwise_httpx``  ours_pointwise with the provider forced onto httpx (``http="httpx"``)
 
     python bench/judge_overhead.py                       # 1,000 cases, concurrency 16, 3 repeats
     python bench/judge_overhead.py --quick --json out.json
     python bench/judge_overhead.py --profile ours_geval  # cProfile of one contender
 
-Targets (issue 2, item 10): ours_geval >= 10x deepeval_geval, ours >= 70% of bare.
+Targets: ours_geval >= 10x deepeval_geval, ours >= 70% of bare httpx (issue 2, item 10); ours >= 50% of
+bare aiohttp (issue 13, item 7).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import platform
 import pstats
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -51,6 +54,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "1")
 os.environ.setdefault("DEEPEVAL_UPDATE_WARNING_OPT_IN", "0")
 os.environ.setdefault("FAKE_JUDGE_KEY", "sk-fake")
+
+from fake_openai_server import FakeServer
 
 from judges import Case, GEval, ModelClient, PointwiseJudge
 from judges.geval import EvaluationSteps
@@ -70,6 +75,9 @@ CONTENDERS = (
     "deepeval_geval_pooled",
     "bare_pointwise",
     "bare_geval",
+    "aiohttp_pointwise",
+    "aiohttp_geval",
+    "ours_pointwise_httpx",
 )
 
 
@@ -103,37 +111,6 @@ def make_cases(n: int) -> list[Case]:
 # ---------------------------------------------------------------------------------------------- server
 
 
-class FakeServer:
-    """``bench/fake_openai_server.py`` in a subprocess on a free loopback port; stopped by its PID."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "fake_openai_server.py"), "--port", "0"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"fake server did not start: {line!r}")
-        self.base_url = f"http://127.0.0.1:{int(line.split()[1])}/v1"
-
-    def requests(self) -> int:
-        import httpx
-
-        return int(httpx.get(self.base_url.rsplit("/v1", 1)[0] + "/stats").json()["requests"])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 # ------------------------------------------------------------------------------------------ contenders
 
 
@@ -151,8 +128,8 @@ class Stopwatch:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-async def ours(judge: Any, cases: list[Case], url: str, concurrency: int) -> Timed:
-    provider = OpenAICompatibleProvider("fake-judge", base_url=url, api_key_env="FAKE_JUDGE_KEY")
+async def ours(judge: Any, cases: list[Case], url: str, concurrency: int, http: str = "auto") -> Timed:
+    provider = OpenAICompatibleProvider("fake-judge", base_url=url, api_key_env="FAKE_JUDGE_KEY", http=http)
     client = ModelClient(provider, cache=None, max_concurrency=concurrency)
     try:
         await client.check()
@@ -191,17 +168,45 @@ def _bare_score(data: dict[str, Any], marker: str, labels: tuple[str, ...]) -> f
     raise ValueError("score token not found in logprobs")
 
 
+LABELS = tuple(str(i) for i in range(1, 6))
+
+
+def bare_request(kind: str) -> tuple[Callable[[Case], dict[str, Any]], str]:
+    """A function from a case to the harness's exact request body for ``kind``, and the label marker."""
+    if kind == "pointwise":
+        pointwise = PointwiseJudge("coherence", RUBRIC)
+        marker = "Score:"
+
+        def prompt(case: Case) -> str:
+            return pointwise.prompt(case)
+    else:
+        geval = GEval("coherence", CRITERION, evaluation_steps=STEPS)
+        marker = "- coherence:"
+        steps = EvaluationSteps("coherence", "fake-judge", STEPS, "pinned")
+
+        def prompt(case: Case) -> str:
+            return geval.prompt(case, steps)
+
+    def body(case: Case) -> dict[str, Any]:
+        return {
+            "model": "fake-judge",
+            "messages": [{"role": "user", "content": _instruction(prompt(case), marker, LABELS)}],
+            "max_tokens": 128,
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "n": 1,
+            "seed": 0,
+            "logprobs": True,
+            "top_logprobs": 20,
+        }
+
+    return body, marker
+
+
 async def bare(kind: str, cases: list[Case], url: str, concurrency: int) -> Timed:
     import httpx
 
-    labels = tuple(str(i) for i in range(1, 6))
-    if kind == "pointwise":
-        judge: Any = PointwiseJudge("coherence", RUBRIC)
-        marker = "Score:"
-    else:
-        judge = GEval("coherence", CRITERION, evaluation_steps=STEPS)
-        marker = "- coherence:"
-        steps = EvaluationSteps("coherence", "fake-judge", STEPS, "pinned")
+    body, marker = bare_request(kind)
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     headers = {"authorization": f"Bearer {os.environ['FAKE_JUDGE_KEY']}"}
@@ -209,22 +214,32 @@ async def bare(kind: str, cases: list[Case], url: str, concurrency: int) -> Time
     async with httpx.AsyncClient(base_url=url, limits=limits, headers=headers, timeout=60) as http:
 
         async def one(case: Case) -> float:
-            prompt = judge.prompt(case) if kind == "pointwise" else judge.prompt(case, steps)
-            body = {
-                "model": "fake-judge",
-                "messages": [{"role": "user", "content": _instruction(prompt, marker, labels)}],
-                "max_tokens": 128,
-                "temperature": 0.0,
-                "top_p": 1.0,
-                "n": 1,
-                "seed": 0,
-                "logprobs": True,
-                "top_logprobs": 20,
-            }
             async with sem:
-                resp = await http.post("/chat/completions", json=body)
+                resp = await http.post("/chat/completions", json=body(case))
             resp.raise_for_status()
-            return _bare_score(resp.json(), marker, labels)
+            return _bare_score(resp.json(), marker, LABELS)
+
+        with Stopwatch() as sw:
+            scores = list(await asyncio.gather(*(one(c) for c in cases)))
+        return sw.wall, sw.cpu, scores
+
+
+async def bare_aiohttp(kind: str, cases: list[Case], url: str, concurrency: int) -> Timed:
+    """The same requests through one aiohttp session: the plainest fast Python client."""
+    import aiohttp
+
+    body, marker = bare_request(kind)
+    sem = asyncio.Semaphore(concurrency)
+    headers = {"authorization": f"Bearer {os.environ['FAKE_JUDGE_KEY']}", "content-type": "application/json"}
+    chat = url + "/chat/completions"
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+
+        async def one(case: Case) -> float:
+            async with sem, http.post(chat, data=json.dumps(body(case)).encode()) as resp:
+                resp.raise_for_status()
+                data = json.loads(await resp.read())
+            return _bare_score(data, marker, LABELS)
 
         with Stopwatch() as sw:
             scores = list(await asyncio.gather(*(one(c) for c in cases)))
@@ -291,6 +306,12 @@ def contender(name: str) -> Callable[[list[Case], str, int], Coroutine[Any, Any,
         return lambda cases, url, k: bare("pointwise", cases, url, k)
     if name == "bare_geval":
         return lambda cases, url, k: bare("geval", cases, url, k)
+    if name == "aiohttp_pointwise":
+        return lambda cases, url, k: bare_aiohttp("pointwise", cases, url, k)
+    if name == "aiohttp_geval":
+        return lambda cases, url, k: bare_aiohttp("geval", cases, url, k)
+    if name == "ours_pointwise_httpx":
+        return lambda cases, url, k: ours(PointwiseJudge("coherence", RUBRIC), cases, url, k, http="httpx")
     raise SystemExit(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}")
 
 
@@ -312,6 +333,9 @@ RATIOS = (
     ("ours_pointwise", "deepeval_geval", None),
     ("ours_pointwise", "bare_pointwise", 0.7),
     ("ours_geval", "bare_geval", 0.7),
+    ("ours_pointwise", "aiohttp_pointwise", 0.5),
+    ("ours_geval", "aiohttp_geval", 0.5),
+    ("ours_pointwise_httpx", "bare_pointwise", None),
 )
 
 

@@ -1,0 +1,261 @@
+"""The scheduled run: online evaluation since the checkpoint, the reports over the window, queue filling.
+
+Steps run in that order under one lock, each printing one summary line; a step that fails does not stop
+the later ones that can still run (the quality report reads what is already stored). Exit code: 0 all
+well, 1 a quality alert or production drift, 2 an error in any step (or another run holding the lock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from judges import JudgeError
+from monitor.checkpoint import RunLock, StateFile
+from monitor.config import MonitorConfig
+from monitor.errors import MonitorError
+from monitor.online import EvaluateReport, OnlineEvaluation
+from monitor.quality import QualityReport, quality_report, write_quality
+from monitor.scores import ScoresTable
+from monitor.sources import Source, make_source
+from monitor.writeback import review_items
+
+__all__ = ["EXIT_ALERT", "EXIT_ERROR", "EXIT_OK", "RunResult", "make_client", "run_monitor"]
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ALERT, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class RunResult:
+    """The outcome of one scheduled run: its exit code, the summary lines, and each step's report."""
+
+    run_id: str
+    exit_code: int = EXIT_OK
+    lines: list[str] = field(default_factory=list)
+    evaluate: EvaluateReport | None = None
+    quality: QualityReport | None = None
+    drift: dict[str, Any] | None = None
+    queue: dict[str, Any] | None = None
+    reports: dict[str, str] = field(default_factory=dict)
+
+
+def make_client(config: MonitorConfig) -> Any:
+    """The judge model client ``[judge]`` describes (``judges.get_model``)."""
+    from judges.config import JudgeConfig, get_model
+
+    j = config.judge
+    cache = None if j.cache is None or j.cache.lower() in ("off", "none", "") else j.cache
+    return get_model(config=JudgeConfig(model=j.model, base_url=j.base_url, api_key_env=j.api_key_env,
+                                        max_concurrency=j.max_concurrency, requests_per_minute=j.requests_per_minute,
+                                        timeout_s=j.timeout_s, max_retries=j.max_retries, n_ctx=j.n_ctx, cache=cache))
+
+
+def source_for(config: MonitorConfig) -> Source:
+    src = config.source
+    return make_source(src.kind, project=src.project, url=src.url or config.phoenix.url, path=src.path,
+                       page_limit=src.page_limit, timeout_s=config.phoenix.timeout_s,
+                       retry_budget_s=config.phoenix.retry_budget_s)
+
+
+def _trace_judges(config: MonitorConfig) -> Any:
+    """Send the judges' own spans to their own Phoenix project, never the application's."""
+    if not config.phoenix.judge_project:
+        return None
+    import tracing
+
+    return tracing.setup(config.phoenix_url, config.phoenix.judge_project)
+
+
+def run_monitor(
+    config: MonitorConfig,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+    client: Any = None,
+    source: Source | None = None,
+    annotate: Callable[..., list[str]] | None = None,
+    trace_judges: bool = True,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """Run the three steps once; ``since``/``until`` backfill that range and leave the checkpoint alone."""
+    now = now or datetime.now(UTC)
+    run_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    result = RunResult(run_id)
+
+    def say(line: str) -> None:
+        result.lines.append(line)
+        echo(line)
+
+    state_dir = Path(config.state_dir)
+    try:
+        with RunLock(state_dir / "monitor.lock"):
+            handle = _trace_judges(config) if trace_judges else None
+            try:
+                _steps(config, result, say, now=now, since=since, until=until, client=client, source=source,
+                       annotate=annotate, sleep=sleep)
+            finally:
+                if handle is not None:
+                    handle.force_flush(timeout_s=config.phoenix.timeout_s)
+                    handle.shutdown(timeout_s=config.phoenix.timeout_s)
+    except MonitorError as exc:  # the lock is held by another run
+        result.exit_code = EXIT_ERROR
+        say(f"monitor: ERROR {exc}")
+        return result
+    say(f"monitor: exit {result.exit_code} ({_meaning(result.exit_code)}); run {run_id}")
+    return result
+
+
+def _meaning(code: int) -> str:
+    return {EXIT_OK: "ok", EXIT_ALERT: "quality alert or drift", EXIT_ERROR: "error"}[code]
+
+
+def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None], *, now: datetime,
+           since: datetime | None, until: datetime | None, client: Any, source: Source | None,
+           annotate: Callable[..., list[str]] | None, sleep: Callable[[float], None]) -> None:
+    scores = ScoresTable(config.scores_path)
+    state = StateFile(Path(config.state_dir) / "checkpoint.json")
+    out_dir = Path(config.reports_dir) / result.run_id
+    errors = 0
+    alert = False
+
+    # 1. online evaluation
+    try:
+        source = source or source_for(config)
+        evaluation = OnlineEvaluation(config, source=source, client=client or make_client(config), scores=scores,
+                                      state=state, run_id=result.run_id, annotate=annotate, sleep=sleep)
+        report = evaluation.run(now, since, until)
+        result.evaluate = report
+        say(report.line())
+        errors += report.error is not None
+        window_start, window_end = report.since, report.until
+    except (MonitorError, JudgeError) as exc:  # e.g. an unknown [judge] model
+        say(f"evaluate: ERROR {exc}")
+        errors += 1
+        window_end = until or now
+        window_start = since or (window_end - config.quality.current)
+
+    # 2. the reports over the window: judge-score quality, then production drift
+    try:
+        labels = _labels(config)
+        frame = scores.frame(window_end - config.quality.current - config.quality.reference, window_end)
+        quality = quality_report(frame, config.evaluator, config.quality, until=window_end, labels=labels)
+        result.quality = quality
+        result.reports.update({k: str(v) for k, v in write_quality(quality, out_dir).items()})
+        alert = alert or quality.alerting
+        say(quality.line() + f"; report {out_dir / 'quality.html'}")
+    except (MonitorError, OSError, ValueError) as exc:
+        say(f"quality: ERROR {exc}")
+        errors += 1
+    if config.drift.reference:
+        try:
+            drift_summary = _drift(config, source or source_for(config), window_end, out_dir / "drift")
+            result.drift = drift_summary
+            result.reports["drift"] = str(out_dir / "drift" / "report.html")
+            alert = alert or drift_summary["exit_code"] == EXIT_ALERT
+            say(drift_summary["line"])
+        except MonitorError as exc:
+            say(f"drift: ERROR {exc}")
+            errors += 1
+    else:
+        say("drift: skipped (no [drift] reference configured)")
+
+    # 3. queue filling
+    if config.review.store:
+        try:
+            result.queue = _fill_queue(config, scores, state, source, since=window_start, until=window_end,
+                                       backfill=since is not None or until is not None, run_id=result.run_id)
+            say(result.queue["line"])
+        except (MonitorError, OSError) as exc:
+            say(f"queue: ERROR {exc}")
+            errors += 1
+    else:
+        say("queue: skipped (no [review] store configured)")
+
+    result.exit_code = EXIT_ERROR if errors else (EXIT_ALERT if alert else EXIT_OK)
+    summary = {"run_id": result.run_id, "exit_code": result.exit_code, "lines": result.lines,
+               "reports": result.reports}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+def _labels(config: MonitorConfig) -> Sequence[Any] | None:
+    if not config.review.store:
+        return None
+    from dashboard import ReviewStore
+
+    store = ReviewStore(config.review.store)
+    try:
+        return store.labels()
+    finally:
+        store.close()
+
+
+def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) -> dict[str, Any]:
+    """``drift.report`` of the production rows of the current window against the configured reference."""
+    import pandas as pd
+
+    from drift import DriftError
+    from drift.config import load_config as load_drift_config
+    from drift.report import run_report, write_report
+    from tracing.production_log import LOG_COLUMNS
+
+    start = until - config.quality.current
+    rows = [dict(r.columns) for page in source.pages(start, until) for r in page.rows]
+    if not rows:
+        return {"exit_code": EXIT_OK, "line": f"drift: skipped (no production rows in [{start.isoformat()}, "
+                                              f"{until.isoformat()}))"}
+    current = pd.DataFrame(rows)
+    current = current[[c for c in LOG_COLUMNS if c in current.columns]]
+    try:
+        cfg = load_drift_config(config.drift.config)
+        report = run_report(config.drift.reference, current, cfg, window=config.drift.window)
+        write_report(report, out)
+    except (DriftError, OSError) as exc:
+        raise MonitorError(f"drift report failed: {exc}") from exc
+    v = report.verdict
+    status = "DRIFT" if report.exit_code else "no drift"
+    return {"exit_code": report.exit_code, "drifted": v.drifted, "n_drifted": v.n_drifted,
+            "n_features": v.n_features,
+            "line": f"drift: {status} {v.n_drifted}/{v.n_features} features drifted over {len(rows)} rows; "
+                    f"report {out / 'report.html'}"}
+
+
+def _fill_queue(config: MonitorConfig, scores: ScoresTable, state: StateFile, source: Source | None, *,
+                since: datetime, until: datetime, backfill: bool, run_id: str) -> dict[str, Any]:
+    """Doubtful verdicts (and an optional audit sample of the rows) into the review store; idempotent."""
+    from dashboard import ReviewStore, audit_items
+
+    name = source.name if source is not None else "none"
+    checkpoint = state.load(name)
+    start = since
+    if not backfill and checkpoint.queued_until is not None:
+        start = min(since, checkpoint.queued_until - config.source.lookback)
+    evaluators: Mapping[str, Any] = {ev.name: ev for ev in config.evaluator}
+    items = review_items(scores.verdicts(start, until, doubtful_only=True), evaluators, config.phoenix_url)
+    audit: list[Any] = []
+    if config.review.audit_rate > 0 and source is not None:
+        rows = [dict(r.columns) for page in source.pages(since, until) for r in page.rows]
+        audit = audit_items(rows, rate=config.review.audit_rate, stratify_by=config.review.audit_stratify_by)
+    store = ReviewStore(config.review.store or "")
+    try:
+        added, present = store.add_items(items)
+        a_added, a_present = store.add_items(audit)
+    finally:
+        store.close()
+    if not backfill:
+        state.save(checkpoint.advanced(run_id=run_id, queued_until=until))
+    return {"escalation_added": added, "escalation_present": present, "audit_added": a_added,
+            "audit_present": a_present,
+            "line": f"queue: ok escalation +{added} ({present} already queued), audit +{a_added} "
+                    f"({a_present} already queued) in {config.review.store}"}

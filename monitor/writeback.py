@@ -1,0 +1,142 @@
+"""Verdicts back where people look: Phoenix span annotations and review-queue items.
+
+Annotations go through ``tracing.annotate_spans`` with the identifier ``"monitor"``: Phoenix keeps one
+annotation per (span, name, identifier), so writing a verdict again replaces it instead of adding a
+second one. A write that fails (Phoenix down, slow, or not yet holding the span) is retried with backoff
+until the retry budget is spent, then raises :class:`WriteBackError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from monitor.config import EvaluatorConfig
+from monitor.errors import WriteBackError
+from monitor.scores import Verdict
+
+__all__ = ["ANNOTATION_IDENTIFIER", "review_items", "trace_url", "verdict_annotations", "write_annotations"]
+
+log = logging.getLogger(__name__)
+
+#: Phoenix upserts annotations with the same (span, name, identifier): reruns replace, never duplicate.
+ANNOTATION_IDENTIFIER = "monitor"
+
+
+def trace_url(phoenix_url: str | None, trace_id: str) -> str | None:
+    """The Phoenix UI link that opens a trace by its OpenTelemetry id (None for rows without a trace)."""
+    if not phoenix_url or trace_id.startswith("row-"):
+        return None
+    return f"{phoenix_url.rstrip('/')}/redirects/traces/{trace_id}"
+
+
+def verdict_annotations(verdicts: Sequence[Verdict]) -> list[Any]:
+    """One LLM annotation per verdict that has a span: score, label, explanation, probability source."""
+    from tracing import SpanAnnotation
+
+    out = []
+    for v in verdicts:
+        if v.span_id is None:
+            continue
+        out.append(SpanAnnotation(
+            v.span_id,
+            v.evaluator,
+            "LLM",
+            score=v.score,
+            label=v.label if v.failure is None else "judge_failure",
+            explanation=v.explanation if v.failure is None else v.failure,
+            metadata={
+                "prob_source": v.prob_source,
+                "judge": v.judge,
+                "judge_model": v.judge_model,
+                "version": v.version,
+                "criterion": v.criterion,
+                "label_probs": v.label_probs,
+                "entropy": v.entropy,
+                "flags": list(v.flags),
+                "passed": v.passed,
+                "sample_rate": v.sample_rate,
+                "run_id": v.run_id,
+            },
+            identifier=ANNOTATION_IDENTIFIER,
+        ))
+    return out
+
+
+def write_annotations(
+    verdicts: Sequence[Verdict],
+    *,
+    url: str | None,
+    timeout_s: float,
+    retry_budget_s: float,
+    sync: bool = True,
+    annotate: Callable[..., list[str]] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Write the verdicts' annotations to Phoenix at ``url``; returns how many were written."""
+    from tracing import AnnotationError, annotate_spans
+
+    items = verdict_annotations(verdicts)
+    if not items:
+        return 0
+    send = annotate or annotate_spans
+    deadline = time.monotonic() + retry_budget_s
+    delay, attempts = 0.5, 0
+    while True:
+        attempts += 1
+        try:
+            send(items, endpoint=url, sync=sync, timeout_s=timeout_s)
+            return len(items)
+        except AnnotationError as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WriteBackError(f"{exc} (gave up after {attempts} attempts and the "
+                                     f"{retry_budget_s:g}s retry budget; the verdicts stay pending and are "
+                                     "written by the next run)") from exc
+            wait = min(delay, left)
+            log.warning("annotating %d spans failed, retrying in %.1fs: %s", len(items), wait, exc)
+            sleep(wait)
+            delay = min(delay * 2, 30.0)
+
+
+def review_items(verdicts: Sequence[Verdict], evaluators: Mapping[str, EvaluatorConfig],
+                 phoenix_url: str | None) -> list[Any]:
+    """Escalation items for the doubtful verdicts, each with a link to its trace in Phoenix."""
+    from dashboard import JudgeView, NewItem
+
+    out = []
+    for v in verdicts:
+        if not v.review_reason or v.input is None or v.output is None:
+            continue
+        ev = evaluators.get(v.evaluator)
+        link = trace_url(phoenix_url, v.trace_id)
+        out.append(NewItem(
+            queue="escalation",
+            # one item per verdict: rerunning the monitor over the same traces queues nothing twice
+            source_id=f"online:{v.evaluator}:{v.version}:{v.key}",
+            input=v.input,
+            output=v.output,
+            criterion=v.criterion,
+            scale=(float(ev.scale[0]), float(ev.scale[1])) if ev is not None else None,
+            judge_score=v.score,
+            judges=(JudgeView(v.judge_model, v.score, v.label_probs, v.explanation or v.failure),),
+            reason=f"online {v.evaluator}: {v.review_reason}" + (f" · trace {link}" if link else ""),
+            priority=float(v.review_reason.count(";") + 1),
+            trace_id=None if v.trace_id.startswith("row-") else v.trace_id,
+            span_id=v.span_id,
+            meta={
+                "source": "monitor",
+                "evaluator": v.evaluator,
+                "version": v.version,
+                "trace_url": link,
+                "timestamp": v.timestamp.isoformat(),
+                "flags": list(v.flags),
+                "failure": v.failure,
+                "model": v.model,
+                "topic": v.topic,
+                "language": v.language,
+            },
+        ))
+    return out
