@@ -4,18 +4,19 @@ import streamlit as st
 
 from dashboard import _ui
 
-st.set_page_config(page_title="Human review", page_icon=":material/rate_review:", layout="wide")
+# An emoji favicon is drawn in the page; a :material/...: one is fetched from fonts.gstatic.com on every load.
+st.set_page_config(page_title="Human review", page_icon="📝", layout="wide")
 
 user = _ui.current_user()
 if user is None:
-    page = st.navigation(
-        [st.Page("views/login.py", title="Log in", icon=":material/login:")], position="hidden"
-    )
+    page = _ui.login_navigation()  # the login form under every page's URL, so deep links survive it
 else:
     pages = [
         st.Page("views/review.py", title="Review", icon=":material/rate_review:", default=True),
         st.Page("views/calibration.py", title="Calibration", icon=":material/balance:"),
         st.Page("views/runs.py", title="Runs", icon=":material/compare_arrows:"),
+        st.Page("views/judges.py", title="Judges", icon=":material/gavel:"),
+        st.Page("views/synthetic.py", title="Synthetic", icon=":material/auto_awesome:"),
     ]
     if user.is_admin:
         pages += [

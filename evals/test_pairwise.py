@@ -17,8 +17,12 @@ PROMPTS = EvalSuite(
     kind="pairwise",
     task=CAREFUL,     # candidate A
     task_b=TERSE,     # candidate B
+    # verdicts from P(A) averaged over both orders (the default rule): the embedded judge prefers slot A
+    # whatever it reads, so the per-order rule tied every case and the gate "passed" on ties alone
     judge=PairwiseJudge(criterion="helpfulness and correctness"),
-    # A (the careful prompt) must not lose clearly: the lower bound of its win rate's 95% CI stays above 0.2
+    # A (the careful prompt) must not lose clearly: the lower bound of its win rate's 95% CI stays above 0.2.
+    # The gate binds only for a judge qualified against human labels (evals/judge_evidence/): the embedded
+    # judge's kappa on 60 LLMBar pairs is too low, so on it this gate is advisory (docs/judges.md).
     gate=Gate(min=0.2, metric="win_rate", on="ci_low"),
 )
 

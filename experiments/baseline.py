@@ -89,7 +89,8 @@ def compare(current: Sequence[CaseRecord], base: SuiteRecord, scorer: ScorerInfo
         if b is None:
             continue
         new, old = c.score_of(scorer.scorer), b.score_of(scorer.scorer)
-        if new is not None and old is not None and new.score is not None and old.score is not None:
+        if (new is not None and old is not None and new.score is not None and old.score is not None
+                and not new.abstained and not old.abstained):  # an abstained verdict was not counted
             pairs.append((c, b, new.score, old.score))
     new_v = np.array([p[2] for p in pairs], dtype=float)
     old_v = np.array([p[3] for p in pairs], dtype=float)

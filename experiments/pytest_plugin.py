@@ -35,6 +35,7 @@ from experiments.run import Baseline, git_info, harness_version, suite_header, s
 from experiments.suite import EvalSuite, VersusBaseline, run_case
 from judges.case import Case
 from judges.client import ModelClient
+from judges.meta_eval import MetaEvalRecord
 
 T = TypeVar("T")
 _RECORD = "eval_record"
@@ -78,6 +79,7 @@ class EvalRuntime:
         # xdist sets workerinput on a worker's config (the environment variable leaks into subprocesses)
         self.xdist_worker = getattr(config, "workerinput", {}).get("workerid")
         self._baseline: Baseline | None | bool = False  # False: not loaded yet
+        self._evidence: list[tuple[MetaEvalRecord, str]] | None = None
         self.run: RunRecord | None = None
 
     @property
@@ -92,6 +94,18 @@ class EvalRuntime:
         if self._baseline is False:
             self._baseline = load_configured_baseline(self.config)
         return self._baseline  # type: ignore[return-value]
+
+    @property
+    def evidence(self) -> list[tuple[MetaEvalRecord, str]]:
+        """The judges' meta-evaluations (--eval-judge-evidence, $EVALHARNESS_JUDGE_EVIDENCE or evals/judge_evidence/)."""
+        if self._evidence is None:
+            from experiments.alignment import DEFAULT_EVIDENCE, load_evidence
+
+            given = self.config.getoption("eval_judge_evidence") or os.environ.get("EVALHARNESS_JUDGE_EVIDENCE")
+            root = Path(self.config.rootpath)
+            folder = Path(given) if given else root / DEFAULT_EVIDENCE
+            self._evidence = load_evidence(folder, root=root)
+        return self._evidence
 
     def make_client(self) -> ModelClient:
         """The configured judge client, checked: an unknown or unreachable model fails here, before any case."""
@@ -177,6 +191,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "dataset version, judge model or scale (each difference is printed as a warning)")
     group.addoption("--eval-markdown", default=None, help="write a Markdown report (for a PR comment) to this path; "
                     "it is also appended to $GITHUB_STEP_SUMMARY when that is set")
+    group.addoption("--eval-judge-evidence", default=None, help="folder of judge meta-evaluations "
+                    "(python -m judges meta-eval): a gate on an LLM judge binds only with qualifying evidence "
+                    "(default $EVALHARNESS_JUDGE_EVIDENCE, else evals/judge_evidence/)")
     group.addoption("--eval-save-baseline", default=None, help="also write this run's results to this path "
                     "(refreshes a baseline kept in the repository, e.g. evals/baselines/main.json)")
 
@@ -296,7 +313,8 @@ def evaluate_suite(request: pytest.FixtureRequest, judge_client: ModelClient) ->
         for rec in records:
             request.node.user_properties.append((_RECORD, {"header": header, "record": rec.model_dump(mode="json")}))
         try:
-            srec = suite_record(header, records, baseline=rt.baseline, judge_model=rt.judge_model)
+            srec = suite_record(header, records, baseline=rt.baseline, judge_model=rt.judge_model,
+                                evidence=rt.evidence)
         except ExperimentError as exc:
             pytest.fail(f"suite {suite.name}: {exc}", pytrace=False)
         gate = srec.summary.gate
@@ -344,7 +362,8 @@ def _build_run(rt: EvalRuntime) -> RunRecord:
         records = sorted(by_id.values(), key=lambda r: order[r.case_id])
         if not records:
             continue
-        suites.append(suite_record(header, records, baseline=rt.baseline, judge_model=rt.judge_model))
+        suites.append(suite_record(header, records, baseline=rt.baseline, judge_model=rt.judge_model,
+                                   evidence=rt.evidence))
     return RunRecord(run_id=rt.run_id, started=rt.started, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                      git=git_info(rt.config.rootpath), harness_version=harness_version(),
                      judge_model=rt.judge_model or _judge_model_of(rt),

@@ -78,6 +78,11 @@ class Score(_Model):
     trace_id: str | None = None
     span_id: str | None = None
 
+    @property
+    def abstained(self) -> bool:
+        """The judge was too unsure to count this verdict (its abstain band): a human reviews the case instead."""
+        return "abstained" in self.flags
+
 
 class TaskRun(_Model):
     """What the task under test did for one case. ``error`` is set when it raised or timed out."""
@@ -91,6 +96,8 @@ class TaskRun(_Model):
     completion_tokens: int = 0
     trace_id: str | None = None
     span_id: str | None = None
+    turns: list[dict[str, Any]] = []  # a conversation, turn by turn (simulated suites)
+    spans: list[dict[str, Any]] = []  # the task's own spans (agent suites: the trajectory is read from them)
 
 
 class CaseRecord(_Model):
@@ -136,6 +143,7 @@ class ScorerInfo(_Model):
     version: str | None = None  # e.g. the G-Eval steps' content hash
     pairwise: bool = False  # scores are A-wins (1) / tie (0.5) / B-wins (0): summarised as win rates
     needs_baseline: bool = False  # judges this run's output against the baseline run's (VersusBaseline)
+    fingerprint: str | None = None  # an LLM judge's configuration hash: matches it with its meta-evaluation
 
 
 class TaskInfo(_Model):
@@ -154,6 +162,8 @@ class PairwiseRates(_Model):
     win_rate: Estimate
     length_controlled: Estimate
     consistency: Estimate
+    distinct: int | None = None  # verdicts on pairs whose two candidates differ
+    distinct_ties: int | None = None  # of those, ties
 
 
 class ScorerSummary(_Model):
@@ -169,6 +179,7 @@ class ScorerSummary(_Model):
     below_threshold: int = 0
     pairwise: PairwiseRates | None = None
     needs_baseline: bool = False
+    abstained: int = 0  # verdicts the judge abstained on (sent to review, left out of the aggregates)
 
 
 class CaseDelta(_Model):
@@ -210,11 +221,29 @@ class Comparison(_Model):
 
 
 class GateResult(_Model):
-    """A suite's verdict. ``passed`` None means the gate had nothing to decide on."""
+    """A suite's verdict. ``passed`` None means the gate had nothing binding to decide on.
+
+    ``advisory`` says why the gate is not binding (its judge lacks evidence of agreement with humans): the
+    checks are reported but do not fail the suite.
+    """
 
     passed: bool | None
     reason: str
     checks: list[str] = []
+    advisory: str | None = None
+
+
+class Alignment(_Model):
+    """What the gate knew of its judge's agreement with human labels: a meta-evaluation, or why there is none."""
+
+    judge: str
+    judge_model: str
+    source: str | None = None  # the meta-evaluation file
+    n_labels: int = 0
+    metric: str | None = None  # "cohen_kappa" or "quadratic_kappa"
+    agreement: Estimate | None = None
+    error_rate: Estimate | None = None  # disagreement with the humans (1 - accuracy)
+    note: str | None = None  # why no evidence applies (none found, another configuration, another model)
 
 
 class SuiteSummary(_Model):
@@ -232,6 +261,7 @@ class SuiteSummary(_Model):
     comparisons: list[Comparison] = []  # one per scorer the baseline also has
     baseline_note: str | None = None  # why there is no comparison (no baseline, suite not in it, refused)
     gate: GateResult | None = None
+    alignment: Alignment | None = None  # the gating judge's evidence of agreement with humans
 
     def scorer(self, name: str | None = None) -> ScorerSummary | None:
         """The summary of scorer ``name`` (the primary scorer when None)."""

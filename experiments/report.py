@@ -22,9 +22,16 @@ def _delta(c: Comparison | None) -> tuple[str, str, str, str]:
 
 def _gate(s: SuiteRecord) -> str:
     g = s.summary.gate
-    if g is None or g.passed is None:
+    if g is None or (g.passed is None and g.advisory is None):
         return "-"
-    return ("PASS" if g.passed else "FAIL") + f" ({g.reason})"
+    return _verdict(g.passed, g.advisory) + f" ({g.reason})"
+
+
+def _verdict(passed: bool | None, advisory: str | None) -> str:
+    """PASS / FAIL of a binding gate; ADVISORY when the gate's judge is not qualified to bind it."""
+    if passed is False:
+        return "FAIL"
+    return "ADVISORY" if advisory is not None else "PASS" if passed else "-"
 
 
 def _rows(s: SuiteRecord, sc: ScorerSummary, first: bool) -> list[str]:
@@ -51,6 +58,9 @@ def format_table(suites: Sequence[SuiteRecord]) -> str:
                 lines.append(f"{s.suite}: win {_ci(pw.win)}  tie {_ci(pw.tie)}  loss {_ci(pw.loss)}  "
                              f"win rate {_ci(pw.win_rate)}  length-controlled {_ci(pw.length_controlled)}  "
                              f"position consistency {_ci(pw.consistency)}")
+        for sc in s.summary.scorers:
+            if sc.abstained:
+                lines.append(f"{s.suite}: {sc.scorer} abstained on {sc.abstained} case(s): sent to review, not counted")
         if s.summary.baseline_note and s.summary.baseline_note != "no baseline":
             lines.append(f"{s.suite}: baseline: {s.summary.baseline_note}")
         c = s.summary.comparison()
@@ -82,7 +92,7 @@ def format_markdown(run: RunRecord) -> str:
     out.append("|---|---|---|---|---|---|---|---|")
     for s in run.suites:
         g = s.summary.gate
-        verdict = "-" if g is None or g.passed is None else ("**PASS**" if g.passed else "**FAIL**")
+        verdict = "-" if g is None else f"**{_verdict(g.passed, g.advisory)}**".replace("**-**", "-")
         for i, sc in enumerate(s.summary.scorers):
             base, delta, p, _ = _delta(s.summary.comparison(sc.scorer))
             c = s.summary.comparison(sc.scorer)
@@ -94,7 +104,7 @@ def format_markdown(run: RunRecord) -> str:
         c = s.summary.comparison()
         out += ["", f"### {s.suite}", ""]
         if g is not None:
-            out.append(f"Gate: {'PASS' if g.passed else 'FAIL'}: {_md_cell(g.reason, 600)}")
+            out.append(f"Gate: {_verdict(g.passed, g.advisory)}: {_md_cell(g.reason, 600)}")
         if s.summary.task_errors:
             out.append(f"Task errors: {s.summary.task_errors} of {s.summary.n} cases.")
         if s.summary.baseline_note and c is None:

@@ -9,10 +9,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from experiments.alignment import alignment_of
 from experiments.baseline import compare, incompatibilities
 from experiments.errors import BaselineError
 from experiments.record import CaseRecord, GitInfo, RunRecord, ScorerInfo, SuiteRecord, SuiteSummary, TaskInfo
 from experiments.suite import EvalSuite, Gate, summarize
+from judges.meta_eval import MetaEvalRecord
 
 
 def suite_header(suite: EvalSuite) -> dict[str, Any]:
@@ -47,11 +49,12 @@ def _versions(scorers: Sequence[ScorerInfo], records: Sequence[CaseRecord]) -> l
 
 
 def suite_record(header: dict[str, Any], records: Sequence[CaseRecord], *, baseline: Baseline | None,
-                 judge_model: str) -> SuiteRecord:
+                 judge_model: str, evidence: Sequence[tuple[MetaEvalRecord, str]] = ()) -> SuiteRecord:
     """A suite's record: its cases in dataset order, its summary, its comparisons and its gate verdict.
 
-    Raises BaselineError when the baseline differs in a way that makes the comparison meaningless and
-    the comparison is not forced.
+    ``evidence``: meta-evaluations of judges (``experiments.alignment.load_evidence``); the gate of an LLM
+    judge without a qualifying one is advisory. Raises BaselineError when the baseline differs in a way
+    that makes the comparison meaningless and the comparison is not forced.
     """
     scorers = _versions([ScorerInfo(**s) for s in header["scorers"]], records)
     gate = Gate(**header["gate"]) if header["gate"] else None
@@ -85,8 +88,12 @@ def suite_record(header: dict[str, Any], records: Sequence[CaseRecord], *, basel
                             records, base, info, run_id=baseline.run.run_id, source=baseline.source,
                             max_drop=gate.max_drop if gate and gate.max_drop is not None else 0.0,
                             alpha=gate.alpha if gate else 0.05, warnings=warnings))
+    gating = next((i for i in scorers if i.scorer == gate.scorer), None) if gate and gate.scorer else (
+        scorers[0] if scorers else None)
+    alignment = (alignment_of(evidence, gating, judge_model) if gate is not None and gating is not None
+                 and gating.kind == "judge" else None)
     summary = summarize(scorers, records, kind=kind, gate=gate, comparisons=comparisons, baseline_note=note,
-                        baseline_refused=refused)
+                        baseline_refused=refused, alignment=alignment)
     return partial.model_copy(update={"summary": summary})
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from experiments.errors import TaskError
 from experiments.record import (
+    Alignment,
     Calls,
     CaseRecord,
     Comparison,
@@ -33,7 +34,7 @@ from experiments.record import (
     TaskRun,
 )
 from experiments.task import PromptTask, TaskLike, TaskOutput, as_task, execute
-from judges._judge import Judge
+from judges._judge import Judge, judge_fingerprint
 from judges.case import Case
 from judges.client import ModelClient
 from judges.datasets import dataset_path, load_cases
@@ -53,6 +54,13 @@ class Gate:
       difference (new − baseline) shows a drop significantly larger than ``max_drop`` (one-sided test at
       ``alpha``); a change that is noise passes. Without a baseline the check is skipped and says so.
     * ``max_judge_failure_rate`` / ``max_task_error_rate``: more failures than this fail the suite.
+    * Alignment: when the gating scorer is an LLM judge, the gate is binding only if a meta-evaluation of
+      that judge (same configuration, same model) on at least ``min_human_labels`` human labels has an
+      agreement (Cohen's kappa for preferences, quadratic-weighted kappa for scores) whose 95% CI lower
+      bound reaches ``min_agreement``. Otherwise, with ``alignment="advisory"``, the verdict is reported
+      but binds nothing (``passed`` None, ``advisory`` says why; task errors still fail the suite); with
+      ``alignment="strict"`` the suite fails. Deterministic scorers need no evidence.
+    * A pairwise gate never passes when every verdict on two differing candidates is a tie.
     * ``scorer``: which scorer gates (default: the suite's first).
     """
 
@@ -64,6 +72,9 @@ class Gate:
     max_judge_failure_rate: float = 0.2
     max_task_error_rate: float = 0.05
     scorer: str | None = None
+    min_human_labels: int = 50
+    min_agreement: float = 0.4
+    alignment: Literal["advisory", "strict"] = "advisory"
 
     def __post_init__(self) -> None:
         if self.min is None and self.max_drop is None:
@@ -76,6 +87,12 @@ class Gate:
             raise ValueError(f"Gate max_drop must be >= 0 (a drop is a positive number), got {self.max_drop}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"Gate alpha must be in (0, 1), got {self.alpha}")
+        if self.alignment not in ("advisory", "strict"):
+            raise ValueError(f"Gate alignment={self.alignment!r} is not 'advisory' or 'strict'")
+        if self.min_human_labels < 1:
+            raise ValueError(f"Gate min_human_labels must be >= 1, got {self.min_human_labels}")
+        if not -1 <= self.min_agreement <= 1:
+            raise ValueError(f"Gate min_agreement is a kappa in [-1, 1], got {self.min_agreement}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +116,11 @@ class VersusBaseline:
     @property
     def metric_name(self) -> str:
         return self.pairwise_judge.metric_name
+
+    @property
+    def fingerprint(self) -> str:
+        """The inner pairwise judge's: its meta-evaluation is this scorer's evidence."""
+        return judge_fingerprint(self.pairwise_judge)
 
     async def judge(self, client: ModelClient, case: Case) -> Result:
         base = case.metadata.get("baseline_output")
@@ -188,6 +210,7 @@ class EvalSuite:
         return [ScorerInfo(scorer=s.judge_name, criterion=s.metric_name, kind=_kind(s),
                            scale=_scale(s), threshold=self.threshold if i == 0 else None,
                            pairwise=isinstance(s, (PairwiseJudge, VersusBaseline)),
+                           fingerprint=judge_fingerprint(s) if _kind(s) == "judge" else None,
                            needs_baseline=isinstance(s, VersusBaseline))
                 for i, s in enumerate(self.all_scorers)]
 
@@ -219,7 +242,9 @@ def to_score(scorer: Judge, result: Result, *, threshold: float | None, trace_id
         return Score(**common, failure=result.reason)
     members = [MemberScore(**m) for m in result.details.get("members", [])]
     details = {k: v for k, v in result.details.items() if k != "members"}
-    return Score(**common, score=result.score, passed=None if threshold is None else bool(result.score >= threshold),
+    abstained = "abstained" in result.flags  # the case goes to review: neither passed nor failed
+    return Score(**common, score=result.score,
+                 passed=None if threshold is None or abstained else bool(result.score >= threshold),
                  label=result.label, label_probs=result.label_probs, prob_source=result.prob_source,
                  entropy=result.entropy, reasoning=result.reasoning, members=members, details=details)
 
@@ -229,7 +254,8 @@ def _task_run(out: TaskOutput | None, error: str | None, latency_s: float, ids: 
                    tool_calls=[dict(t) for t in out.tool_calls] if out else [], error=error,
                    latency_s=round(latency_s, 6), prompt_tokens=out.prompt_tokens if out else 0,
                    completion_tokens=out.completion_tokens if out else 0,
-                   trace_id=ids[0] if ids else None, span_id=ids[1] if ids else None)
+                   trace_id=ids[0] if ids else None, span_id=ids[1] if ids else None,
+                   turns=[dict(t) for t in out.turns] if out else [], spans=[dict(s) for s in out.spans] if out else [])
 
 
 async def _run_task(task: TaskLike, case: Case, suite: EvalSuite, label: str) -> TaskRun:
@@ -258,8 +284,11 @@ def _judged_case(case: Case, suite: EvalSuite, a: TaskRun | None, b: TaskRun | N
     if suite.kind == "pairwise":
         return Case(case.id, case.input, context=context, expected=case.expected, output_a=a.output,
                     output_b=b.output if b else case.output_b, metadata=case.metadata)
+    metadata = case.metadata
+    if a.turns or a.spans:  # conversation and trajectory judges read the transcript and the spans from here
+        metadata = {**metadata, **({"turns": a.turns} if a.turns else {}), **({"spans": a.spans} if a.spans else {})}
     return Case(case.id, case.input, output=a.output, context=context, expected=case.expected,
-                metadata=case.metadata)
+                metadata=metadata)
 
 
 async def _score(scorer: Judge, client: ModelClient, case: Case, suite: EvalSuite, threshold: float | None) -> Score:
@@ -341,27 +370,34 @@ def estimate(e: _Est | None) -> Estimate | None:
 def summarize_scorer(info: ScorerInfo, records: Sequence[CaseRecord], *, pairwise: bool) -> ScorerSummary:
     scores = [r.score_of(info.scorer) for r in records]
     given = [s for s in scores if s is not None]
-    scored = [s for s in given if s.score is not None]
+    abstained = [s for s in given if s.score is not None and s.abstained]  # sent to review, not counted
+    scored = [s for s in given if s.score is not None and not s.abstained]
     values = np.array([s.score for s in scored], dtype=float)
     verdicts = [s.passed for s in scored if s.passed is not None]
     rates = None
     if pairwise and scored:
         wr = win_rates(values, length_diff=[s.details.get("length_diff", 0) for s in scored],
                        consistent=[bool(s.details.get("consistent", True)) for s in scored])
+        distinct = [s for s in scored if not s.details.get("identical", False)]
         rates = PairwiseRates(win=estimate(wr.win), tie=estimate(wr.tie), loss=estimate(wr.loss),  # type: ignore[arg-type]
                               win_rate=estimate(wr.win_rate), length_controlled=estimate(wr.length_controlled),  # type: ignore[arg-type]
-                              consistency=estimate(wr.consistency))  # type: ignore[arg-type]
+                              consistency=estimate(wr.consistency),  # type: ignore[arg-type]
+                              distinct=len(distinct), distinct_ties=sum(1 for s in distinct if s.score == 0.5))
     return ScorerSummary(scorer=info.scorer, criterion=info.criterion, kind=info.kind, n_scored=len(scored),
-                         failures=len(given) - len(scored), mean=estimate(mean_ci(values)),  # type: ignore[arg-type]
+                         failures=len(given) - len(scored) - len(abstained), mean=estimate(mean_ci(values)),  # type: ignore[arg-type]
                          pass_rate=estimate(mean_ci(np.array(verdicts, dtype=float))) if verdicts else None,
                          below_threshold=sum(1 for v in verdicts if not v), pairwise=rates,
-                         needs_baseline=info.needs_baseline)
+                         needs_baseline=info.needs_baseline, abstained=len(abstained))
 
 
 def summarize(scorers: Sequence[ScorerInfo], records: Sequence[CaseRecord], *, kind: str, gate: Gate | None,
               comparisons: Sequence[Comparison] = (), baseline_note: str | None = None,
-              baseline_refused: bool = False) -> SuiteSummary:
-    """Aggregate a suite's records (every mean and rate with a bootstrap 95% CI) and decide its gate."""
+              baseline_refused: bool = False, alignment: Alignment | None = None) -> SuiteSummary:
+    """Aggregate a suite's records (every mean and rate with a bootstrap 95% CI) and decide its gate.
+
+    ``alignment``: the gating judge's evidence of agreement with humans (``experiments.alignment``); the
+    gate of an LLM judge without it is advisory (or fails, in strict mode).
+    """
     all_scores = [s for r in records for s in r.scores]
     latencies = [t.latency_s for r in records for t in (r.task, r.task_b) if t is not None and t.error is None]
     summary = SuiteSummary(
@@ -376,6 +412,7 @@ def summarize(scorers: Sequence[ScorerInfo], records: Sequence[CaseRecord], *, k
         scorers=[summarize_scorer(i, records, pairwise=i.pairwise) for i in scorers],
         comparisons=list(comparisons),
         baseline_note=baseline_note,
+        alignment=alignment,
     )
     if gate is None:
         return summary
@@ -390,8 +427,15 @@ def decide_gate(gate: Gate, summary: SuiteSummary, *, baseline_refused: bool = F
     checks: list[str] = []
     failed: list[str] = []
     n = summary.n or 1
-    if s.needs_baseline and s.n_scored == 0 and s.failures == 0:
+    if s.needs_baseline and s.n_scored == 0 and s.failures == 0 and s.abstained == 0:
         return GateResult(passed=True, reason=f"{s.scorer} not tested: {summary.baseline_note}")
+    pw = s.pairwise
+    if pw is not None and s.n_scored:
+        distinct = pw.distinct if pw.distinct is not None else s.n_scored
+        ties = pw.distinct_ties if pw.distinct_ties is not None else round((pw.tie.value or 0.0) * s.n_scored)
+        if distinct and ties == distinct:
+            failed.append(f"every one of the {distinct} verdicts on differing candidates is a tie: the judge told "
+                          "no pair apart, so its win rate of 0.5 says nothing")
     if gate.min is not None:
         est = {"mean": s.mean, "pass_rate": s.pass_rate,
                "win_rate": s.pairwise.win_rate if s.pairwise else None}[gate.metric]
@@ -407,8 +451,9 @@ def decide_gate(gate: Gate, summary: SuiteSummary, *, baseline_refused: bool = F
     if fail_rate > gate.max_judge_failure_rate:
         failed.append(f"judge failures {fail_rate:.0%} > {gate.max_judge_failure_rate:.0%}")
     task_rate = summary.task_errors / n
+    binding: list[str] = []  # checks that do not depend on the judge: they bind even when the judge is unproven
     if task_rate > gate.max_task_error_rate:
-        failed.append(f"task errors {task_rate:.0%} > {gate.max_task_error_rate:.0%}")
+        binding.append(f"task errors {task_rate:.0%} > {gate.max_task_error_rate:.0%}")
     if gate.max_drop is not None:
         c = summary.comparison(s.scorer)
         if baseline_refused:
@@ -423,6 +468,42 @@ def decide_gate(gate: Gate, summary: SuiteSummary, *, baseline_refused: bool = F
             (failed if c.pvalue < gate.alpha else checks).append(
                 text + (f" < α {gate.alpha:g}: significant regression" if c.pvalue < gate.alpha
                         else f" ≥ α {gate.alpha:g}"))
-    reason = "; ".join(failed + checks)
+    unproven = _unproven(gate, s, summary.alignment) if s.kind == "judge" else None
+    if unproven is not None and gate.alignment == "strict":
+        binding.append(f"judge not qualified ({unproven}); strict alignment fails the gate")
+        unproven = None
+    evidence = _evidence_text(summary.alignment) if s.kind == "judge" else ""
+    if unproven is not None:
+        would = "would fail: " + "; ".join(failed) if failed else "would pass: " + "; ".join(checks)
+        reason = "; ".join([*binding, f"judge not qualified ({unproven}); {would}"]) + evidence
+        return GateResult(passed=False if binding else None, reason=reason, checks=checks + failed + binding,
+                          advisory=unproven)
+    failed = binding + failed
+    reason = "; ".join(failed + checks) + evidence
     return GateResult(passed=not failed, reason=reason, checks=checks + failed)
+
+
+def _unproven(gate: Gate, s: ScorerSummary, a: Alignment | None) -> str | None:
+    """Why the gating judge is not qualified to bind the gate (None when it is)."""
+    if a is None or a.source is None or a.agreement is None:
+        why = a.note if a is not None and a.note else f"no meta-evaluation of {s.scorer} found"
+        return f"no evidence: {why}; qualify it with `python -m judges meta-eval`"
+    if a.n_labels < gate.min_human_labels:
+        return f"too few labels: {a.n_labels} human labels < {gate.min_human_labels}"
+    low = a.agreement.low
+    if low is None or low < gate.min_agreement:
+        shown = "undefined" if low is None else f"{low:.3f}"
+        return f"agreement too low: {a.metric} 95% CI low {shown} < {gate.min_agreement:g}"
+    return None
+
+
+def _evidence_text(a: Alignment | None) -> str:
+    """The judge's measured agreement and error rate, so the verdict states how often the judge is wrong."""
+    if a is None or a.agreement is None or a.agreement.value is None:
+        return ""
+    e = a.error_rate
+    err = "" if e is None or e.value is None else (
+        f", disagrees with humans on {e.value:.0%} [{e.low or 0.0:.0%}, {e.high or 0.0:.0%}]")
+    return (f" [judge evidence: {a.metric} {a.agreement.value:.2f} [{a.agreement.low or 0.0:.2f}, "
+            f"{a.agreement.high or 0.0:.2f}] on {a.n_labels} human labels{err}; {a.source}]")
 

@@ -30,6 +30,8 @@ class TaskOutput:
     tool_calls: tuple[Mapping[str, Any], ...] = ()
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    turns: tuple[Mapping[str, Any], ...] = ()  # a conversation: {"role", "content", ...} per turn (simulate/)
+    spans: tuple[Mapping[str, Any], ...] = ()  # the task's own trace as span dicts (agent trajectories)
 
 
 @runtime_checkable

@@ -1,6 +1,7 @@
 """Command line of the judges library: ``python -m judges <command>``.
 
     python -m judges power --drop 0.3 --sd 0.8 --simulate     # cases a regression gate needs
+    python -m judges meta-eval --data llmbar:FILE --criterion helpfulness --limit 60   # qualify a judge
 
 Each command is one ``_add_<name>(subparsers)`` that registers its arguments and sets ``run`` to a
 function of the parsed arguments returning the exit status. Bad values exit 2 with a message that
@@ -14,6 +15,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 
+from judges.meta_eval._cli import add_meta_eval
 from judges.stats import sample_size_for_drop, simulate_gate
 
 # The simulation needs a correlation between the two runs' scores; the paired test only sees the
@@ -163,6 +165,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m judges", description="Tools of the judges library.")
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     _add_power(subparsers)
+    add_meta_eval(subparsers)
     return parser
 
 

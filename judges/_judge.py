@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from judges._labels import LabelAnswer
 from judges.case import Case
 from judges.client import ModelClient
 from judges.results import JudgeFailure, Judgement, Result
 from judges.scoring import weighted_score
+
+if TYPE_CHECKING:
+    from judges.abstention import AbstainBand
+    from judges.calibration import IsotonicMap
 
 
 @runtime_checkable
@@ -45,6 +53,37 @@ def low_confidence_flags(answer: LabelAnswer, max_entropy_bits: float | None) ->
     return ("low_confidence",) if max_entropy_bits is not None and ent is not None and ent > max_entropy_bits else ()
 
 
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"type": type(value).__name__,
+                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare}}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return type(value).__name__  # a client or another live object: its kind, not its address
+
+
+def judge_config(judge: object) -> dict[str, Any]:
+    """A judge's configuration as plain JSON: its class and every field (live objects by their kind)."""
+    out = _plain(judge)
+    return out if isinstance(out, dict) else {"type": type(judge).__name__}
+
+
+def judge_fingerprint(judge: object) -> str:
+    """A stable hash of a judge's configuration (its class and every field), e.g. to match it with its evidence.
+
+    A judge may define ``fingerprint`` itself (a wrapper gives its inner judge's).
+    """
+    own = getattr(judge, "fingerprint", None)
+    if isinstance(own, str):
+        return own
+    payload = json.dumps(judge_config(judge), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def to_result(
     judge_name: str,
     client: ModelClient,
@@ -53,24 +92,57 @@ def to_result(
     *,
     max_entropy_bits: float | None,
     details: dict[str, Any] | None = None,
+    prior: Mapping[str, float] | None = None,
+    calibration: IsotonicMap | None = None,
+    abstain: AbstainBand | None = None,
 ) -> Result:
-    """A Judgement scored as the probability-weighted value of the labels, or a JudgeFailure."""
+    """A Judgement scored as the probability-weighted value of the labels, or a JudgeFailure.
+
+    ``prior``: divided out of the label distribution first (contextual calibration); ``calibration``: an
+    isotonic map applied to the weighted score; ``abstain``: flags the verdict ``abstained`` when the
+    (calibrated) distribution falls in the band. The raw distribution and score stay in ``details``.
+    """
+    from judges.abstention import ABSTAINED
+    from judges.calibration import divide_prior
+    from judges.stats import entropy
+
     model = client.info.model
     if answer.label is None or answer.probs is None:
         return JudgeFailure(judge_name, model, answer.error or "no verdict", answer.raw, answer.attempts, calls=answer.calls)
+    extra: dict[str, Any] = dict(details or {})
+    probs = answer.probs
+    label = answer.label
+    ent = answer.entropy
+    if prior is not None:
+        probs = divide_prior(answer.probs, prior)
+        label = max(probs, key=lambda k: probs[k])
+        ent = entropy(probs)
+        extra.update(raw_probs=answer.probs, prior=dict(prior))
+    score = weighted_score(probs, values)
+    if calibration is not None:
+        extra["uncalibrated_score"] = score
+        lo, hi = min(values.values()), max(values.values())
+        score = min(hi, max(lo, calibration(score)))
+    flags: tuple[str, ...] = ()
+    if max_entropy_bits is not None and ent is not None and ent > max_entropy_bits:
+        flags += ("low_confidence",)
+    abstained = abstain.reason(probs) if abstain is not None else None
+    if abstained:
+        flags += (ABSTAINED,)
+        extra["abstained"] = abstained
     return Judgement(
         judge=judge_name,
         judge_model=model,
-        score=weighted_score(answer.probs, values),
-        label=answer.label,
+        score=score,
+        label=label,
         reasoning=answer.reasoning,
-        label_probs=answer.probs,
+        label_probs=probs,
         prob_source=answer.source,
-        entropy=answer.entropy,
-        flags=low_confidence_flags(answer, max_entropy_bits),
+        entropy=ent,
+        flags=flags,
         raw=answer.raw,
         calls=answer.calls,
-        details=details or {},
+        details=extra,
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from judges.case import Case
 from judges.errors import DatasetError
@@ -53,7 +53,8 @@ class _Row(BaseModel):
         raise NotImplementedError
 
     def _metadata(self, **labels: Any) -> dict[str, Any]:
-        meta = {**labels, "tags": self.tags}
+        # a model name left unset stays out: templates and records see only what the row says
+        meta = {**{k: v for k, v in labels.items() if not (k.startswith("model") and v is None)}, "tags": self.tags}
         if self.provenance is not None:
             # Plain JSON, not the model: case metadata travels into results files and task templates.
             meta["provenance"] = self.provenance.model_dump(mode="json", exclude_none=True)
@@ -67,10 +68,11 @@ class SummarizationRow(_Row):
     summary: str | None = Field(default=None, min_length=1)
     reference: str | None = None
     human_score: int | None = Field(default=None, ge=1, le=5)
+    model: str | None = None  # the model that wrote the summary, when known (self-preference probe)
 
     def to_case(self) -> Case:
         return Case(self.id, self.article, output=self.summary, expected=self.reference,
-                    metadata=self._metadata(human_score=self.human_score))
+                    metadata=self._metadata(human_score=self.human_score, model=self.model))
 
 
 class RagRow(_Row):
@@ -81,11 +83,12 @@ class RagRow(_Row):
     answer: str | None = Field(default=None, min_length=1)
     reference: str | None = None
     human_score: int | None = Field(default=None, ge=1, le=5)
+    model: str | None = None  # the model that wrote the answer, when known (self-preference probe)
 
     def to_case(self) -> Case:
         context = "\n\n".join(f"[{i}] {c}" for i, c in enumerate(self.contexts, 1)) if self.contexts else None
         return Case(self.id, self.question, output=self.answer, context=context, expected=self.reference,
-                    metadata=self._metadata(human_score=self.human_score))
+                    metadata=self._metadata(human_score=self.human_score, model=self.model))
 
 
 class QaRow(_Row):
@@ -98,10 +101,11 @@ class QaRow(_Row):
     answer: str | None = Field(default=None, min_length=1)
     reference: str | None = None
     human_score: int | None = Field(default=None, ge=1, le=5)
+    model: str | None = None  # the model that wrote the answer, when known (self-preference probe)
 
     def to_case(self) -> Case:
         return Case(self.id, self.question, output=self.answer, expected=self.reference,
-                    metadata=self._metadata(human_score=self.human_score))
+                    metadata=self._metadata(human_score=self.human_score, model=self.model))
 
 
 class PairwiseRow(_Row):
@@ -111,10 +115,93 @@ class PairwiseRow(_Row):
     response_a: str | None = Field(default=None, min_length=1)
     response_b: str | None = Field(default=None, min_length=1)
     preferred: Literal["A", "B", "tie"] | None = None
+    model_a: str | None = None  # the models that wrote the responses, when known (self-preference probe)
+    model_b: str | None = None
 
     def to_case(self) -> Case:
         return Case(self.id, self.prompt, output_a=self.response_a, output_b=self.response_b,
-                    metadata=self._metadata(preferred=self.preferred))
+                    metadata=self._metadata(preferred=self.preferred, model_a=self.model_a, model_b=self.model_b))
+
+
+class Persona(BaseModel):
+    """Who the simulated user is, what they know and how they talk."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)  # who they are
+    knowledge: str = ""  # what they know (and the assistant does not)
+    tone: str = ""  # how they write, e.g. "curt, no greetings"
+
+
+class TurnRow(BaseModel):
+    """One fixed turn of a conversation (an opening turn written in the dataset)."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+class ConversationRow(_Row):
+    """A scenario for the user simulator: persona, goal, expected outcome, fixed opening turns, a turn limit.
+
+    ``max_turns`` counts user turns (each answered by one assistant turn). Opening turns alternate
+    strictly, starting with the user.
+    """
+
+    scenario: str = Field(min_length=1)
+    persona: Persona
+    goal: str = Field(min_length=1)
+    expected_outcome: str = Field(min_length=1)
+    opening_turns: list[TurnRow] = []
+    max_turns: int = Field(default=3, ge=1, le=20)
+    assistant_role: str | None = None  # what the assistant is meant to be (role adherence)
+
+    @model_validator(mode="after")
+    def _alternates(self) -> ConversationRow:
+        for i, turn in enumerate(self.opening_turns):
+            want = "user" if i % 2 == 0 else "assistant"
+            if turn.role != want:
+                raise ValueError(f"opening_turns[{i}] is a {turn.role} turn; opening turns alternate strictly, "
+                                 "starting with the user")
+        if sum(1 for t in self.opening_turns if t.role == "user") > self.max_turns:
+            raise ValueError(f"opening_turns hold more user turns than max_turns={self.max_turns}")
+        return self
+
+    def to_case(self) -> Case:
+        return Case(self.id, self.scenario, expected=self.expected_outcome, metadata=self._metadata(
+            persona=self.persona.model_dump(), goal=self.goal, scenario=self.scenario,
+            opening_turns=[t.model_dump() for t in self.opening_turns], max_turns=self.max_turns,
+            assistant_role=self.assistant_role))
+
+
+class ToolCallRow(BaseModel):
+    """One expected tool call: the tool's name and (optionally) its arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = {}
+
+
+class AgentRow(_Row):
+    """An agent case: the input, the tools available, the expected outcome, optionally the expected trajectory."""
+
+    input: str = Field(min_length=1)
+    tools: list[str] = Field(min_length=1)
+    expected_outcome: str = Field(min_length=1)
+    expected_trajectory: list[ToolCallRow] | None = None
+
+    @model_validator(mode="after")
+    def _known_tools(self) -> AgentRow:
+        unknown = sorted({c.tool for c in self.expected_trajectory or ()} - set(self.tools))
+        if unknown:
+            raise ValueError(f"expected_trajectory names tools {unknown} that are not in tools {self.tools}; "
+                             "add them to tools or fix the name")
+        return self
+
+    def to_case(self) -> Case:
+        expected = None if self.expected_trajectory is None else [c.model_dump() for c in self.expected_trajectory]
+        return Case(self.id, self.input, expected=self.expected_outcome,
+                    metadata=self._metadata(tools=list(self.tools), expected_trajectory=expected))
 
 
 SCHEMAS: dict[str, type[_Row]] = {
@@ -122,6 +209,8 @@ SCHEMAS: dict[str, type[_Row]] = {
     "rag": RagRow,
     "qa": QaRow,
     "pairwise": PairwiseRow,
+    "conversation": ConversationRow,
+    "agent": AgentRow,
 }
 
 
@@ -145,7 +234,7 @@ def dataset_path(path: str | Path) -> Path:
 
 
 def load_cases(path: str | Path, kind: str) -> list[Case]:
-    """Read a JSONL dataset of ``kind`` ("summarization", "rag", "qa", "pairwise") into Cases.
+    """Read a JSONL dataset of ``kind`` ("summarization", "rag", "qa", "pairwise", "conversation", "agent") into Cases.
 
     A relative ``path`` that does not exist is looked up in ``datasets/``.
     """

@@ -13,11 +13,13 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from judges._judge import case_block, scale_labels, to_result
+from judges._judge import case_block, judge_fingerprint, scale_labels, to_result
 from judges._labels import LabelQuery, ask_label
+from judges.abstention import AbstainBand
+from judges.calibration import IsotonicMap, content_free_cases, content_free_prior
 from judges.case import Case
 from judges.client import ModelClient
 from judges.errors import JudgeError
@@ -56,7 +58,10 @@ _memo: dict[str, EvaluationSteps] = {}
 
 @dataclass(frozen=True)
 class GEval:
-    """G-Eval on one criterion. Give ``evaluation_steps`` to pin them; otherwise they are generated once."""
+    """G-Eval on one criterion. Give ``evaluation_steps`` to pin them; otherwise they are generated once.
+
+    ``contextual``, ``calibration`` and ``abstain`` work as on ``PointwiseJudge``.
+    """
 
     name: str
     criterion: str
@@ -65,6 +70,9 @@ class GEval:
     max_parse_retries: int = 2
     max_entropy_bits: float | None = 1.5
     explain: bool = False
+    contextual: bool = False
+    calibration: IsotonicMap | None = None
+    abstain: AbstainBand | None = None
 
     @property
     def judge_name(self) -> str:
@@ -134,14 +142,30 @@ class GEval:
             f"Evaluation form (score only):"
         )
 
+    def query(self, case: Case, steps: EvaluationSteps) -> LabelQuery:
+        """The form-filling question about ``case``, with the scale's labels after "- <name>:"."""
+        labels, _ = scale_labels(self.scale)
+        return LabelQuery(self.prompt(case, steps), f"- {self.name}:", labels, explain=self.explain)
+
+    async def prior(self, client: ModelClient, steps: EvaluationSteps) -> dict[str, float]:
+        """The judge's label prior on this model, from content-free inputs (memoised per process)."""
+        plain = replace(self, contextual=False, calibration=None, abstain=None, explain=False)
+        queries = [plain.query(c, steps) for c in content_free_cases("pointwise")]
+        return await content_free_prior(client, f"{judge_fingerprint(plain)}:{steps.version}", queries,
+                                        max_parse_retries=self.max_parse_retries)
+
     async def judge(self, client: ModelClient, case: Case) -> Result:
         try:
             steps = await self.steps(client)
         except JudgeError as exc:
             return JudgeFailure(self.judge_name, client.info.model, str(exc))
-        labels, values = scale_labels(self.scale)
-        q = LabelQuery(self.prompt(case, steps), f"- {self.name}:", labels, explain=self.explain)
-        answer = await ask_label(client, q, max_parse_retries=self.max_parse_retries)
+        _, values = scale_labels(self.scale)
+        answer = await ask_label(client, self.query(case, steps), max_parse_retries=self.max_parse_retries)
+        try:
+            prior = await self.prior(client, steps) if self.contextual and answer.probs is not None else None
+        except JudgeError as exc:
+            return JudgeFailure(self.judge_name, client.info.model, str(exc), answer.raw, answer.attempts,
+                                calls=answer.calls)
         return to_result(
             self.judge_name,
             client,
@@ -149,4 +173,7 @@ class GEval:
             values,
             max_entropy_bits=self.max_entropy_bits,
             details={"steps_version": steps.version},
+            prior=prior,
+            calibration=self.calibration,
+            abstain=self.abstain,
         )

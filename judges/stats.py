@@ -568,3 +568,110 @@ def _alpha_distance(values: np.ndarray, n_c: np.ndarray, metric: str) -> np.ndar
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     between = cum[hi] - np.where(lo > 0, cum[lo - 1], 0.0)
     return (between - (n_c[i] + n_c[j]) / 2.0) ** 2
+
+
+# --- agreement with human labels, each with a case-resampling bootstrap CI ---------------------------------
+
+
+def case_bootstrap(
+    statistic: Callable[[np.ndarray], float],
+    n: int,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int | None = 0,
+) -> Estimate:
+    """``statistic(indices)`` on all ``n`` cases, with a percentile bootstrap CI over resampled cases.
+
+    For statistics of several aligned arrays (kappa, a correlation, a risk at a coverage): the function
+    receives an index array and reads whatever it needs at those positions. Resamples on which the
+    statistic is undefined (NaN, e.g. a kappa where one rater used one label) are left out of the interval.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0, confidence)
+    value = float(statistic(np.arange(n)))
+    rng = np.random.default_rng(seed)
+    boots = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_resamples)], dtype=float)
+    boots = boots[np.isfinite(boots)]
+    if boots.size == 0:
+        return Estimate(value, float("nan"), float("nan"), n, confidence)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(boots, [alpha, 1 - alpha])
+    return Estimate(value, float(low), float(high), n, confidence)
+
+
+def kappa_ci(
+    a: Sequence[object],
+    b: Sequence[object],
+    *,
+    weights: Literal["linear", "quadratic"] | None = None,
+    labels: Sequence[object] | None = None,
+    n_resamples: int = 1000,
+    seed: int | None = 0,
+) -> Estimate:
+    """Cohen's kappa of two raters (see :func:`cohen_kappa`) with a bootstrap CI over cases."""
+    if len(a) != len(b):
+        raise ValueError(f"kappa_ci needs equal lengths, got {len(a)} and {len(b)}")
+    labs = list(labels) if labels is not None else sorted(set(a) | set(b), key=lambda v: (str(type(v)), v))
+    xa, xb = list(a), list(b)
+
+    def stat(idx: np.ndarray) -> float:
+        return cohen_kappa([xa[i] for i in idx], [xb[i] for i in idx], weights=weights, labels=labs)
+
+    return case_bootstrap(stat, len(xa), n_resamples=n_resamples, seed=seed)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """A rank correlation with its bootstrap CI and scipy's p-value (H0: no association)."""
+
+    estimate: Estimate
+    pvalue: float
+
+
+def rank_correlation_ci(
+    a: ArrayLike,
+    b: ArrayLike,
+    *,
+    method: Literal["spearman", "kendall"] = "spearman",
+    n_resamples: int = 1000,
+    seed: int | None = 0,
+) -> Correlation:
+    """Spearman's rho or Kendall's tau-b of paired values (NaN pairs dropped) with a bootstrap CI over pairs.
+
+    A constant side gives NaN (scipy warns; here it is returned silently), since no ranking exists.
+    """
+    from scipy import stats
+
+    if method not in ("spearman", "kendall"):
+        raise ValueError(f"method must be 'spearman' or 'kendall', got {method!r}")
+    xa, xb = _pairs(a, b)
+    fn = stats.spearmanr if method == "spearman" else stats.kendalltau
+
+    def stat(idx: np.ndarray) -> float:
+        sa, sb = xa[idx], xb[idx]
+        if np.ptp(sa) == 0 or np.ptp(sb) == 0:
+            return float("nan")
+        return float(fn(sa, sb).statistic)
+
+    est = case_bootstrap(stat, xa.size, n_resamples=n_resamples, seed=seed)
+    p = float(fn(xa, xb).pvalue) if np.ptp(xa) > 0 and np.ptp(xb) > 0 else float("nan")
+    return Correlation(est, p)
+
+
+def holm(pvalues: ArrayLike) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1), in the order given.
+
+    Reject hypothesis i at family-wise level ``alpha`` when ``holm(p)[i] < alpha``.
+    """
+    p = np.asarray(pvalues, dtype=float).ravel()
+    if np.isnan(p).any():
+        raise ValueError("holm needs p-values without NaN; drop the tests that could not be computed")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(np.maximum.accumulate((m - np.arange(m)) * p[order]), 1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.record import CaseRecord, Comparison, Score, ScorerInfo, TaskRun
+from experiments.record import Alignment, CaseRecord, Comparison, Estimate, Score, ScorerInfo, TaskRun
 from experiments.suite import Gate, decide_gate, summarize
 
 SCORER = ScorerInfo(scorer="pointwise:q", criterion="q", kind="judge", scale=(1.0, 5.0), threshold=3.0)
 PAIR = ScorerInfo(scorer="pairwise:q", criterion="q", kind="judge", scale=(0.0, 1.0), pairwise=True)
+# these tests pin the checks themselves: the judge is qualified (tests/experiments/test_alignment_gate.py
+# covers judges that are not)
+QUALIFIED = Alignment(judge="q", judge_model="m", source="evidence.json", n_labels=80, metric="cohen_kappa",
+                      agreement=Estimate(value=0.7, low=0.55, high=0.82, n=80),
+                      error_rate=Estimate(value=0.15, low=0.08, high=0.23, n=80))
 
 
 def rec(i: int, score: float | None, *, threshold: float | None = 3.0, scorer: str = "pointwise:q",
@@ -23,8 +28,8 @@ def rec(i: int, score: float | None, *, threshold: float | None = 3.0, scorer: s
                       task=TaskRun(output=None if task_error else "y", error=task_error))
 
 
-def gate_of(records, gate, scorer=SCORER, kind="summarization", comparisons=()):
-    return summarize([scorer], records, kind=kind, gate=gate, comparisons=comparisons).gate
+def gate_of(records, gate, scorer=SCORER, kind="summarization", comparisons=(), alignment=QUALIFIED):
+    return summarize([scorer], records, kind=kind, gate=gate, comparisons=comparisons, alignment=alignment).gate
 
 
 def test_mean_on_ci_low_fails_where_the_point_estimate_passes():
@@ -99,7 +104,7 @@ def test_regression_gate_without_a_baseline_says_so():
 
 def test_refused_baseline_fails_the_regression_gate():
     summary = summarize([SCORER], [rec(i, 4.0) for i in range(5)], kind="summarization", gate=None,
-                        baseline_note="judge model differs")
+                        baseline_note="judge model differs", alignment=QUALIFIED)
     g = decide_gate(Gate(max_drop=0.1), summary, baseline_refused=True)
     assert g.passed is False and "baseline refused: judge model differs" in g.reason
 

@@ -67,8 +67,22 @@ def test_gate(evaluate_suite):
 '''
 
 
-def make_project(tmp_path: Path, gate_min: float = 1.0, n: int = 5) -> Path:
+def write_evidence(project: Path) -> None:
+    """Meta-evaluations of the fake judges (as the project's evals/judge_evidence/ would hold), so gates bind."""
+    from evidence_fakes import evidence
+
+    from judges import PairwiseJudge, PointwiseJudge
+    from judges.meta_eval import write_meta_eval
+
+    folder = project / "evals" / "judge_evidence"
+    write_meta_eval(evidence(PointwiseJudge("accuracy", "5 good, 1 bad"), "fake-judge"), folder / "accuracy.json")
+    write_meta_eval(evidence(PairwiseJudge("quality"), "fake-judge"), folder / "quality.json")
+
+
+def make_project(tmp_path: Path, gate_min: float = 1.0, n: int = 5, qualified: bool = True) -> Path:
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    if qualified:
+        write_evidence(tmp_path)
     (tmp_path / "datasets").mkdir()
     refs = ["good", "good", "ok", "bad", "good"]
     rows = [{"id": f"r{i}", "article": f"article {i}", "reference": refs[i % 5]} for i in range(n)]
@@ -166,6 +180,27 @@ def test_gate_fails_on_the_ci_lower_bound(tmp_path):
     assert proc.returncode == 1
     assert "suite demo failed its gate: mean 95% CI low" in proc.stdout
     assert "< 3.9" in proc.stdout
+
+
+def test_a_gate_on_an_unqualified_judge_is_advisory_and_says_why(tmp_path):
+    project = make_project(tmp_path, gate_min=3.9, qualified=False)  # qualified, this gate fails (test above)
+    proc = run_pytest(project, "-k", "gate")
+    assert proc.returncode == 0, proc.stdout
+    assert "ADVISORY (judge not qualified (no evidence: no meta-evaluation of pointwise:accuracy" in proc.stdout
+    assert "would fail: mean 95% CI low" in proc.stdout
+    gate = json.loads((project / "results" / "latest.json").read_text())["suites"][0]["summary"]["gate"]
+    assert gate["passed"] is None and gate["advisory"].startswith("no evidence")
+
+    from evidence_fakes import evidence
+
+    from judges import PointwiseJudge
+    from judges.meta_eval import write_meta_eval
+
+    weak = tmp_path / "weak"
+    write_meta_eval(evidence(PointwiseJudge("accuracy", "5 good, 1 bad"), "fake-judge", kappa=(0.4, 0.2, 0.6)),
+                    weak / "accuracy.json")
+    low = run_pytest(project, "-k", "gate", "--eval-judge-evidence", str(weak))
+    assert low.returncode == 0 and "agreement too low: cohen_kappa 95% CI low 0.200 < 0.4" in low.stdout
 
 
 def test_xdist_workers_report_to_one_summary_and_the_controller_decides_the_gate(tmp_path):
