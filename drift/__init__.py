@@ -1,23 +1,25 @@
 """Drift detection over logged LLM production data: PSI, KS, JS, categorical and embedding drift,
 detectors fitted on a reference, windows over time, concept drift from labels, and a scheduled
-report (``python -m drift report``). Heavy dependencies (pandas, duckdb, torch, evidently) are
-imported only where used."""
+report (``python -m drift report``). Verdicts are size-aware (:class:`Decision`: significance at the
+observed sample sizes, Holm across features, an effect floor, "insufficient data"). Heavy dependencies
+(pandas, duckdb, torch, evidently) are imported only where used."""
 
 from .categorical import chi2, js_categorical, psi_categorical
 from .chunked import drift_parquet, summarize_parquet
 from .concept import ConceptWindow, concept_drift, two_proportion_ztest, wilson_interval
+from .decision import Decision, MinEffect, Thresholds
 from .detectors import (
     CategoricalDriftDetector,
     DatasetDriftDetector,
     EmbeddingDriftDetector,
     NumericDriftDetector,
-    Thresholds,
 )
 from .embedding_drift import classifier_auc, mean_embedding_distance, mmd
 from .errors import (
     ConfigError,
     DriftError,
     EmptyDataError,
+    ExtraFailedError,
     InputFormatError,
     LowPowerWarning,
     MissingDependencyError,
@@ -38,13 +40,16 @@ __all__ = [
     "ConfigError",
     "DatasetDrift",
     "DatasetDriftDetector",
+    "Decision",
     "DriftError",
     "DriftResult",
     "EmbeddingDriftDetector",
     "EmptyDataError",
+    "ExtraFailedError",
     "FeatureDrift",
     "InputFormatError",
     "LowPowerWarning",
+    "MinEffect",
     "MissingDependencyError",
     "NumericDriftDetector",
     "NumericSummary",

@@ -20,9 +20,10 @@ import numpy as np
 
 from . import numeric as num
 from .binning import edges_from_quantiles, histogram
-from .categorical import chi2, js_categorical, psi_categorical
-from .detectors import DEFAULT_THRESHOLDS, SHARE_THRESHOLD, Thresholds
+from .categorical import categorical_pending
+from .decision import DEFAULT_DECISION, Decision, PendingFeature, PendingTest, decide, verdict
 from .errors import EmptyDataError, SchemaError
+from .nulls import KSNull
 from .results import CategoricalSummary, DatasetDrift, FeatureDrift, NumericSummary
 from .schema import Schema
 
@@ -178,7 +179,7 @@ def _accumulate(path: PathLike, schema: Schema, edge_sets: list[dict[str, np.nda
 
 
 def drift_parquet(reference: PathLike, current: PathLike, schema: Schema, *, bins: int = 10, ks_bins: int = 1000,
-                  thresholds: Thresholds = DEFAULT_THRESHOLDS, share_threshold: float = SHARE_THRESHOLD,
+                  decision: Decision = DEFAULT_DECISION, share_threshold: float | None = None,
                   batch_size: int = 131_072) -> DatasetDrift:
     """Dataset drift of two Parquet inputs in bounded memory (numeric and categorical columns).
 
@@ -197,40 +198,40 @@ def drift_parquet(reference: PathLike, current: PathLike, schema: Schema, *, bin
     fine = {c: both[(c, ks_bins)] for c in schema.numeric}
     ref, ref_fine = _accumulate(reference, schema, [edges, fine], batch_size)
     cur, cur_fine = _accumulate(current, schema, [edges, fine], batch_size)
-    features: list[FeatureDrift] = []
+    features: list[PendingFeature] = []
     for c in schema.numeric:
         r, k = ref[c], cur[c]
         assert isinstance(r, NumericSummary) and isinstance(k, NumericSummary)
         dropped = {"nan": k.n_nan, "posinf": k.n_posinf, "neginf": k.n_neginf}
         if k.n == 0:
-            features.append(FeatureDrift(c, "numeric", "skipped", False, "psi", (), r.n, 0, dropped,
-                                         reason="no finite current values", reference_summary=r))
+            features.append(PendingFeature(FeatureDrift(c, "numeric", "skipped", False, "psi", (), r.n, 0, dropped,
+                                                        reason="no finite current values", reference_summary=r)))
             continue
-        tests = (num.psi_from_counts(r.counts, k.counts, threshold=thresholds.psi, column=c),
-                 num.ks_from_counts(ref_fine[c].counts, cur_fine[c].counts, threshold=thresholds.ks),  # type: ignore[union-attr]
-                 num.js_from_counts(r.counts, k.counts, threshold=thresholds.js, column=c))
-        features.append(FeatureDrift(c, "numeric", "ok", tests[0].drifted, "psi", tests, r.n, k.n, dropped,
-                                     reference_summary=r, current_summary=k))
+        binned, _ = num.binned_pending(r.counts, k.counts, ("psi", "js"), binning="reference-quantiles",
+                                    decision=decision, column=c)
+        ks = num.ks_statistic_from_counts(ref_fine[c].counts, cur_fine[c].counts)  # type: ignore[union-attr]
+        ks_null = KSNull(float(ks.pvalue or 0.0), r.n * k.n / (r.n + k.n), exact=False)
+        tests: tuple[PendingTest, ...] = (binned["psi"], PendingTest(ks, ks.statistic, ks_null), binned["js"])
+        features.append(PendingFeature(FeatureDrift(c, "numeric", "ok", False, "psi", (), r.n, k.n, dropped,
+                                                    reference_summary=r, current_summary=k), tests, len(r.counts) - 1))
     for c in schema.categorical:
         r, k = ref[c], cur[c]
         assert isinstance(r, CategoricalSummary) and isinstance(k, CategoricalSummary)
         if k.n == 0:
-            features.append(FeatureDrift(c, "categorical", "skipped", False, "psi", (), r.n, 0,
-                                         {"missing": k.n_missing}, reason="all current values missing",
-                                         reference_summary=r))
+            features.append(PendingFeature(FeatureDrift(c, "categorical", "skipped", False, "psi", (), r.n, 0,
+                                                        {"missing": k.n_missing}, reason="all current values missing",
+                                                        reference_summary=r)))
             continue
-        tests = (psi_categorical(r, k, threshold=thresholds.psi, column=c),
-                 js_categorical(r, k, threshold=thresholds.js, column=c),
-                 chi2(r, k, threshold=thresholds.chi2, column=c))
-        features.append(FeatureDrift(c, "categorical", "ok", tests[0].drifted, "psi", tests, r.n, k.n,
-                                     {"missing": k.n_missing}, reference_summary=r, current_summary=k))
-    scored = [f for f in features if f.status == "ok"]
-    n_drifted = sum(f.drifted for f in scored)
-    share = n_drifted / len(scored) if scored else 0.0
+        tests, _ = categorical_pending(r, k, ("psi", "js", "chi2"), decision=decision, column=c)
+        features.append(PendingFeature(FeatureDrift(c, "categorical", "ok", False, "psi", (), r.n, k.n,
+                                                    {"missing": k.n_missing}, reference_summary=r, current_summary=k),
+                                       tests, max(len(r.counts) - 1, 1)))
+    decided = decide([features], decision)[0]
     n_ref = max((s.n + _dropped(s) for s in ref.values()), default=0)
     n_cur = max((s.n + _dropped(s) for s in cur.values()), default=0)
-    return DatasetDrift(bool(scored) and share >= share_threshold, share, share_threshold, len(scored), n_drifted,
-                        tuple(features), n_ref, n_cur)
+    notes = [w for f in decided for w in f.warnings]
+    return verdict(decided, decision, share_threshold=share_threshold, n_reference_rows=n_ref, n_current_rows=n_cur,
+                   notes=notes)
 
 
 def _dropped(s: NumericSummary | CategoricalSummary) -> int:

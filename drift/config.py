@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .decision import Decision, MinEffect, Thresholds
 from .errors import ConfigError
 
 
 class ThresholdConfig(BaseModel):
-    """Per-method thresholds (see drift.numeric for the references)."""
+    """The fixed rule's per-method thresholds (see drift.decision for the references)."""
 
     model_config = ConfigDict(extra="forbid")
     psi: float = Field(default=0.1, gt=0)
@@ -21,6 +22,29 @@ class ThresholdConfig(BaseModel):
     ks: float = Field(default=0.05, gt=0, lt=1)
     chi2: float = Field(default=0.05, gt=0, lt=1)
     mmd: float = Field(default=0.05, gt=0, lt=1)
+
+
+class MinEffectConfig(BaseModel):
+    """Effect-size floors of the calibrated rule (see drift.decision.MinEffect)."""
+
+    model_config = ConfigDict(extra="forbid")
+    psi: float = Field(default=0.01, ge=0)
+    js: float = Field(default=0.035, ge=0)
+    ks: float = Field(default=0.04, ge=0, le=1)
+    chi2: float = Field(default=0.1, ge=0)
+    mmd: float = Field(default=0.0, ge=0)
+
+
+class DecisionConfig(BaseModel):
+    """How tests become verdicts (see drift.decision.Decision and docs/drift.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rule: str = Field(default="calibrated", pattern="^(calibrated|fixed)$")
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    min_effect: MinEffectConfig = Field(default_factory=MinEffectConfig)
+    detectable_psi: float = Field(default=0.1, gt=0)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    seed: int = 0
 
 
 class DriftConfig(BaseModel):
@@ -32,8 +56,10 @@ class DriftConfig(BaseModel):
     categorical: list[str] | None = None
     embed_text: list[str] = Field(default_factory=list, description="text columns to embed, e.g. ['prompt']")
     bins: int = Field(default=10, ge=2, le=1000)
-    share_threshold: float = Field(default=0.5, gt=0, le=1)
+    share_threshold: float | None = Field(default=None, gt=0, le=1,
+                                          description="unset: any drifted feature (calibrated), 0.5 (fixed)")
     primary: str = Field(default="psi", pattern="^(psi|js|ks|chi2)$")
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
     thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
     window: str | None = None
     time_column: str = "timestamp"
@@ -41,6 +67,13 @@ class DriftConfig(BaseModel):
     judge_score_column: str = "judge_score"
     judge_pass_threshold: float = 0.5
     max_embed_rows: int = Field(default=2000, ge=10)
+
+    def to_decision(self) -> Decision:
+        """The :class:`drift.Decision` this config describes."""
+        d = self.decision
+        return Decision(rule=d.rule, alpha=d.alpha, min_effect=MinEffect(**d.min_effect.model_dump()),  # type: ignore[arg-type]
+                        thresholds=Thresholds(**self.thresholds.model_dump()), detectable_psi=d.detectable_psi,
+                        power=d.power, seed=d.seed)
 
 
 def load_config(path: str | os.PathLike[str] | None) -> DriftConfig:

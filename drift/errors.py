@@ -7,7 +7,8 @@ Hierarchy (catch ``DriftError`` to catch them all)::
     ├── EmptyDataError(DriftError, ValueError)   nothing left to compare (empty input or all values missing)
     ├── InputFormatError(DriftError, ValueError) a file or row cannot be read as logged data
     ├── ConfigError(DriftError, ValueError)      a parameter or config file value is invalid
-    └── MissingDependencyError(DriftError, ImportError)  an optional extra is not installed
+    ├── MissingDependencyError(DriftError, ImportError)  an optional extra is not installed
+    └── ExtraFailedError(DriftError, RuntimeError)  an optional extra (Evidently) failed on this input
 
     LowPowerWarning(UserWarning)                 a sample is too small for the test to detect drift reliably
 
@@ -41,6 +42,10 @@ class ConfigError(DriftError, ValueError):
 
 class MissingDependencyError(DriftError, ImportError):
     """An optional dependency is needed for this call; the message names the pip extra to install."""
+
+
+class ExtraFailedError(DriftError, RuntimeError):
+    """An optional extra (Evidently's report) raised on this input; our own report is unaffected."""
 
 
 class LowPowerWarning(UserWarning):

@@ -1,5 +1,8 @@
 """The scheduled drift report: compare two inputs, optionally per window, and write a
-self-contained HTML page (inline SVG, no scripts) plus a JSON summary."""
+self-contained HTML page (inline SVG, no scripts) plus a JSON summary.
+
+Exit codes: 0 no drift, 1 drift (data or labelled quality), 2 error, 3 insufficient data (no drift found,
+but some feature had too few values to find the stated shift)."""
 
 from __future__ import annotations
 
@@ -19,24 +22,26 @@ import numpy as np
 from . import svg
 from .concept import ConceptWindow, concept_drift
 from .config import DriftConfig
-from .detectors import DatasetDriftDetector, EmbeddingDriftDetector, Thresholds
+from .decision import Decision, PendingFeature, decide, verdict
+from .detectors import DatasetDriftDetector, EmbeddingDriftDetector
 from .errors import LowPowerWarning, SchemaError
 from .features import feature_schema
 from .io import load_frame, prepare
-from .results import CategoricalSummary, DatasetDrift, FeatureDrift, NumericSummary, _jsonable
+from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary, _jsonable
 from .schema import Schema
 from .windows import OpsWindow, Window, WindowDrift, drift_over_time, ops_panel, split_windows
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INSUFFICIENT = 0, 1, 2, 3
 _NOT_FEATURES = {"timestamp", "label", "trace_id", "span_id", "session_id", "user_id", "prompt", "response"}
 
 
 @dataclass(frozen=True)
 class Report:
     """Everything the report shows; ``exit_code`` is 1 when the dataset drifted or the labelled
-    pass rate changed significantly, else 0."""
+    pass rate changed significantly, 3 when no drift was found but some feature had insufficient data,
+    else 0."""
 
     verdict: DatasetDrift
     windows: tuple[WindowDrift, ...]
@@ -56,8 +61,10 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 no drift, 1 drift (data or labelled quality)."""
-        return EXIT_DRIFT if self.verdict.drifted or self.concept_changed else EXIT_OK
+        """0 no drift, 1 drift (data or labelled quality), 3 insufficient data."""
+        if self.verdict.drifted or self.concept_changed:
+            return EXIT_DRIFT
+        return EXIT_INSUFFICIENT if self.verdict.status == "insufficient data" else EXIT_OK
 
 
 def _schema(config: DriftConfig, ref: Any, cur: Any) -> Schema:
@@ -76,12 +83,16 @@ def _schema(config: DriftConfig, ref: Any, cur: Any) -> Schema:
     return inferred
 
 
-def _embedding_features(config: DriftConfig, ref: Any, cur: Any) -> list[FeatureDrift]:
+def _embedding_pending(config: DriftConfig, ref: Any, cur: Any, n_features: int,
+                       decision: Decision) -> list[PendingFeature]:
     if not config.embed_text:
         return []
     from .text_embedder import TextEmbedder
 
     embedder = TextEmbedder()
+    # Enough permutations that the MMD p-value can reach Holm's smallest level, alpha / (number of features).
+    k = n_features + len(config.embed_text)
+    n_perm = max(200, math.ceil(2 * k / decision.alpha))
     out = []
     for col in config.embed_text:
         for which, frame in (("reference", ref), ("current", cur)):
@@ -90,28 +101,21 @@ def _embedding_features(config: DriftConfig, ref: Any, cur: Any) -> list[Feature
                                   f"remove it from the config or log it")
         r = ref[col].dropna().sample(min(config.max_embed_rows, ref[col].notna().sum()), random_state=0)
         c = cur[col].dropna().sample(min(config.max_embed_rows, cur[col].notna().sum()), random_state=0)
-        det = EmbeddingDriftDetector(f"{col}_embedding", thresholds=Thresholds(**config.thresholds.model_dump()))
-        out.append(det.fit(embedder.embed(r.tolist())).score(embedder.embed(c.tolist())))
+        det = EmbeddingDriftDetector(f"{col}_embedding", n_permutations=n_perm, decision=decision)
+        out.append(det.fit(embedder.embed(r.tolist())).pending(embedder.embed(c.tolist())))
     return out
-
-
-def _merge(verdict: DatasetDrift, extra: list[FeatureDrift]) -> DatasetDrift:
-    if not extra:
-        return verdict
-    feats = verdict.features + tuple(extra)
-    scored = [f for f in feats if f.status == "ok"]
-    n_drifted = sum(f.drifted for f in scored)
-    share = n_drifted / len(scored) if scored else 0.0
-    return dataclasses.replace(verdict, features=feats, n_features=len(scored), n_drifted=n_drifted,
-                               drift_share=share, drifted=bool(scored) and share >= verdict.share_threshold)
 
 
 def run_report(reference: Any, current: Any, config: DriftConfig | None = None, *,
                window: str | None = None) -> Report:
     """Load, prepare and compare ``reference`` and ``current`` (paths, ``phoenix://`` URLs or
-    DataFrames); ``window`` (or ``config.window``) adds per-window drift, ops and concept panels."""
+    DataFrames); ``window`` (or ``config.window``) adds per-window drift, ops and concept panels.
+
+    The whole-window verdict and the window series are two families, each with its false-alarm rate
+    controlled at ``alpha`` (Holm over features, and over windows x features for the series)."""
     config = config or DriftConfig()
     window = window or config.window
+    decision = config.to_decision()
     ref = prepare(load_frame(reference))
     cur = prepare(load_frame(current))
     schema = _schema(config, ref, cur)
@@ -119,9 +123,13 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LowPowerWarning)
         detector = DatasetDriftDetector(schema, bins=config.bins, share_threshold=config.share_threshold,
-                                        thresholds=Thresholds(**config.thresholds.model_dump()),
-                                        primary=config.primary).fit(ref)
-        verdict = _merge(detector.score(cur), _embedding_features(config, ref, cur))
+                                        decision=decision, primary=config.primary).fit(ref)
+        pending, skip_notes = detector.pending(cur)
+        pending += _embedding_pending(config, ref, cur, len(pending), decision)
+        features = decide([pending], decision)[0]
+        verdict_ = verdict(features, decision, share_threshold=config.share_threshold,
+                           n_reference_rows=len(ref), n_current_rows=len(cur),
+                           notes=[*skip_notes, *(w for f in features for w in f.warnings)])
         wins: list[Window] = []
         per_window: list[WindowDrift] = []
         if window:
@@ -140,7 +148,7 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
                               "pass_threshold": config.judge_pass_threshold}
         overall = concept_drift(ref, [whole], **kw)[0]
         concept = concept_drift(ref, wins, **kw) if wins else []
-    return Report(verdict, tuple(per_window), tuple(ops), tuple(concept), overall, config, _name(reference),
+    return Report(verdict_, tuple(per_window), tuple(ops), tuple(concept), overall, config, _name(reference),
                   _name(current), tuple(notes))
 
 
@@ -167,10 +175,10 @@ def run_report_parquet(reference: str, current: str, config: DriftConfig | None 
         if schema != other:
             raise SchemaError(f"reference and current Parquet schemas differ: {schema} vs {other}; "
                               f"make the types match or list the columns in a config file")
-    verdict = drift_parquet(reference, current, schema, bins=config.bins, share_threshold=config.share_threshold,
-                            thresholds=Thresholds(**config.thresholds.model_dump()))
+    result = drift_parquet(reference, current, schema, bins=config.bins, share_threshold=config.share_threshold,
+                           decision=config.to_decision())
     note = "chunked Parquet mode: KS from a 1000-bin histogram; no windows, operations or label panels"
-    return Report(verdict, (), (), (), None, config, reference, current, (note,))
+    return Report(result, (), (), (), None, config, reference, current, (note,))
 
 
 def _name(source: Any) -> str:
@@ -184,61 +192,91 @@ def summary_dict(report: Report) -> dict[str, Any]:
     return _jsonable({
         "generated_at": datetime.now(UTC).isoformat(),
         "reference": report.reference_name, "current": report.current_name,
-        "exit_code": report.exit_code, "drifted": report.verdict.drifted, "concept_changed": report.concept_changed,
+        "exit_code": report.exit_code, "status": report.verdict.status, "drifted": report.verdict.drifted,
+        "concept_changed": report.concept_changed,
         "dataset": report.verdict.to_dict(),
         "windows": [{"label": w.label, "n_rows": w.n_rows, "reason": w.reason,
+                     "status": w.result.status if w.result else None,
+                     "pvalue": w.result.pvalue if w.result else None,
                      "drift_share": w.result.drift_share if w.result else None,
                      "drifted": w.result.drifted if w.result else None,
                      "drifted_features": [f.column for f in w.result.features if f.drifted] if w.result else [],
                      "primary_statistic": {f.column: _primary(f) for f in w.result.features} if w.result else {}}
                     for w in report.windows],
+        "windows_correction": "holm over windows x features" if report.config.decision.rule == "calibrated" else "none",
         "ops": [dataclasses.asdict(o) for o in report.ops],
         "concept_overall": dataclasses.asdict(report.concept_overall) if report.concept_overall else None,
         "concept": [dataclasses.asdict(c) for c in report.concept],
-        "warnings": list(report.warnings) + list(report.verdict.warnings),
+        "warnings": list(dict.fromkeys([*report.warnings, *report.verdict.warnings])),
         "config": report.config.model_dump(),
     })
 
 
 def _primary(f: FeatureDrift) -> float | None:
-    if f.status != "ok" or f.primary is None:
+    """The primary test's statistic (PSI, JS, KS D, X², MMD²) of a scored feature."""
+    if not f.scored or f.primary is None or not f.tests:
         return None
-    r = f.test(f.primary) if any(t.method == f.primary for t in f.tests) else f.tests[0]
-    return r.pvalue if r.pvalue is not None and r.method != "psi" else r.statistic
+    return next((t.statistic for t in f.tests if t.method == f.primary), f.tests[0].statistic)
 
 
 # ---------------------------------------------------------------- HTML
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
+_CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1300px;color:#222}
 .verdict{padding:14px 18px;border-radius:6px;font-size:20px;font-weight:600;margin-bottom:16px}
 .drift{background:#fde2e1;border:1px solid #e45756}.ok{background:#e3f4e1;border:1px solid #54a24b}
+.insufficient{background:#fff4d6;border:1px solid #d9a400}
 table{border-collapse:collapse;font-size:13px;margin:8px 0 18px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}td.l,th.l{text-align:left}tr.d td{background:#fff1f0}.grid{display:flex;flex-wrap:wrap;gap:8px}
-.note{color:#8a5a00;font-size:13px}"""
+th{background:#f3f3f3}td.l,th.l{text-align:left}tr.d td{background:#fff1f0}tr.i td{background:#fffaf0}
+.grid{display:flex;flex-wrap:wrap;gap:8px}.note{color:#8a5a00;font-size:13px}"""
+
+_STATUS = {"drift": "DRIFT", "ok": "ok", "insufficient data": "insufficient data", "skipped": "skipped"}
+_NAMES = {"psi": "PSI", "js": "JS", "ks": "KS D", "chi2": "χ²", "mmd": "MMD²"}
+_EFFECTS = {"psi": "PSI", "js": "JS", "ks": "D", "chi2": "w", "mmd": "MMD²"}
 
 
 def _f(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "–"
-        return f"{v:.{digits}g}"
+    if v is None or isinstance(v, (float, int)) and not isinstance(v, bool):
+        return svg.number(v, digits)
     return escape(str(v))
 
 
-def _stat(f: FeatureDrift, method: str, pvalue: bool = False) -> str:
+def _others(f: FeatureDrift) -> str:
+    """The non-primary tests, one short phrase each."""
+    parts = []
     for t in f.tests:
-        if t.method == method:
-            return _f(t.pvalue if pvalue else t.statistic)
-    return "–"
+        if t.method == f.primary:
+            continue
+        p = f" (p {_f(t.pvalue)})" if t.pvalue is not None else ""
+        parts.append(f"{_NAMES.get(t.method, t.method)} {_f(t.statistic)}{p}{' DRIFT' if t.drifted else ''}")
+    return "; ".join(parts)
+
+
+def _feature_row(f: FeatureDrift, rule: str) -> str:
+    dropped = ", ".join(f"{k} {n}" for k, n in f.dropped.items() if n)
+    notes = "; ".join(x for x in [dropped, f.reason or "", *f.warnings] if x)
+    t: DriftResult | None = next((x for x in f.tests if x.method == f.primary), None)
+    cls = {"drift": "d", "insufficient data": "i"}.get(f.status, "")
+    cells = [f"<td class=l>{escape(f.column)}</td><td class=l>{f.kind}</td><td class=l>{_STATUS[f.status]}</td>"]
+    if t is None:
+        cells.append("<td class=l>–</td>" + "<td>–</td>" * 6)
+    else:
+        level = t.details.get("level")
+        crit = (f"{_f(t.critical_value)} (at {_f(level, 3)}, {escape(str(t.details.get('null', '')))})"
+                if rule == "calibrated" else f"{_f(t.threshold)} (fixed)")
+        effect = f"{_EFFECTS.get(t.method, '')} {_f(t.effect)} ≥ {_f(t.threshold)}" if rule == "calibrated" else "–"
+        cells.append(f"<td class=l>{_NAMES.get(t.method, t.method)}</td><td>{_f(t.statistic)}</td><td>{crit}</td>"
+                     f"<td>{_f(t.pvalue)}</td><td>{_f(t.adjusted_pvalue)}</td><td>{effect}</td>"
+                     f"<td>{_f(f.power, 2)}</td>")
+    cells.append(f"<td>{f.n_reference:,}</td><td>{f.n_current:,}</td><td class=l>{escape(_others(f))}</td>"
+                 f"<td class=l>{escape(notes)}</td>")
+    return f"<tr class='{cls}'>{''.join(cells)}</tr>"
 
 
 def _hist(f: FeatureDrift) -> str:
     r, c = f.reference_summary, f.current_summary
     if isinstance(r, NumericSummary) and isinstance(c, NumericSummary):
         e = r.edges
-        labels = [f"[{svg._fmt(e[i])}, {svg._fmt(e[i + 1])})" for i in range(len(e) - 1)]
+        labels = [f"[{svg.number(e[i], 3)}, {svg.number(e[i + 1], 3)})" for i in range(len(e) - 1)]
         rs = np.asarray(r.counts, float) / max(r.n, 1)
         cs = np.asarray(c.counts, float) / max(c.n, 1)
         return svg.bars(labels, rs.tolist(), cs.tolist(), title=f"{f.column} (share per reference-quantile bin)")
@@ -251,59 +289,104 @@ def _hist(f: FeatureDrift) -> str:
     return ""
 
 
+def headline(report: Report) -> str:
+    """The verdict in one line (the HTML banner and the CLI's first line)."""
+    v = report.verdict
+    d = report.config.to_decision()
+    if v.status == "drift":
+        head = f"DRIFT DETECTED: {v.n_drifted} of {v.n_features} features drifted"
+    elif v.status == "insufficient data":
+        head = (f"INSUFFICIENT DATA: no drift found, but {v.n_insufficient} of {v.n_features} features had too few "
+                f"rows to find a shift of PSI {d.detectable_psi:g} with {d.power:.0%} power")
+    else:
+        head = f"No drift: 0 of {v.n_features} features drifted"
+    if v.rule == "calibrated":
+        head += f" (Holm-corrected, α = {v.alpha:g})"
+    else:
+        threshold = v.share_threshold if v.share_threshold is not None else 0.5
+        head += f" (fixed thresholds; share {v.drift_share:.0%}, threshold {threshold:.0%})"
+    if report.concept_changed:
+        head += " · labelled pass rate changed"
+    return head
+
+
+def _method_html(report: Report) -> str:
+    d = report.config.to_decision()
+    if d.rule == "fixed":
+        t = d.thresholds
+        rule = (f"Fixed rule: PSI ≥ {t.psi:g}, JS ≥ {t.js:g}, KS p &lt; {t.ks:g}, χ² p &lt; {t.chi2:g}; the dataset "
+                f"drifts when at least {(report.verdict.share_threshold or 0.5):.0%} of the features drift. "
+                "These thresholds ignore the sample sizes: small windows cross them by chance.")
+    else:
+        m = d.min_effect
+        rule = (f"A feature drifts when its primary test is significant at α = {d.alpha:g} after Holm's correction "
+                f"across the features (the p-value comes from the statistic's null distribution at these sample "
+                f"sizes: χ² approximation when every bin expects ≥ {d.min_expected:g} values, else simulated) "
+                f"<b>and</b> its effect is at least the floor (PSI {m.psi:g}, JS {m.js:g}, KS D {m.ks:g}, "
+                f"Cohen's w {m.chi2:g}). The critical value is what the statistic had to reach at the level Holm "
+                f"tested it at. A feature that did not drift is 'insufficient data' when its test had under "
+                f"{d.power:.0%} power against a shift of PSI {d.detectable_psi:g}. The dataset drifts when any "
+                f"feature does, so under no drift it alarms with probability ≤ {d.alpha:g}. The window series is "
+                "one family (Holm over windows × features); the label-based quality tests per window are not "
+                "corrected (each at 5%).")
+    return (f"<h2>Method</h2><p>{rule}</p><p>Numeric features: bins at reference deciles with open outer bins; "
+            "empty bins filled as in Evidently (1e-4, or min share/1e6); NaN and ±inf are dropped and counted. KS is "
+            "scipy's ks_2samp on the raw values. Categorical: unseen categories are included with eps in PSI; χ² is "
+            "the 2×K test of homogeneity. See docs/drift.md.</p>")
+
+
 def render_html(report: Report) -> str:
     """The self-contained HTML page: verdict first, then the per-feature table and histograms,
     windowed drift, operations and label-based quality."""
     v = report.verdict
-    cls = "drift" if report.exit_code else "ok"
-    head = ("DRIFT DETECTED" if v.drifted else "No dataset drift") + (
-        f": {v.n_drifted} of {v.n_features} features drifted ({v.drift_share:.0%}; threshold {v.share_threshold:.0%})")
-    if report.concept_changed:
-        head += " · labelled pass rate changed"
+    cls = {EXIT_DRIFT: "drift", EXIT_INSUFFICIENT: "insufficient"}.get(report.exit_code, "ok")
     out = [(f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>{_CSS}</style>"
-            f"</head><body><div class='verdict {cls}' id='verdict'>{escape(head)}</div>"),
-           (f"<p>Reference <code>{escape(report.reference_name)}</code> ({v.n_reference_rows} rows) vs current "
-           f"<code>{escape(report.current_name)}</code> ({v.n_current_rows} rows). Primary test: "
-           f"{escape(report.config.primary)}; PSI ≥ {report.config.thresholds.psi}, JS ≥ {report.config.thresholds.js}, "
-           f"p &lt; {report.config.thresholds.ks} (KS), p &lt; {report.config.thresholds.chi2} (χ²). "
-           f"Exit code {report.exit_code}.</p>")]
-    out.append("<h2>Features</h2><table id='features'><tr><th class=l>column</th><th class=l>kind</th><th>drift</th>"
-               "<th>PSI</th><th>KS D</th><th>KS p</th><th>JS</th><th>χ² p</th><th>MMD p</th><th>n ref</th><th>n cur</th>"
-               "<th class=l>dropped / notes</th></tr>")
-    order = sorted(v.features, key=lambda f: (not f.drifted, f.status != "ok"))
-    for f in order:
-        dropped = ", ".join(f"{k} {n}" for k, n in f.dropped.items() if n)
-        notes = "; ".join([dropped, *(f.reason and [f.reason] or []), *f.warnings])
-        out.append(f"<tr class='{'d' if f.drifted else ''}'><td class=l>{escape(f.column)}</td><td class=l>{f.kind}</td>"
-                   f"<td>{'DRIFT' if f.drifted else ('skipped' if f.status != 'ok' else 'ok')}</td>"
-                   f"<td>{_stat(f, 'psi')}</td><td>{_stat(f, 'ks')}</td><td>{_stat(f, 'ks', True)}</td>"
-                   f"<td>{_stat(f, 'js')}</td><td>{_stat(f, 'chi2', True)}</td><td>{_stat(f, 'mmd', True)}</td>"
-                   f"<td>{f.n_reference}</td><td>{f.n_current}</td><td class=l>{escape(notes.strip('; '))}</td></tr>")
+            f"</head><body><div class='verdict {cls}' id='verdict'>{escape(headline(report))}</div>"),
+           (f"<p>Reference <code>{escape(report.reference_name)}</code> ({v.n_reference_rows:,} rows) vs current "
+            f"<code>{escape(report.current_name)}</code> ({v.n_current_rows:,} rows). Primary test: "
+            f"{escape(report.config.primary)}. Exit code {report.exit_code} (0 no drift, 1 drift, 2 error, "
+            f"3 insufficient data).</p>")]
+    out.append("<h2>Features</h2><table id='features'><tr><th class=l>column</th><th class=l>kind</th>"
+               "<th class=l>status</th><th class=l>test</th><th>statistic</th><th>critical value (level, null)</th>"
+               "<th>p</th><th>Holm p</th><th>effect ≥ floor</th><th>power</th><th>n ref</th><th>n cur</th>"
+               "<th class=l>other tests</th><th class=l>dropped / notes</th></tr>")
+    rank = {"drift": 0, "insufficient data": 1, "ok": 2, "skipped": 3}
+    order = sorted(v.features, key=lambda f: rank[f.status])
+    out.extend(_feature_row(f, v.rule) for f in order)
     out.append("</table><h2>Reference vs current</h2><div class='grid' id='histograms'>")
-    out.extend(_hist(f) for f in order if f.status == "ok")
+    out.extend(_hist(f) for f in order if f.scored)
     out.append("</div>")
     if report.windows:
-        labels = [w.label for w in report.windows]
-        share = [w.result.drift_share if w.result else float("nan") for w in report.windows]
-        out.append("<h2>Drift over time</h2>")
-        out.append(svg.lines(labels, {"drifted share": share}, title="share of drifted features per window",
-                             hline=v.share_threshold))
-        top = [f.column for f in order if f.status == "ok" and f.kind != "embedding"][:8]
-        psi_series = {c: [_psi(w, c) for w in report.windows] for c in top}
-        out.append(svg.lines(labels, psi_series, title="PSI per window (top features)", hline=report.config.thresholds.psi))
-        empty = [w.label + (f" ({w.reason})" if w.reason else "") for w in report.windows if w.result is None]
-        if empty:
-            out.append(f"<p class=note>Windows without a result: {escape('; '.join(empty))}</p>")
+        out.append(_windows_html(report, order))
     out.append(_ops_html(report.ops))
     out.append(_concept_html(report))
     all_notes = list(report.warnings) + list(v.warnings)
     if all_notes:
         out.append("<h2>Warnings</h2><ul>" + "".join(f"<li class=note>{escape(n)}</li>" for n in dict.fromkeys(all_notes))
                    + "</ul>")
-    out.append("<h2>Method</h2><p>Numeric features: bins at reference deciles with open outer bins; empty bins "
-               "filled as in Evidently (1e-4, or min share/1e6); NaN and ±inf are dropped and counted. KS is scipy's "
-               "ks_2samp on the raw values. Categorical: unseen categories are included with eps in PSI; χ² is the "
-               "2×K test of homogeneity. See docs/drift.md.</p></body></html>")
+    out.append(_method_html(report))
+    out.append("</body></html>")
+    return "".join(out)
+
+
+def _windows_html(report: Report, order: list[FeatureDrift]) -> str:
+    labels = [w.label for w in report.windows]
+    share = [w.result.drift_share if w.result else float("nan") for w in report.windows]
+    out = ["<h2>Drift over time</h2>",
+           svg.lines(labels, {"drifted share": share}, title="share of drifted features per window",
+                     hline=report.verdict.share_threshold)]
+    top = [f.column for f in order if f.scored and f.kind != "embedding"][:8]
+    out.append(svg.lines(labels, {c: [_psi(w, c) for w in report.windows] for c in top},
+                         title="PSI per window (top features)",
+                         hline=report.config.thresholds.psi if report.verdict.rule == "fixed" else None))
+    rows = "".join(
+        f"<tr class='{'d' if w.result and w.result.drifted else ''}'><td class=l>{escape(w.label)}</td><td>{w.n_rows:,}</td>"
+        f"<td class=l>{escape(w.result.status if w.result else (w.reason or ''))}</td>"
+        f"<td>{_f(w.result.pvalue) if w.result else '–'}</td>"
+        f"<td class=l>{escape(', '.join(f.column for f in w.result.features if f.drifted)) if w.result else ''}</td></tr>"
+        for w in report.windows)
+    out.append("<table id='windows'><tr><th class=l>window</th><th>rows</th><th class=l>status</th>"
+               "<th>smallest Holm p</th><th class=l>drifted features</th></tr>" + rows + "</table>")
     return "".join(out)
 
 
@@ -317,12 +400,13 @@ def _psi(w: WindowDrift, column: str) -> float:
 def _ops_html(ops: tuple[OpsWindow, ...]) -> str:
     if not ops:
         return ""
-    rows = "".join(f"<tr><td class=l>{escape(o.label)}</td><td>{o.n_requests}</td><td>{_f(o.requests_per_s)}</td>"
-                   f"<td>{_f(o.tokens_per_s)}</td><td>{_f(o.latency_p50)}</td><td>{_f(o.latency_p95)}</td>"
+    rows = "".join(f"<tr><td class=l>{escape(o.label)}</td><td>{o.n_requests:,}</td><td>{_f(o.requests_per_s, 3)}</td>"
+                   f"<td>{_f(o.tokens_per_s, 3)}</td><td>{_f(o.latency_p50)}</td><td>{_f(o.latency_p95)}</td>"
                    f"<td>{_f(o.ttft_p50)}</td><td>{_f(o.ttft_p95)}</td><td>{_f(o.tpot_p50)}</td><td>{_f(o.tpot_p95)}</td></tr>"
                    for o in ops)
     html = ("<h2>Operations</h2><table id='ops'><tr><th class=l>window</th><th>requests</th><th>req/s</th><th>tokens/s</th>"
-            "<th>latency p50 ms</th><th>p95</th><th>TTFT p50</th><th>p95</th><th>TPOT p50</th><th>p95</th></tr>" + rows + "</table>")
+            "<th>latency p50 ms</th><th>p95</th><th>TTFT p50 ms</th><th>p95</th><th>TPOT p50 ms</th><th>p95</th></tr>"
+            + rows + "</table><p class=note>Rates over a logged span under 1 s are not shown (–).</p>")
     if len(ops) > 1:
         labels = [o.label for o in ops]
         html += svg.lines(labels, {"latency p50": [o.latency_p50 for o in ops], "latency p95": [o.latency_p95 for o in ops],
@@ -341,12 +425,13 @@ def _concept_html(report: Report) -> str:
         if p is None:
             return "<td>–</td>"
         flag = " (changed)" if p.changed else ""
-        return f"<td>{p.value:.3f} [{p.ci_low:.3f}, {p.ci_high:.3f}] p={p.pvalue:.3g}{flag}</td>"
+        return f"<td>{p.value:.3f} [{p.ci_low:.3f}, {p.ci_high:.3f}] p={_f(p.pvalue, 3)}{flag}</td>"
 
     body = "".join(f"<tr><td class=l>{escape(c.label)}</td><td>{c.n_labeled}</td>{cell(c.pass_rate)}{cell(c.accuracy)}"
                    f"{cell(c.precision)}{cell(c.recall)}</tr>" for c in rows)
     html = ("<h2>Quality from labels (concept drift)</h2><p>Wilson 95% CIs; p-value of a two-proportion z-test "
-            "against the reference.</p><table id='concept'><tr><th class=l>window</th><th>labelled</th><th>pass rate</th>"
+            "against the reference (each window at 5%, not corrected across windows).</p><table id='concept'>"
+            "<tr><th class=l>window</th><th>labelled</th><th>pass rate</th>"
             "<th>judge accuracy</th><th>precision</th><th>recall</th></tr>" + body + "</table>")
     if report.concept:
         html += svg.lines([c.label for c in report.concept],

@@ -7,16 +7,24 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 FeatureKind = Literal["numeric", "categorical", "embedding"]
+#: ``drift``: the primary test is significant after the multiple-testing correction and the effect is at least
+#: the floor; ``ok``: no drift and the test had the target power against the stated shift; ``insufficient data``:
+#: no drift found, but too few values to have found the stated shift; ``skipped``: the test could not run.
+FeatureStatus = Literal["drift", "ok", "insufficient data", "skipped"]
+DatasetStatus = Literal["drift", "no drift", "insufficient data"]
 
 
 @dataclass(frozen=True)
 class DriftResult:
     """One statistical comparison of a reference and a current sample.
 
-    ``statistic`` is the distance or test statistic; ``pvalue`` is set for tests that define one
-    (KS, chi-square, MMD permutation) and ``None`` for distances (PSI, JS). ``drifted`` applies
-    ``threshold`` in the direction documented by ``method``: distances drift when
-    ``statistic >= threshold``, tests drift when ``pvalue < threshold``.
+    ``statistic`` is the distance or test statistic and ``pvalue`` its p-value under "no drift" at these
+    sample sizes (``details["null"]`` says how it was computed). Under the calibrated rule (the default)
+    ``drifted`` is ``adjusted_pvalue <= alpha`` (Holm-adjusted across the features tested together; the raw
+    p-value for a single test) **and** ``effect >= threshold``, the effect-size floor; ``critical_value`` is
+    the value the statistic had to reach at the level this test was run at (``details["level"]``). Under the
+    fixed rule ``threshold`` is the old fixed line: distances drift when ``statistic >= threshold``, tests when
+    ``pvalue < threshold``.
     """
 
     method: str
@@ -25,6 +33,9 @@ class DriftResult:
     threshold: float
     drifted: bool
     details: Mapping[str, Any] = field(default_factory=dict)
+    critical_value: float | None = None
+    effect: float | None = None
+    adjusted_pvalue: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (numpy scalars converted)."""
@@ -69,14 +80,15 @@ class CategoricalSummary:
 class FeatureDrift:
     """Drift of one column: every test run on it, the verdict, and data-quality counts.
 
-    ``status`` is ``"ok"`` when the tests ran, ``"skipped"`` when they could not (all values
-    missing, empty window); ``reason`` then says why. ``drifted`` is true when the column's
-    primary test (``primary``) drifted.
+    ``status`` is one of :data:`FeatureStatus`; ``reason`` says why a column was skipped. ``drifted`` is true
+    when the column's primary test (``primary``) drifted. ``power`` is the primary test's approximate power
+    against the stated shift at these sizes and ``rows_needed`` the current rows that would reach the target
+    power (``None`` when the reference itself is too small).
     """
 
     column: str
     kind: FeatureKind
-    status: Literal["ok", "skipped"]
+    status: FeatureStatus
     drifted: bool
     primary: str | None
     tests: tuple[DriftResult, ...] = ()
@@ -87,6 +99,13 @@ class FeatureDrift:
     reason: str | None = None
     reference_summary: NumericSummary | CategoricalSummary | None = None
     current_summary: NumericSummary | CategoricalSummary | None = None
+    power: float | None = None
+    rows_needed: int | None = None
+
+    @property
+    def scored(self) -> bool:
+        """True when the tests ran (every status but ``skipped``)."""
+        return self.status != "skipped"
 
     def test(self, method: str) -> DriftResult:
         """The result of ``method`` (``"psi"``, ``"ks"``, ...); raises ``KeyError`` if it was not run."""
@@ -105,17 +124,35 @@ class FeatureDrift:
 
 @dataclass(frozen=True)
 class DatasetDrift:
-    """Dataset-level verdict: drifted when ``drift_share >= share_threshold``."""
+    """Dataset-level verdict.
+
+    Calibrated rule: ``drifted`` when at least one feature drifted after Holm's correction across the features
+    (and windows) tested together, so under no drift the dataset alarms with probability at most ``alpha``;
+    with ``share_threshold`` set, also at least that share of the features. Fixed rule: drifted when
+    ``drift_share >= share_threshold`` (0.5 by default). ``status`` adds ``"insufficient data"``: no drift
+    found, but at least one feature had too few values to find the stated shift. ``pvalue`` is the smallest
+    Holm-adjusted p-value of the primary tests (``None`` under the fixed rule).
+    """
 
     drifted: bool
     drift_share: float
-    share_threshold: float
+    share_threshold: float | None
     n_features: int
     n_drifted: int
     features: tuple[FeatureDrift, ...]
     n_reference_rows: int
     n_current_rows: int
     warnings: tuple[str, ...] = ()
+    status: DatasetStatus = "no drift"
+    pvalue: float | None = None
+    alpha: float = 0.05
+    rule: str = "calibrated"
+    correction: str = "holm"
+
+    @property
+    def n_insufficient(self) -> int:
+        """Features whose status is ``insufficient data``."""
+        return sum(f.status == "insufficient data" for f in self.features)
 
     def feature(self, column: str) -> FeatureDrift:
         """The result for ``column``."""
@@ -129,6 +166,12 @@ class DatasetDrift:
         return _jsonable(
             {
                 "drifted": self.drifted,
+                "status": self.status,
+                "pvalue": self.pvalue,
+                "alpha": self.alpha,
+                "rule": self.rule,
+                "correction": self.correction,
+                "n_insufficient": self.n_insufficient,
                 "drift_share": self.drift_share,
                 "share_threshold": self.share_threshold,
                 "n_features": self.n_features,

@@ -11,12 +11,27 @@ CUR_COLOR = "#f58518"
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#ff9da6", "#9d755d")
 
 
-def _fmt(v: float) -> str:
+def number(v: float | None, digits: int = 4) -> str:
+    """A number for people: never scientific notation (19,230 not 1.923e+04; <0.0001 for tiny values),
+    ``digits`` significant digits below 1,000, "–" for missing."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    v = float(v)
     if not math.isfinite(v):
-        return "−∞" if v < 0 else ("∞" if v > 0 else "nan")
-    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-2):
-        return f"{v:.2e}"
-    return f"{v:.3g}"
+        return "−∞" if v < 0 else "∞"
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a < 1e-4:
+        return "<0.0001" if v > 0 else ">−0.0001"
+    # Between 1e-4 and 1000 the exponent is within [-4, digits), so 'g' stays in fixed notation.
+    return f"{v:.{max(digits, 3)}g}"
+
+
+def _fmt(v: float) -> str:
+    return number(v, 3)
 
 
 def bars(labels: Sequence[str], reference: Sequence[float], current: Sequence[float], *, title: str = "",
@@ -57,6 +72,7 @@ def lines(x_labels: Sequence[str], series: Mapping[str, Sequence[float]], *, tit
     dashed threshold."""
     left, bottom, top = 56, 40, 22
     plot_w, plot_h = width - left - 150, height - bottom - top
+    series = _merge_identical(series)
     vals = [v for s in series.values() for v in s if math.isfinite(v)]
     if hline is not None:
         vals.append(hline)
@@ -107,6 +123,20 @@ def lines(x_labels: Sequence[str], series: Mapping[str, Sequence[float]], *, tit
     parts.append(_legend(left + plot_w + 10, top, legend))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _merge_identical(series: Mapping[str, Sequence[float]]) -> dict[str, Sequence[float]]:
+    """Draw a series equal to an earlier one once, named "a = b": otherwise the later line hides the earlier
+    one (TTFT p95 drawn over latency p95 when the model is not streamed)."""
+    out: dict[str, Sequence[float]] = {}
+    for name, ys in series.items():
+        twin = next((k for k, v in out.items() if len(v) == len(ys) and all(
+            (a == b) or (math.isnan(a) and math.isnan(b)) for a, b in zip(v, ys, strict=True))), None)
+        if twin is None:
+            out[name] = ys
+        else:
+            out[f"{twin} = {name}"] = out.pop(twin)
+    return out
 
 
 def _legend(x: float, y: float, items: Sequence[tuple[str, str]]) -> str:

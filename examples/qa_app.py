@@ -8,9 +8,13 @@ sent to Phoenix, and one row of the JSONL production log that ``drift/`` and the
     python examples/qa_app.py --requests 40 --log logs/prod.jsonl --phoenix http://127.0.0.1:6006
     python examples/qa_app.py --requests 40 --log logs/shifted.jsonl --topics coding,math --multilingual-share 0.5
 
-Questions come from MT-Bench (``../shared/data/mtbench/question.jsonl``: first turn, then the
-follow-up turn in the same session) when present, else from a built-in list; a share of requests
-is asked in French, German or Spanish so the ``language`` column varies.
+The drift demo (docs/drift.md) makes three logs in seconds with ``--model stand-in``, a stand-in for the
+model that answers from the retrieved passages and simulates its latency on its own clock.
+
+Questions are the 80 MT-Bench questions shipped in ``examples/mtbench_questions.jsonl`` (Apache-2.0, see
+``examples/LICENSE-mtbench.txt``): the first turn, then the follow-up turn in the same session; a share of
+requests is asked in French, German or Spanish (of the selected topics) so the ``language`` column varies.
+Model calls bypass the response cache: a repeated question must cost what it costs in production.
 
 Log row (one JSON object per line)::
 
@@ -26,16 +30,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
+import os
 import random
 import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,7 +53,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 import tracing
 
 CORPUS_PATH = HERE / "qa_corpus.jsonl"
-MTBENCH_PATH = REPO.parent / "shared" / "data" / "mtbench" / "question.jsonl"
+QUESTIONS_PATH = HERE / "mtbench_questions.jsonl"  # MT-Bench, Apache-2.0: examples/LICENSE-mtbench.txt
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -205,10 +211,8 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[Document]:
     return docs
 
 
-def load_questions(path: Path = MTBENCH_PATH) -> list[Question]:
-    """MT-Bench first turns (with the second turn as follow-up) if the file exists, else built-ins."""
-    if not path.exists():
-        return list(BUILTIN_QUESTIONS)
+def load_questions(path: Path = QUESTIONS_PATH) -> list[Question]:
+    """MT-Bench first turns, with the second turn as follow-up (``examples/mtbench_questions.jsonl``)."""
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -219,7 +223,8 @@ def load_questions(path: Path = MTBENCH_PATH) -> list[Question]:
 
 
 def select_topics(questions: Sequence[Question], topics: str | None) -> list[Question]:
-    """Keep the questions of the comma-separated ``topics`` (all when None), e.g. to simulate drift."""
+    """Keep the questions of the comma-separated ``topics`` (all when None), e.g. to simulate drift;
+    :func:`run_traffic` asks multilingual questions of those topics only."""
     if not topics:
         return list(questions)
     wanted = {t.strip() for t in topics.split(",") if t.strip()}
@@ -271,6 +276,8 @@ class QAApp:
         temperature: float = 0.7,
         use_context: bool = True,
         request_factory: Any = None,
+        timer: Callable[[], float] = time.perf_counter,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.retriever = retriever
@@ -279,6 +286,9 @@ class QAApp:
         self.temperature = temperature
         self.use_context = use_context
         self._request = request_factory or _judges_request
+        # A stand-in model brings its own clock (simulated latency); a real one is timed by the wall clock.
+        self._timer = timer
+        self._now = now
 
     async def reply(
         self,
@@ -295,11 +305,11 @@ class QAApp:
                 retrieval.set_documents([{"id": d.id, "content": d.text, "score": s} for d, s in hits])
             passages = tuple(d for d, _ in hits)
             prompt = build_prompt(question, passages if self.use_context else None, history)
-            t0 = time.perf_counter()
+            t0 = self._timer()
             completion = await self.client.complete(
                 self._request([{"role": "user", "content": prompt}], self.max_tokens, self.temperature)
             )
-            latency_ms = (time.perf_counter() - t0) * 1000.0
+            latency_ms = (self._timer() - t0) * 1000.0
             chain.set_output(completion.text)
         return Reply(completion.text, passages if self.use_context else (), completion, latency_ms, chain.ids)
 
@@ -318,7 +328,7 @@ class QAApp:
         prompt_tokens = int(completion.usage.prompt_tokens)
         completion_tokens = int(completion.usage.completion_tokens)
         row = {
-            "timestamp": datetime.now(UTC).isoformat(),
+            "timestamp": self._now().isoformat(),
             "prompt": question,
             "response": completion.text,
             "model": completion.model,
@@ -388,6 +398,23 @@ def _judges_request(messages: list[dict[str, str]], max_tokens: int, temperature
     return ModelRequest(messages=messages, max_tokens=max_tokens, temperature=temperature)
 
 
+def multilingual_pool(questions: Sequence[Question], requests: int, multilingual_share: float) -> list[Question]:
+    """Check the traffic settings and return the multilingual questions of the topics in ``questions``."""
+    if requests < 1:
+        raise ValueError(f"requests must be >= 1, got {requests}")
+    if not questions:
+        raise ValueError("no questions to ask; pass a non-empty question list")
+    if not 0.0 <= multilingual_share <= 1.0:
+        raise ValueError(f"multilingual_share must be within [0, 1], got {multilingual_share}")
+    topics = {q.topic for q in questions}
+    pool = [q for q in MULTILINGUAL_QUESTIONS if q.topic in topics]
+    if multilingual_share > 0 and not pool:
+        have = sorted({q.topic for q in MULTILINGUAL_QUESTIONS})
+        raise ValueError(f"no multilingual questions for topics {sorted(topics)} (there are some for {have}); "
+                         f"use --multilingual-share 0 or add one of those topics")
+    return pool
+
+
 async def run_traffic(
     app: QAApp,
     questions: Sequence[Question],
@@ -397,13 +424,11 @@ async def run_traffic(
     users: int = 12,
     multilingual_share: float = 0.15,
 ) -> list[dict[str, Any]]:
-    """Simulate ``requests`` requests: sessions of one user asking a question and maybe its follow-up."""
-    if requests < 1:
-        raise ValueError(f"requests must be >= 1, got {requests}")
-    if not questions:
-        raise ValueError("no questions to ask; pass a non-empty question list")
-    if not 0.0 <= multilingual_share <= 1.0:
-        raise ValueError(f"multilingual_share must be within [0, 1], got {multilingual_share}")
+    """Simulate ``requests`` requests: sessions of one user asking a question and maybe its follow-up.
+
+    A ``multilingual_share`` of the sessions asks a French, German or Spanish question of the same topics
+    as ``questions`` (so a topic-filtered run stays within its topics)."""
+    multilingual = multilingual_pool(questions, requests, multilingual_share)
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
     session_no = 0
@@ -411,7 +436,7 @@ async def run_traffic(
         session_no += 1
         session_id = f"sess-{seed}-{session_no:05d}"
         user_id = f"user-{rng.randrange(users):03d}"
-        q = rng.choice(MULTILINGUAL_QUESTIONS) if rng.random() < multilingual_share else rng.choice(questions)
+        q = rng.choice(multilingual) if rng.random() < multilingual_share else rng.choice(questions)
         history: list[tuple[str, str]] = []
         for text in (q.text, q.follow_up):
             if text is None or len(rows) >= requests:
@@ -426,8 +451,80 @@ async def run_traffic(
     return rows
 
 
+class StandInModel:
+    """A stand-in for the model, for demos that need many requests quickly (the drift demo).
+
+    No weights, no network: it answers with the first sentence or two of the top retrieved passage and
+    "takes" a simulated time that grows with the prompt and the answer (lognormal noise), kept on its own
+    clock, so 500 requests are logged in a second and their latencies do not depend on how busy the machine
+    is. It is served through the judges ``ModelClient`` like any provider (LLM spans, no cache). It is not a
+    model: never evaluate it.
+    """
+
+    name = "stand-in"
+
+    def __init__(self, seed: int = 0, start: datetime | None = None) -> None:
+        self._rng = random.Random(seed)
+        self.elapsed_s = 0.0
+        self._start = start or datetime.now(UTC)
+
+    def timer(self) -> float:
+        """Seconds on the simulated clock."""
+        return self.elapsed_s
+
+    def now(self) -> datetime:
+        """The simulated wall-clock time."""
+        return self._start + timedelta(seconds=self.elapsed_s)
+
+    def reply(self, request: Any) -> Any:
+        """The completion for a judges ``ModelRequest``; advances the clock by the simulated latency."""
+        from judges import Completion
+        from judges.types import Usage
+
+        prompt = request.messages[-1].content
+        passages = [line[2:] for line in prompt.splitlines() if line.startswith("- ")]
+        sentences = re.split(r"(?<=[.!?])\s+", passages[0]) if passages else ["I cannot tell from the context."]
+        words = " ".join(sentences[: 1 + (self._rng.random() < 0.5)]).split()[: request.max_tokens]
+        prompt_tokens = math.ceil(len(prompt.split()) * 1.3)
+        completion_tokens = max(1, min(request.max_tokens, math.ceil(len(words) * 1.3)))
+        seconds = 0.05 + 0.0004 * prompt_tokens + 0.02 * completion_tokens
+        self.elapsed_s += seconds * self._rng.lognormvariate(0.0, 0.15)
+        return Completion(text=" ".join(words), provider="stand-in", model=self.name,
+                          usage=Usage(prompt_tokens, completion_tokens))
+
+    def client(self) -> Any:
+        """A judges ``ModelClient`` serving :meth:`reply` (no cache)."""
+        from judges import ModelClient
+        from judges.providers.fakes import FakeFunctionProvider
+
+        return ModelClient(FakeFunctionProvider(self.reply, model=self.name), cache=None)
+
+
+@contextlib.contextmanager
+def _native_stderr_held() -> Iterator[None]:
+    """Hold what native code writes to stderr (llama.cpp logs while it loads a model, even with
+    ``verbose=False``) and replay it only if the block fails."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``--requests N --log PATH [--phoenix URL] [--project NAME] [--model SPEC] [--seed N]``."""
+    """CLI: ``--requests N --log PATH [--phoenix URL] [--project NAME] [--model SPEC] [--seed N]
+    [--topics T,...] [--multilingual-share S]``. Bad arguments exit 2 with a message."""
     parser = argparse.ArgumentParser(description="Instrumented QA example app (retrieval + local model).")
     parser.add_argument("--requests", type=int, default=20, help="number of requests to simulate")
     parser.add_argument(
@@ -440,7 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--project", default="qa-app", help="Phoenix project name")
     parser.add_argument(
-        "--model", default="local", help="judges model spec, e.g. local or openai:gpt-4o-mini"
+        "--model",
+        default="local",
+        help="judges model spec (local, openai:gpt-4o-mini), or 'stand-in': answers from the retrieved "
+        "passages with a simulated latency, for the drift demo (seconds instead of hours)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=64)
@@ -449,17 +549,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--multilingual-share", type=float, default=0.15, help="share of fr/de/es questions")
     args = parser.parse_args(argv)
-    questions = select_topics(load_questions(), args.topics)
-
-    import os
+    try:
+        questions = select_topics(load_questions(), args.topics)
+        multilingual_pool(questions, args.requests, args.multilingual_share)
+    except ValueError as exc:
+        parser.error(str(exc))  # exits 2 with the message, not a traceback
 
     handle = None
     if args.phoenix or os.environ.get("PHOENIX_COLLECTOR_ENDPOINT"):
         handle = tracing.setup(args.phoenix, args.project)
-    from judges import get_model
+    kw: dict[str, Any] = {}
+    if args.model == StandInModel.name:
+        stand_in = StandInModel(args.seed)
+        client = stand_in.client()
+        kw = {"timer": stand_in.timer, "now": stand_in.now}
+    else:
+        from judges import get_model
 
-    client = get_model(args.model)
-    app = QAApp(client, TfidfRetriever(load_corpus()), args.log, max_tokens=args.max_tokens)
+        client = get_model(args.model, cache=None)  # a cached reply would log cache warmth as "latency"
+        if args.model.startswith("local"):
+            with _native_stderr_held():
+                asyncio.run(client.check())  # load the model now, without llama.cpp's log lines
+    app = QAApp(client, TfidfRetriever(load_corpus()), args.log, max_tokens=args.max_tokens, **kw)
     t0 = time.perf_counter()
     rows = asyncio.run(
         run_traffic(app, questions, args.requests, seed=args.seed, multilingual_share=args.multilingual_share)

@@ -70,7 +70,7 @@ def test_config_file_selects_columns_and_thresholds(log_files, tmp_path) -> None
     ref, _, shifted = log_files
     cfg = tmp_path / "drift.toml"
     cfg.write_text('numeric = ["tpot_ms", "response_chars"]\ncategorical = ["language"]\nshare_threshold = 0.3\n'
-                   '[thresholds]\npsi = 0.2\n')
+                   '[decision]\nrule = "fixed"\n[thresholds]\npsi = 0.2\n')
     assert _run("--reference", str(ref), "--current", str(shifted), "--out", str(tmp_path / "o"),
                 "--config", str(cfg)) == 1  # features are stable, but the labelled pass rate dropped
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
@@ -94,7 +94,7 @@ def test_module_entry_point(log_files, tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "drift", "report", "--reference", str(ref), "--current", str(same),
                            "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("no drift: 0/13 features drifted")
+    assert proc.stdout.startswith("No drift: 0 of 13 features drifted (Holm-corrected, α = 0.05)")
 
 
 @pytest.mark.slow
@@ -199,3 +199,90 @@ def test_chunked_parquet_report_matches_in_memory(tmp_path, capsys) -> None:
     assert "<svg" in (tmp_path / "chunked" / "report.html").read_text()
     assert _run(*args, "--out", str(tmp_path / "x"), "--chunked", "--window", "1h") == 2
     assert "--chunked does not support --window" in capsys.readouterr().err
+
+
+def _app_like_logs(tmp_path: Path, n_cur: int = 1500, latency_scale: float = 1.0) -> tuple[Path, Path]:
+    """Logs like the example app's: judge_score never set, optionally slow (latencies in the tens of seconds)."""
+    from drift_logs import make_log_rows, write_jsonl
+
+    def rows(n: int, seed: int, start: str) -> list[dict]:
+        out = make_log_rows(n, seed=seed, start=start)
+        for r in out:
+            r["judge_score"] = None
+            r["label"] = None
+            for k in ("latency_ms", "ttft_ms"):
+                r[k] *= latency_scale
+        return out
+
+    return (write_jsonl(tmp_path / "ref.jsonl", rows(1500, 1, "2026-01-01T00:00:00Z")),
+            write_jsonl(tmp_path / "cur.jsonl", rows(n_cur, 2, "2026-01-03T00:00:00Z")))
+
+
+def test_too_few_rows_is_insufficient_data_exit_3(tmp_path, capsys) -> None:
+    ref, cur = _app_like_logs(tmp_path, n_cur=80)
+    assert main(["report", "--reference", str(ref), "--current", str(cur), "--out", str(tmp_path / "o")]) == 3
+    out = capsys.readouterr().out
+    assert out.startswith("INSUFFICIENT DATA: no drift found, but") and "insufficient data: prompt_chars" in out
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["exit_code"] == 3 and summary["status"] == "insufficient data" and not summary["drifted"]
+    f = next(f for f in summary["dataset"]["features"] if f["column"] == "prompt_chars")
+    assert f["status"] == "insufficient data" and f["power"] < 0.8 and f["rows_needed"] > 80
+    t = f["tests"][0]
+    assert {"statistic", "critical_value", "pvalue", "adjusted_pvalue", "effect"} <= set(t) and t["critical_value"] > 0
+    assert "INSUFFICIENT DATA" in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_evidently_leaves_out_an_all_missing_column_and_says_so(tmp_path, capsys) -> None:
+    pytest.importorskip("evidently")
+    ref, cur = _app_like_logs(tmp_path)
+    code = main(["report", "--reference", str(ref), "--current", str(cur), "--out", str(tmp_path / "o"), "--evidently"])
+    assert code == 0  # before: Evidently's ValueError on judge_score crashed the process with exit 1 ("drift")
+    assert "Evidently report leaves out judge_score (all values missing in the reference data)" in capsys.readouterr().out
+    assert (tmp_path / "o" / "evidently.html").stat().st_size > 10_000
+    assert any("judge_score" in w for w in json.loads((tmp_path / "o" / "summary.json").read_text())["warnings"])
+
+
+def test_evidently_failure_exits_2_not_1(tmp_path, capsys, monkeypatch) -> None:
+    evidently = pytest.importorskip("evidently")
+    ref, cur = _app_like_logs(tmp_path)
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("something Evidently did not expect")
+
+    monkeypatch.setattr(evidently.Report, "run", broken)
+    code = main(["report", "--reference", str(ref), "--current", str(cur), "--out", str(tmp_path / "o"), "--evidently"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "optional Evidently report failed" in err and "something Evidently did not expect" in err
+    assert (tmp_path / "o" / "summary.json").exists()  # our own report was still written
+
+
+def test_an_unexpected_error_exits_2_not_1(log_files, tmp_path, capsys, monkeypatch) -> None:
+    import drift.report
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(drift.report, "run_report", boom)
+    ref, same, _ = log_files
+    assert _run("--reference", str(ref), "--current", str(same), "--out", str(tmp_path / "o")) == 2
+    assert "unexpected RuntimeError: a bug" in capsys.readouterr().err
+
+
+def test_quiet_prints_nothing_even_with_an_empty_column_and_evidently(tmp_path) -> None:
+    pytest.importorskip("evidently")
+    ref, cur = _app_like_logs(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "drift", "report", "--reference", str(ref), "--current", str(cur),
+                           "--out", str(tmp_path / "o"), "--evidently", "--quiet"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_tables_and_axes_use_no_scientific_notation(tmp_path) -> None:
+    ref, cur = _app_like_logs(tmp_path, latency_scale=80.0)  # latencies around 20,000 ms
+    assert _run("--reference", str(ref), "--current", str(cur), "--out", str(tmp_path / "o"), "--window", "12h") == 0
+    html = (tmp_path / "o" / "report.html").read_text()
+    shown = re.findall(r"<(?:td|text|title)[^>]*>([^<]*)<", html)  # table cells, axis labels, tooltips
+    assert len(shown) > 500
+    assert not [t for t in shown if re.search(r"\d(\.\d+)?e[+-]?\d", t)]
+    assert re.search(r"<td>\d\d,\d\d\d</td>", html)  # e.g. a p95 latency of 24,317 ms

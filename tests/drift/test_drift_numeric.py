@@ -27,7 +27,9 @@ def test_ks_equals_scipy_ks_2samp(n_ref: int, n_cur: int) -> None:
     ours, ref = drift.ks(a, b), ks_2samp(a, b)
     assert ours.statistic == ref.statistic
     assert ours.pvalue == ref.pvalue
-    assert ours.drifted == (ref.pvalue < 0.05)
+    # Calibrated rule: significant and at least the effect floor (D >= 0.04); the old rule on request.
+    assert ours.drifted == (ref.pvalue <= 0.05 and ref.statistic >= 0.04)
+    assert drift.ks(a, b, threshold=0.05).drifted == (ref.pvalue < 0.05)
 
 
 @pytest.mark.parametrize("method", ["auto", "asymp", "exact"])
@@ -56,7 +58,7 @@ def test_psi_and_js_equal_evidently_given_evidently_binning(samples) -> None:
     ours_p = drift.psi(a, b, bins=edges)
     ours_j = drift.js(a, b, bins=edges)
     assert ours_p.statistic == pytest.approx(ev_p, rel=1e-12)
-    assert ours_p.drifted == bool(ev_p_drift)
+    assert drift.psi(a, b, bins=edges, threshold=0.1).drifted == bool(ev_p_drift)  # Evidently's rule: PSI >= 0.1
     assert ours_j.statistic == pytest.approx(ev_j, rel=1e-12)
 
 
@@ -74,13 +76,21 @@ def test_psi_with_empty_bins_uses_evidentlys_fill_rule() -> None:
 
 
 def test_psi_hand_computed() -> None:
+    from scipy.stats import chi2
+
     r = np.array([0.5, 0.3, 0.2])
     c = np.array([0.3, 0.3, 0.4])
     expected = float(np.sum((r - c) * np.log(r / c)))
-    res = drift.psi_from_counts([50, 30, 20], [30, 30, 40])
+    res = drift.psi_from_counts([500, 300, 200], [300, 300, 400])
     assert res.statistic == pytest.approx(expected, rel=1e-14)
-    assert res.pvalue is None and res.method == "psi" and res.details["log_base"] == "e"
-    assert res.drifted == (expected >= 0.1)
+    assert res.method == "psi" and res.details["log_base"] == "e"
+    # 200+ values per bin: PSI / (1/M + 1/N) is chi-square with bins - 1 degrees of freedom under no drift.
+    scale = 1 / 1000 + 1 / 1000
+    assert res.details["null"] == "chi2-approx"
+    assert res.pvalue == pytest.approx(chi2.sf(expected / scale, 2), rel=1e-12)
+    assert res.critical_value == pytest.approx(scale * chi2.isf(0.05, 2), rel=1e-12)
+    assert res.drifted and res.effect == res.statistic and res.threshold == 0.01
+    assert drift.psi_from_counts([500, 300, 200], [300, 300, 400], threshold=0.25).drifted is False  # old rule
 
 
 def test_js_equals_scipy_jensenshannon_and_base_2() -> None:

@@ -116,3 +116,33 @@ def test_judge_metrics_against_labels() -> None:
     assert (c.precision.successes, c.precision.n) == (2, 3)
     assert (c.recall.successes, c.recall.n) == (2, 3)
     assert c.pass_rate.pvalue == pytest.approx(1.0)
+
+
+def test_rate_over_a_sub_second_burst_is_not_reported() -> None:
+    # 40 cached replies logged within 60 ms once read as "641 req/s"; a rate needs a span of a second or more.
+    t = pd.Timestamp("2026-01-01T00:00:00Z") + pd.to_timedelta(np.linspace(0, 0.06, 40), unit="s")
+    burst = pd.DataFrame({"timestamp": t, "latency_ms": 1.0, "completion_tokens": 10.0})
+    (ops,) = drift.ops_panel([drift.windows.Window("all", t.min(), t.max(), burst)])
+    assert np.isnan(ops.requests_per_s) and np.isnan(ops.tokens_per_s) and ops.latency_p95 == 1.0
+    t = pd.Timestamp("2026-01-01T00:00:00Z") + pd.to_timedelta(np.arange(40) * 2.0, unit="s")
+    steady = burst.assign(timestamp=t)
+    (ops,) = drift.ops_panel([drift.windows.Window("all", t.min(), t.max(), steady)])
+    assert ops.requests_per_s == pytest.approx(0.5) and ops.tokens_per_s == pytest.approx(5.0)
+
+
+def test_identical_series_are_drawn_once_with_both_names() -> None:
+    from drift import svg
+
+    chart = svg.lines(["a", "b"], {"latency p95": [1.0, 2.0], "TTFT p95": [1.0, 2.0], "p50": [0.5, 1.0]})
+    assert chart.count("<polyline") == 2 and "latency p95 = TTFT p95" in chart
+
+
+def test_series_alarms_are_corrected_across_windows(feats) -> None:
+    ref, _ = feats
+    same = drift.prepare(pd.DataFrame(make_log_rows(2400, seed=4, start="2026-01-02T00:00:00Z", hours=24)))
+    det = drift.DatasetDriftDetector(drift.Schema(numeric=["prompt_chars", "latency_ms", "ttft_ms"],
+                                                  categorical=["topic", "language"])).fit(ref)
+    res = drift.drift_over_time(det, same, "2h")
+    assert len(res) == 12 and not any(r.result.drifted for r in res)
+    level = res[0].result.features[0].tests[0].details
+    assert level["family_size"] == 12 * 5  # Holm over every window's features
