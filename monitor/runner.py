@@ -207,7 +207,7 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
 
     from drift import DriftError
     from drift.config import load_config as load_drift_config
-    from drift.report import run_report, write_report
+    from drift.report import headline, run_report, write_report
     from tracing.production_log import LOG_COLUMNS
 
     start = until - config.quality.current
@@ -224,11 +224,10 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
     except (DriftError, OSError) as exc:
         raise MonitorError(f"drift report failed: {exc}") from exc
     v = report.verdict
-    status = "DRIFT" if report.exit_code else "no drift"
+    # exit 1 (drift) alerts; 3 (insufficient data) is said as such and does not alert
     return {"exit_code": report.exit_code, "drifted": v.drifted, "n_drifted": v.n_drifted,
             "n_features": v.n_features,
-            "line": f"drift: {status} {v.n_drifted}/{v.n_features} features drifted over {len(rows)} rows; "
-                    f"report {out / 'report.html'}"}
+            "line": f"drift: {headline(report)} over {len(rows)} rows; report {out / 'report.html'}"}
 
 
 def _fill_queue(config: MonitorConfig, scores: ScoresTable, state: StateFile, source: Source | None, *,
