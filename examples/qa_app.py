@@ -297,9 +297,16 @@ class QAApp:
         session_id: str,
         user_id: str,
         history: Sequence[tuple[str, str]] = (),
+        topic: str | None = None,
     ) -> Reply:
-        """Retrieve, prompt the model and return the reply (traced; nothing logged)."""
-        with tracing.chain_span("qa", input=question, session_id=session_id, user_id=user_id) as chain:
+        """Retrieve, prompt the model and return the reply (traced; nothing logged).
+
+        ``topic`` and the detected language go on every span as OpenInference metadata, so rows read back
+        from Phoenix carry the same topic and language columns as the JSONL log.
+        """
+        metadata = {"language": detect_language(question), **({"topic": topic} if topic else {})}
+        with tracing.chain_span("qa", input=question, session_id=session_id, user_id=user_id,
+                                metadata=metadata) as chain:
             with tracing.retriever_span(question) as retrieval:
                 hits = self.retriever.search(question, k=3)
                 retrieval.set_documents([{"id": d.id, "content": d.text, "score": s} for d, s in hits])
@@ -323,7 +330,7 @@ class QAApp:
         history: Sequence[tuple[str, str]] = (),
     ) -> dict[str, Any]:
         """Answer one question; returns (and appends to the log) its production-log row."""
-        reply = await self.reply(question, session_id=session_id, user_id=user_id, history=history)
+        reply = await self.reply(question, session_id=session_id, user_id=user_id, history=history, topic=topic)
         completion, latency_ms, ids = reply.completion, reply.latency_ms, reply.ids
         prompt_tokens = int(completion.usage.prompt_tokens)
         completion_tokens = int(completion.usage.completion_tokens)

@@ -386,6 +386,7 @@ class ChainCall(_SpanRecorder):
         user_id: str | None,
         attributes: Mapping[str, Any] | None,
         tracer: Tracer | None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(name, tracer, attributes)
         self._kind = kind
@@ -395,6 +396,8 @@ class ChainCall(_SpanRecorder):
             self._session += ((SpanAttributes.SESSION_ID, str(session_id)),)
         if user_id is not None:
             self._session += ((SpanAttributes.USER_ID, str(user_id)),)
+        if metadata:  # OpenInference metadata is one JSON attribute; readers of any span inside see it
+            self._session += ((SpanAttributes.METADATA, json.dumps(dict(metadata), sort_keys=True, default=str)),)
         self.output: Any = None
 
     def __enter__(self) -> Self:
@@ -437,9 +440,11 @@ def chain_span(
     kind: str = "CHAIN",
     attributes: Mapping[str, Any] | None = None,
     tracer: Tracer | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ChainCall:
-    """A CHAIN span; ``session_id``/``user_id`` are recorded on it and on every helper span inside it."""
-    return ChainCall(name, _check_kind(kind), input, session_id, user_id, attributes, tracer)
+    """A CHAIN span; ``session_id``/``user_id`` and ``metadata`` (e.g. topic, language) are recorded on it
+    and on every helper span inside it, so an LLM span read alone still carries them."""
+    return ChainCall(name, _check_kind(kind), input, session_id, user_id, attributes, tracer, metadata)
 
 
 class RetrieverCall(_SpanRecorder):

@@ -203,6 +203,16 @@ def test_traces_reach_phoenix_through_the_judges_client(
             )
         assert kinds["LLM"]["attributes"]["llm.model_name"] == "fake-model"
         assert chain["attributes"]["output.value"] == row["response"] == "Fake answer."
+    # the drift features read back from Phoenix equal the JSONL log's (the prompt column aside: an LLM span
+    # holds the whole prompt sent to the model, the log the user's question)
+    from tracing.production_log import rows_from_phoenix
+
+    by_trace = {r["trace_id"]: r for r in rows_from_phoenix(project, base_url=phoenix.url)}
+    same = ("topic", "language", "model", "prompt_tokens", "completion_tokens", "session_id", "user_id", "response")
+    for row in rows:
+        back = by_trace[row["trace_id"]]
+        assert {k: back[k] for k in same} == {k: row[k] for k in same}
+        assert back["latency_ms"] > 0 and back["cost_usd"] == row["cost_usd"]
 
 
 @pytest.mark.slow
