@@ -278,8 +278,12 @@ class QAApp:
         request_factory: Any = None,
         timer: Callable[[], float] = time.perf_counter,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        redact_log: bool = True,
     ) -> None:
         self.client = client
+        # the production log keeps prompts and replies on disk: mask e-mails, phones, cards and keys with the
+        # tracing redactor, as spans are, unless the caller explicitly opts out
+        self._redact = tracing.Redactor().redact if redact_log else None
         self.retriever = retriever
         self.log_path = Path(log_path) if log_path is not None else None
         self.max_tokens = max_tokens
@@ -355,9 +359,12 @@ class QAApp:
             "span_id": ids[1] if ids else None,
         }
         if self.log_path is not None:
+            logged = row
+            if self._redact is not None:
+                logged = {**row, "prompt": self._redact(row["prompt"]), "response": self._redact(row["response"])}
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.write(json.dumps(logged, ensure_ascii=False) + "\n")
         return row
 
 
@@ -555,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
         "--topics", default=None, help="comma-separated topics to ask about (a shifted window)"
     )
     parser.add_argument("--multilingual-share", type=float, default=0.15, help="share of fr/de/es questions")
+    parser.add_argument("--no-redact-log", action="store_true",
+                        help="write prompts and replies to the log verbatim (default: e-mails, phones, cards "
+                             "and keys are masked with the tracing redactor, as in spans)")
     args = parser.parse_args(argv)
     try:
         questions = select_topics(load_questions(), args.topics)
@@ -577,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.model.startswith("local"):
             with _native_stderr_held():
                 asyncio.run(client.check())  # load the model now, without llama.cpp's log lines
-    app = QAApp(client, TfidfRetriever(load_corpus()), args.log, max_tokens=args.max_tokens, **kw)
+    app = QAApp(client, TfidfRetriever(load_corpus()), args.log, max_tokens=args.max_tokens,
+                redact_log=not args.no_redact_log, **kw)
     t0 = time.perf_counter()
     rows = asyncio.run(
         run_traffic(app, questions, args.requests, seed=args.seed, multilingual_share=args.multilingual_share)

@@ -132,3 +132,43 @@ def test_redaction_can_be_turned_off_and_customised() -> None:
         assert exporter.get_finished_spans()[-1].attributes["input.value"] == expected
         handle.shutdown()
         provider.shutdown()
+
+
+def test_the_example_apps_production_log_is_redacted_by_default(tmp_path) -> None:
+    """Every secret of the corpus, asked as a question and echoed in the reply, stays out of the JSONL log."""
+    import asyncio
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    from judges import ModelClient
+    from judges.providers.fakes import FakeFunctionProvider
+
+    app_path = Path(__file__).resolve().parents[2] / "examples" / "qa_app.py"
+    spec = importlib.util.spec_from_file_location("qa_app_redaction", app_path)
+    assert spec is not None and spec.loader is not None
+    qa = importlib.util.module_from_spec(spec)
+    sys.modules["qa_app_redaction"] = qa
+    spec.loader.exec_module(qa)
+    echo = ModelClient(FakeFunctionProvider(lambda req: "You said: " + req.messages[-1].content.rsplit("Q: ", 1)[-1],
+                                            model="fake-echo"), trace=False)
+
+    def logged(redact: bool) -> str:
+        log = tmp_path / f"prod-{redact}.jsonl"
+        app = qa.QAApp(echo, qa.TfidfRetriever(qa.load_corpus()), log, redact_log=redact)
+
+        async def ask() -> None:
+            for i, (text, _) in enumerate(LEAKS):
+                await app.answer(text, topic="t", session_id=f"s{i}", user_id="u")
+
+        asyncio.run(ask())
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        assert len(rows) == len(LEAKS)
+        return log.read_text()
+
+    redacted = logged(True)
+    leaks = [s for _, secrets in LEAKS for s in secrets if s in redacted]
+    assert leaks == []
+    verbatim = logged(False)  # the explicit opt-out keeps them, so the check above can fail
+    assert all(any(s in verbatim for s in secrets) for _, secrets in LEAKS)
