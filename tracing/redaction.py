@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.context import Context
@@ -156,7 +156,8 @@ class Redactor:
     """Applies ``rules`` in order to every string; ``skip_keys`` are attribute keys left untouched."""
 
     rules: tuple[RedactionRule, ...] = DEFAULT_RULES
-    skip_keys: frozenset[str] = field(default_factory=frozenset)
+    # identifiers the harness writes itself: a run id such as "20261130-041034-2b0cec" looks like a phone number
+    skip_keys: frozenset[str] = frozenset({"eval.run_id"})
 
     def __post_init__(self) -> None:
         # Prompts repeat (system prompts, rubrics): remember recent results, keyed by the text only.

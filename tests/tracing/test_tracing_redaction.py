@@ -172,3 +172,10 @@ def test_the_example_apps_production_log_is_redacted_by_default(tmp_path) -> Non
     assert leaks == []
     verbatim = logged(False)  # the explicit opt-out keeps them, so the check above can fail
     assert all(any(s in verbatim for s in secrets) for _, secrets in LEAKS)
+
+
+def test_the_harness_run_id_is_not_taken_for_a_phone_number() -> None:
+    red = tracing.Redactor()
+    assert red.redact("20261130-041034-2b0cec") != "20261130-041034-2b0cec"  # the pattern would mask it...
+    out, changed = red.redact_attributes([("eval.run_id", "20261130-041034-2b0cec"), ("input.value", "+1 (415) 555-2671")])
+    assert out["eval.run_id"] == "20261130-041034-2b0cec" and "555-2671" not in out["input.value"] and changed
