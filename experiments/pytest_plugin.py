@@ -419,10 +419,20 @@ def _annotate(rt: EvalRuntime) -> None:
     if not anns:
         return
     rt.tracing.force_flush(30)
-    try:
-        tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint)
-    except tracing.AnnotationError as exc:
-        logging.getLogger(__name__).warning("could not write eval annotations to Phoenix: %s", exc)
+    # Phoenix stores exported spans asynchronously and answers 404 for a span it has not stored yet:
+    # retry for a bounded time before giving up with a warning (annotations are a convenience, not the record)
+    deadline = time.monotonic() + 30.0
+    delay = 0.25
+    while True:
+        try:
+            tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint)
+            return
+        except tracing.AnnotationError as exc:
+            if time.monotonic() + delay > deadline:
+                logging.getLogger(__name__).warning("could not write eval annotations to Phoenix: %s", exc)
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
