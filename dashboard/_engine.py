@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from judges.cache import enable_wal
+
 from .errors import ConfigError
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -45,7 +47,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cur = dbapi_conn.cursor()
         # Short: it only covers the rare busy reads in WAL mode; writers wait in _on_begin.
         cur.execute(f"PRAGMA busy_timeout={_READ_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode=WAL")
+        enable_wal(dbapi_conn, timeout_s=_BUSY_TIMEOUT_MS / 1000)
         # FULL: a committed label survives a power cut, not only a crashed process (NORMAL's promise).
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")

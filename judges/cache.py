@@ -57,6 +57,26 @@ def _max_age_from_env() -> float | None:
     return days
 
 
+def enable_wal(conn: sqlite3.Connection, *, timeout_s: float) -> None:
+    """Switch ``conn``'s database to WAL, retrying while another process holds the lock.
+
+    Switching the journal mode needs an exclusive lock and SQLite answers "database is locked" at once,
+    without calling its busy handler, when another process opens the same fresh file at that moment
+    (two pytest-xdist workers sharing one cache: seen as 1 run in 6 with 2 workers).
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class CallCache:
     """A key-value store of completions; ``get`` returns None on a miss (or on an entry past ``max_age_days``)."""
 
@@ -84,7 +104,7 @@ class CallCache:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn, timeout_s=30.0)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
             self._local.conn = conn

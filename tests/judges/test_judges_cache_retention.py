@@ -82,3 +82,24 @@ def test_prune_and_clear_commands(
     assert main(["clear", "--path", str(path)]) == 0
     assert "clear: 1 entries deleted" in capsys.readouterr().out and len(CallCache(path)) == 0
     assert main(["prune", "--path", str(tmp_path / "missing.sqlite"), "--max-age-days", "1"]) == 2
+
+
+def test_opening_a_cache_waits_for_another_process_that_holds_the_lock(tmp_path) -> None:
+    """Two xdist workers open one fresh cache file: the WAL switch is retried, not a "database is locked"."""
+    import sqlite3
+    import threading
+
+    from judges.cache import enable_wal
+
+    path = tmp_path / "cache.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # what the other process holds while it sets up the file
+    other = sqlite3.connect(path, timeout=0.0, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("PRAGMA journal_mode=WAL")  # the failure a bare PRAGMA gave before the retry
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        enable_wal(other, timeout_s=0.05)  # gives up when the lock outlives the timeout
+    threading.Timer(0.2, holder.execute, args=("COMMIT",)).start()
+    enable_wal(other, timeout_s=5.0)
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert CallCache(path).get("no such key") is None  # and the cache opens on it
