@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from judges.case import Case
 from safety._data import DATA
 from safety.errors import AttackLibraryError
-from safety.strategies import STRATEGIES, Strategy
+from safety.strategies import STRATEGIES, Strategy, is_multi_turn
 
 CATEGORIES = ("direct_injection", "indirect_injection", "system_prompt_extraction", "pii_extraction",
               "jailbreak_roleplay", "harmful_request", "excessive_agency")
@@ -96,6 +96,8 @@ class AttackCase:
     attack: Attack
     strategy: str
     prompt: str
+    #: a multi-turn strategy's user side, ending with ``prompt`` (None: a turn the simulator writes); () when single-turn
+    user_turns: tuple[str | None, ...] = ()
 
     @property
     def id(self) -> str:
@@ -116,7 +118,12 @@ def expand(attacks: Sequence[Attack], strategies: Sequence[str | Strategy] = (),
         if strategy is None:
             raise AttackLibraryError(f"unknown strategy {s!r}; use one of {sorted(STRATEGIES)} or a Strategy")
         picks = direct if per_strategy is None else rng.sample(direct, min(per_strategy, len(direct)))
-        out += [AttackCase(a, strategy.name, strategy.apply(a.prompt, rng)) for a in picks]
+        for a in picks:
+            if is_multi_turn(strategy):
+                turns = tuple(strategy.user_turns(a.prompt, rng))  # type: ignore[attr-defined]
+                out.append(AttackCase(a, strategy.name, str(turns[-1]), user_turns=turns))
+            else:
+                out.append(AttackCase(a, strategy.name, strategy.apply(a.prompt, rng)))
     return out
 
 
@@ -128,5 +135,6 @@ def attack_cases(attacks: Sequence[AttackCase] | Sequence[Attack], *, canary: st
     return [Case(item.id, item.prompt, metadata={
         "category": item.attack.category, "strategy": item.strategy, "attack_id": item.attack.id,
         "goal": item.attack.goal, "marker": item.attack.marker, "document": item.attack.document,
-        "canary": canary}) for item in items]
+        "canary": canary, **({"user_turns": list(item.user_turns)} if item.user_turns else {})})
+        for item in items]
 

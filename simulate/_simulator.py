@@ -6,6 +6,11 @@ goal is reached (a goal-completion judge after every assistant turn), when the s
 transcript kept), or after ``max_turns`` user turns. Each user turn is generated greedily with a seed
 derived from the simulator's seed and the turn, so a rerun at temperature 0 is byte-for-byte the same.
 The conversation is one traced session (``session.id``) with one span per turn.
+
+A case may script the user's side (``metadata["user_turns"]``: a list whose strings are sent verbatim and
+whose ``None`` entries the simulator writes in persona): a red team's multi-turn escalation sends its attack
+as the last scripted turn, after turns that build it up. The script's length is then the turn limit, and a
+case whose script has no ``None`` needs no persona.
 """
 
 from __future__ import annotations
@@ -30,6 +35,18 @@ App = Callable[[list[dict[str, str]]], Any]
 
 GIVE_UP = "[GIVE UP]"
 _ROLE_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:user|me|you|customer|assistant)\s*(?:\*\*)?\s*:\s*", re.IGNORECASE)
+
+
+def user_script(case: Case) -> list[str | None] | None:
+    """The case's scripted user turns (``metadata["user_turns"]``), checked; None when it has none."""
+    script = case.metadata.get("user_turns")
+    if script is None:
+        return None
+    if (not isinstance(script, list | tuple) or not script
+            or not all(t is None or (isinstance(t, str) and t.strip()) for t in script)):
+        raise SimulationError(f"case {case.id!r}: metadata['user_turns'] must be a non-empty list of messages "
+                              f"(str) and None for turns the simulator writes; got {script!r}")
+    return list(script)
 
 
 def persona_of(case: Case) -> Mapping[str, Any]:
@@ -71,6 +88,8 @@ class UserSimulator:
     goal_judge: GoalCompletion = field(default_factory=GoalCompletion)
     max_turns: int | None = None
     tracer: Any = field(default=None, compare=False)  # an OpenTelemetry tracer (default: the global one)
+    #: offer the simulated user a way out (``[GIVE UP]``); an attacker playing a scripted escalation gets none
+    allow_give_up: bool = True
 
     def __post_init__(self) -> None:
         if self.max_turns is not None and self.max_turns < 1:
@@ -89,8 +108,8 @@ class UserSimulator:
         parts.append(f"Situation: {case.metadata.get('scenario') or case.input}\nYour goal: {case.metadata['goal']}")
         history = render_turns([t.to_dict() for t in turns]) if turns else "(no messages yet)"
         parts.append(f"Conversation so far:\n{history}")
-        parts.append(f"Write your next message to the assistant in one or two sentences. If you want to give up, "
-                     f"write only {GIVE_UP}.")
+        ask = "Write your next message to the assistant in one or two sentences."
+        parts.append(f"{ask} If you want to give up, write only {GIVE_UP}." if self.allow_give_up else ask)
         return "\n\n".join(parts)
 
     async def _user_turn(self, case: Case, turns: list[Turn], n: int) -> str:
@@ -113,9 +132,14 @@ class UserSimulator:
         """Simulate the conversation of ``case`` with ``app``; the app's failures are recorded, not raised."""
         import tracing
 
-        persona_of(case)
-        limit = self.max_turns or int(case.metadata.get("max_turns") or 3)
+        script = user_script(case)
+        if script is None or None in script:
+            persona_of(case)  # a fully scripted user needs no persona
+        limit = len(script) if script is not None else self.max_turns or int(case.metadata.get("max_turns") or 3)
         opening = [Turn(i, t["role"], t["content"]) for i, t in enumerate(case.metadata.get("opening_turns") or ())]
+        if script is not None and opening:
+            raise SimulationError(f"case {case.id!r} has both opening_turns and user_turns; script the opening "
+                                  "user turns in user_turns instead")
         session = f"sim:{case.id}:{self.seed}"
         turns: list[Turn] = []
         reason: StopReason = "turn_limit"
@@ -138,9 +162,17 @@ class UserSimulator:
                         reason = "goal_reached"
                         break
                     continue
-                if sum(1 for t in turns if t.role == "user") >= limit:
+                sent = sum(1 for t in turns if t.role == "user")
+                if sent >= limit:
                     break
+                scripted = script[sent] if script is not None else None
+                if scripted is not None:
+                    text, span_id = await self._traced(n, "user", partial(_const, scripted))
+                    turns.append(Turn(n, "user", text, span_id=span_id))
+                    continue
                 text, span_id = await self._traced(n, "user", partial(self._user_turn, case, turns, n))
+                if not self.allow_give_up:
+                    text = re.sub(re.escape(GIVE_UP), "", text, flags=re.IGNORECASE).strip()
                 if not text or GIVE_UP.lower() in text.lower():
                     reason = "user_gave_up" if text else "simulator_error"
                     break
@@ -168,6 +200,10 @@ class UserSimulator:
             span.set_output(value if isinstance(value, str) else None)
             ids = span.ids
         return value, ids[1] if ids else None
+
+
+async def _const(text: str) -> str:
+    return text
 
 
 async def _call(app: App, messages: list[dict[str, str]]) -> Any:

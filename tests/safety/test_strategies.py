@@ -21,7 +21,7 @@ def test_leetspeak_and_splitting_are_seeded():
         assert s.apply(text, random.Random(3)) != text
     assert Leetspeak(rate=1.0).apply("test", random.Random(0)) == "7357"
     assert CharacterSplit(rate=1.0).apply("say hello", random.Random(0)) == "say h-e-l-l-o"
-    assert set(STRATEGIES) == {"base64", "leetspeak", "char_split"}
+    assert set(STRATEGIES) == {"base64", "leetspeak", "char_split", "escalation", "simulated_escalation"}
 
 
 def test_paraphrase_asks_the_model_and_falls_back_to_the_text():
