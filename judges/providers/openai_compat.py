@@ -198,7 +198,10 @@ class OpenAICompatibleProvider:
     """Calls ``{base_url}/chat/completions`` with ``logprobs``/``top_logprobs``.
 
     The API key is read from the environment variable named by ``api_key_env`` (never stored in
-    config files). ``transport`` lets tests inject ``httpx.MockTransport`` instead of a network.
+    config files). A request's JSON schema (the judges' structured replies) is sent as OpenAI's
+    ``response_format`` of type ``json_schema`` (strict), which vLLM, SGLang and llama.cpp's server also
+    honour; ``supports_json_schema=False`` leaves it out for a server that rejects it (the judges then parse
+    free text, and a reply that does not parse is a recorded judge failure). ``transport`` lets tests inject ``httpx.MockTransport`` instead of a network.
     ``http="httpx"`` forces httpx; the default uses aiohttp when it is installed.
     """
 
@@ -210,6 +213,7 @@ class OpenAICompatibleProvider:
         api_key_env: str = "OPENAI_API_KEY",
         timeout_s: float = 60.0,
         supports_logprobs: bool = True,
+        supports_json_schema: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 64,
         http: str = "auto",
@@ -220,6 +224,7 @@ class OpenAICompatibleProvider:
             raise ValueError("http='aiohttp' needs aiohttp installed (pip install 'evalharness[judges-http]') "
                              "and no httpx transport")
         self.info = ProviderInfo("openai-compatible", model, exact_label_probs=False, top_logprobs=supports_logprobs)
+        self.supports_json_schema = supports_json_schema
         self.base_url = base_url.rstrip("/")
         self._api_key_env = api_key_env
         self._timeout_s = timeout_s
@@ -276,6 +281,9 @@ class OpenAICompatibleProvider:
         if request.top_logprobs and self.info.top_logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = min(request.top_logprobs, 20)
+        if request.json_schema is not None and self.supports_json_schema:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "reply", "schema": json.loads(request.json_schema), "strict": True}}
         return body
 
     async def generate(self, request: ModelRequest) -> Completion:

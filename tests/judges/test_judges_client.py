@@ -156,6 +156,26 @@ def test_openai_payload_requests_logprobs():
     assert seen[0]["logprobs"] is True and seen[0]["top_logprobs"] == 5 and seen[0]["n"] == 2
 
 
+def test_openai_payload_sends_the_json_schema_as_response_format():
+    schema = {"type": "object", "properties": {"score": {"type": "integer"}}, "required": ["score"]}
+    req = ModelRequest([{"role": "user", "content": "x"}], json_schema=schema)
+    for supported in (True, False):
+        transport, seen = transport_from([200])
+        p = OpenAICompatibleProvider("m", base_url="http://fake/v1", transport=transport,
+                                     supports_json_schema=supported)
+        asyncio.run(ModelClient(p, trace=False).complete(req))
+        if supported:
+            fmt = seen[0]["response_format"]
+            assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"] == schema
+            assert fmt["json_schema"]["strict"] is True
+        else:
+            assert "response_format" not in seen[0]
+    transport, seen = transport_from([200])
+    plain = OpenAICompatibleProvider("m", base_url="http://fake/v1", transport=transport)
+    asyncio.run(ModelClient(plain, trace=False).complete(ModelRequest([{"role": "user", "content": "x"}])))
+    assert "response_format" not in seen[0]  # an unconstrained request asks for no format
+
+
 def test_concurrency_is_bounded():
     active = 0
     peak = 0
