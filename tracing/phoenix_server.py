@@ -4,8 +4,11 @@ The server lives in its own virtual environment (``.venv-phoenix`` in the projec
 with ``python -m venv`` + ``pip install arize-phoenix==PHOENIX_VERSION`` when missing) because the
 full server package makes ``import phoenix.otel`` take 13–17 s; the harness itself only needs the
 OpenTelemetry exporter and ``arize-phoenix-client``. ``EVALHARNESS_PHOENIX_VENV`` points at an
-existing server venv instead. The database lives in a project-local working directory
-(``.evalharness/phoenix`` by default) next to a ``phoenix.pid.json`` that ``stop``/``status`` read.
+existing server venv instead. The database is SQLite in a project-local working directory
+(``.evalharness/phoenix`` by default, next to a ``phoenix.pid.json`` that ``stop``/``status`` read),
+or PostgreSQL with ``--database postgresql://user[:password]@host:port/dbname`` (Phoenix's
+``PHOENIX_SQL_DATABASE_URL``; the venv gets the ``asyncpg`` driver through ``arize-phoenix[pg]``).
+``python -m tracing.pg_cluster start`` gives a throwaway local PostgreSQL for that.
 
 Lock-down (environment set for the server; see :data:`LOCKDOWN_ENV`): bound to 127.0.0.1;
 telemetry pixels, external resources (web fonts, CDN, WASM download), the MCP server, the agent
@@ -22,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,17 +86,39 @@ def server_venv(venv: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen).resolve() if chosen else project_root() / ".venv-phoenix"
 
 
-def ensure_server_venv(venv: str | os.PathLike[str] | None = None, *, install: bool = True) -> Path:
-    """Return the ``phoenix`` executable, creating the venv and installing the server if missing."""
+def has_postgres_driver(venv: str | os.PathLike[str] | None = None) -> bool:
+    """True when the server venv holds ``asyncpg``, the driver Phoenix uses for ``postgresql://`` databases."""
+    return any(server_venv(venv).glob("lib/python*/site-packages/asyncpg/__init__.py"))
+
+
+def ensure_server_venv(
+    venv: str | os.PathLike[str] | None = None, *, install: bool = True, postgres_driver: bool = True
+) -> Path:
+    """Return the ``phoenix`` executable, creating the venv and installing the server if missing.
+
+    With ``postgres_driver`` (the default; ``install`` uses it) a venv that lacks ``asyncpg`` gets it
+    (``arize-phoenix[pg]``), so an older venv becomes able to serve from PostgreSQL.
+    """
     root = server_venv(venv)
     exe = root / "bin" / "phoenix"
-    if exe.exists():
+    need_server = not exe.exists()
+    need_driver = postgres_driver and not has_postgres_driver(root)
+    if not need_server and not need_driver:
         return exe
     if not install:
+        if need_server:
+            raise PhoenixServerError(
+                f"no Phoenix server in {root}; run `python -m tracing.phoenix_server install` or set {VENV_ENV}"
+            )
         raise PhoenixServerError(
-            f"no Phoenix server in {root}; run `python -m tracing.phoenix_server install` or set {VENV_ENV}"
+            f"the Phoenix server in {root} lacks the PostgreSQL driver asyncpg; run "
+            f"`python -m tracing.phoenix_server install` (installs arize-phoenix[pg]=={PHOENIX_VERSION})"
         )
-    print(f"installing arize-phoenix=={PHOENIX_VERSION} into {root} (a few minutes, once)", file=sys.stderr)
+    what = f"arize-phoenix[pg]=={PHOENIX_VERSION}"
+    if need_server:
+        print(f"installing {what} into {root} (a few minutes, once)", file=sys.stderr)
+    else:
+        print(f"adding the PostgreSQL driver ({what}) to {root}", file=sys.stderr)
     try:
         if not (root / "bin" / "python").exists():
             subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
@@ -103,7 +130,7 @@ def ensure_server_venv(venv: str | os.PathLike[str] | None = None, *, install: b
                 "install",
                 "--disable-pip-version-check",
                 "-q",
-                f"arize-phoenix=={PHOENIX_VERSION}",
+                what,
             ],
             check=True,
         )
@@ -111,7 +138,83 @@ def ensure_server_venv(venv: str | os.PathLike[str] | None = None, *, install: b
         raise PhoenixServerError(f"could not install the Phoenix server into {root}: {exc}") from exc
     if not exe.exists():
         raise PhoenixServerError(f"arize-phoenix installed into {root} but {exe} is missing")
+    if postgres_driver and not has_postgres_driver(root):
+        raise PhoenixServerError(f"{what} installed into {root} but asyncpg is missing from it")
     return exe
+
+
+_DATABASE_FIX = (
+    "pass postgresql://user[:password]@host:port/dbname (e.g. from `python -m tracing.pg_cluster start "
+    "--database phoenix`) or a path to a SQLite file"
+)
+
+
+def database_url(database: str | os.PathLike[str]) -> str:
+    """Validate ``--database`` and return the ``PHOENIX_SQL_DATABASE_URL`` for it.
+
+    Accepts ``postgresql://user[:password]@host[:port]/dbname`` (also ``postgresql+driver://``; Phoenix
+    always uses asyncpg), ``sqlite:///path`` or a plain path to a SQLite file (made absolute; its
+    folder is created). Anything else raises :class:`PhoenixServerError` naming the value (password masked).
+    """
+    text = os.fspath(database).strip()
+    if not text:
+        raise PhoenixServerError(f"--database is empty; {_DATABASE_FIX}")
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme == "postgresql" or scheme.startswith("postgresql+"):
+        shown = mask_database_url(text)
+        try:
+            parts = urllib.parse.urlsplit(text)
+            _ = parts.port  # raises on a port that is not a number in 0-65535
+        except ValueError as exc:
+            raise PhoenixServerError(
+                f"--database {shown!r} is not a valid URL ({exc}); {_DATABASE_FIX}"
+            ) from None
+        if not parts.hostname:
+            raise PhoenixServerError(f"--database {shown!r} names no host; {_DATABASE_FIX}")
+        if not parts.path.strip("/"):
+            raise PhoenixServerError(
+                f"--database {shown!r} names no database (the /dbname part); {_DATABASE_FIX}"
+            )
+        return text
+    if scheme in ("postgres", "pg"):
+        raise PhoenixServerError(
+            f"--database {mask_database_url(text)!r}: write the scheme as postgresql://, not {scheme}://"
+        )
+    if scheme == "sqlite":
+        if not text.startswith("sqlite:///") or len(text) <= len("sqlite:///"):
+            raise PhoenixServerError(f"--database {text!r} is not sqlite:///path/to/file.db; {_DATABASE_FIX}")
+        return text
+    if scheme:
+        raise PhoenixServerError(
+            f"--database {mask_database_url(text)!r} uses {scheme}://, which Phoenix does not support; {_DATABASE_FIX}"
+        )
+    path = Path(text).expanduser().resolve()
+    if path.is_dir():
+        raise PhoenixServerError(
+            f"--database {text!r} is a folder; give a SQLite file inside it (e.g. {path / 'phoenix.db'}) "
+            "or use --workdir for the default database"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def mask_database_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (what ``status`` prints and the pid file keeps)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password = parts.password
+    except ValueError:
+        password = None
+        parts = None
+    if parts is None or password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+
+def _is_postgres(url: str | None) -> bool:
+    return url is not None and url.lower().startswith("postgresql")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -171,12 +274,18 @@ class PhoenixProcess:
     grpc_port: int
     workdir: Path
     host: str = "127.0.0.1"
+    database: str = ""  # the database URL with its password masked; "" is SQLite in the workdir
     _popen: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def url(self) -> str:
         """Base URL of the UI and of the REST/OTLP API (``/v1/traces``)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def database_label(self) -> str:
+        """Which database the server uses, password masked (what ``status`` prints)."""
+        return self.database or f"SQLite {self.workdir / 'phoenix.db'}"
 
     @property
     def log_path(self) -> Path:
@@ -219,12 +328,18 @@ _INHERITED = frozenset(
 )
 
 
-def server_env(port: int, grpc_port: int, workdir: Path) -> dict[str, str]:
-    """The server's whole environment: a few inherited basics (no secrets), the lock-down, ports and workdir."""
+def server_env(port: int, grpc_port: int, workdir: Path, database: str | None = None) -> dict[str, str]:
+    """The server's whole environment: a few inherited basics (no secrets), the lock-down, ports and workdir.
+
+    ``database`` (a URL from :func:`database_url`) becomes ``PHOENIX_SQL_DATABASE_URL``; without it
+    Phoenix uses SQLite in the workdir.
+    """
     env = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
     env.update(LOCKDOWN_ENV)
     env.update({"PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc_port)})
     env["PHOENIX_WORKING_DIR"] = str(workdir)
+    if database is not None:
+        env["PHOENIX_SQL_DATABASE_URL"] = database
     return env
 
 
@@ -236,14 +351,19 @@ def start_phoenix(
     grpc_port: int | None = None,
     timeout_s: float = 120.0,
     install: bool = True,
+    database: str | os.PathLike[str] | None = None,
 ) -> PhoenixProcess:
     """Start a locked-down ``phoenix serve`` on 127.0.0.1:``port`` and wait until ``/healthz`` answers.
 
-    ``workdir`` holds the SQLite database, the log and the pid file (default
-    ``.evalharness/phoenix`` in the project root). Raises :class:`PhoenixServerError` when the
-    port is taken, the server exits, or it is not healthy within ``timeout_s``.
+    ``workdir`` holds the log, the pid file and (without ``database``) the SQLite database (default
+    ``.evalharness/phoenix`` in the project root). ``database`` is a ``postgresql://`` URL or a SQLite
+    path (see :func:`database_url`). Raises :class:`PhoenixServerError` when ``database`` is malformed,
+    the port is taken, the server exits (an unreachable database does that, with the log's tail), or
+    it is not healthy within ``timeout_s``.
     """
     host = "127.0.0.1"
+    db_url = database_url(database) if database is not None else None
+    shown_db = mask_database_url(db_url) if db_url is not None else ""
     work = Path(workdir).resolve() if workdir is not None else default_workdir()
     existing = phoenix_status(work)
     if existing is not None:
@@ -253,10 +373,10 @@ def start_phoenix(
         )
     if _port_in_use(port, host):
         raise PhoenixServerError(f"port {port} on {host} is already in use; choose another with --port")
-    exe = ensure_server_venv(venv, install=install)
+    exe = ensure_server_venv(venv, install=install, postgres_driver=_is_postgres(db_url))
     work.mkdir(parents=True, exist_ok=True)
     grpc = grpc_port if grpc_port is not None else free_port(host)
-    env = server_env(port, grpc, work)
+    env = server_env(port, grpc, work, db_url)
     log = open(work / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         popen = subprocess.Popen(
@@ -270,18 +390,34 @@ def start_phoenix(
         )
     finally:
         log.close()
-    proc = PhoenixProcess(pid=popen.pid, port=port, grpc_port=grpc, workdir=work, host=host, _popen=popen)
+    proc = PhoenixProcess(
+        pid=popen.pid, port=port, grpc_port=grpc, workdir=work, host=host, database=shown_db, _popen=popen
+    )
     (work / PID_FILE).write_text(
         json.dumps(
-            {"pid": popen.pid, "port": port, "grpc_port": grpc, "url": proc.url, "started_at": time.time()}
+            {
+                "pid": popen.pid,
+                "port": port,
+                "grpc_port": grpc,
+                "url": proc.url,
+                "database": shown_db,  # password masked: the pid file never holds a secret
+                "started_at": time.time(),
+            }
         )
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if popen.poll() is not None:
             (work / PID_FILE).unlink(missing_ok=True)
+            hint = ""
+            if _is_postgres(db_url):
+                hint = (
+                    f" with database {shown_db}: is PostgreSQL running there, does the database exist and "
+                    "does it accept this user? (a throwaway one: python -m tracing.pg_cluster start --database phoenix)"
+                )
             raise PhoenixServerError(
-                f"Phoenix exited with code {popen.returncode} during start-up; last log lines:\n{_tail(proc.log_path)}"
+                f"Phoenix exited with code {popen.returncode} during start-up{hint}; "
+                f"last log lines:\n{_tail(proc.log_path)}"
             )
         if _healthy(proc.url):
             return proc
@@ -292,11 +428,23 @@ def start_phoenix(
     )
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Refused|Timeout)\w*: \S")
+
+
 def _tail(path: Path, lines: int = 15) -> str:
+    """The log's last ``lines`` lines, preceded by its last exception lines when the tail misses them.
+
+    Phoenix ends a failed start with a banner; the cause (``ConnectionRefusedError: ...``,
+    ``InvalidCatalogNameError: database "x" does not exist``) sits above it in the traceback.
+    """
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        all_lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return "(no log)"
+    tail = all_lines[-lines:]
+    causes = [ln for ln in all_lines[:-lines] if _EXCEPTION_LINE.match(ln)]
+    head = ["errors in the log:", *dict.fromkeys(causes[-3:]), "..."] if causes else []
+    return "\n".join([*head, *tail])
 
 
 def phoenix_status(workdir: str | os.PathLike[str] | None = None) -> PhoenixProcess | None:
@@ -305,11 +453,12 @@ def phoenix_status(workdir: str | os.PathLike[str] | None = None) -> PhoenixProc
     try:
         info = json.loads((work / PID_FILE).read_text())
         pid, port, grpc = int(info["pid"]), int(info["port"]), int(info["grpc_port"])
+        database = str(info.get("database") or "")
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not _pid_alive(pid) or not _is_our_phoenix(pid, work):
         return None
-    return PhoenixProcess(pid=pid, port=port, grpc_port=grpc, workdir=work)
+    return PhoenixProcess(pid=pid, port=port, grpc_port=grpc, workdir=work, database=database)
 
 
 def running_url(workdir: str | os.PathLike[str] | None = None) -> str | None:
@@ -332,7 +481,7 @@ def stop_phoenix(workdir: str | os.PathLike[str] | None = None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``start [--port N] [--workdir DIR] [--venv DIR]``, ``stop``, ``status``, ``install``."""
+    """Command line: ``start [--port N] [--workdir DIR] [--venv DIR] [--database URL]``, ``stop``, ``status``, ``install``."""
     parser = argparse.ArgumentParser(
         prog="python -m tracing.phoenix_server",
         description="Run a local, locked-down Arize Phoenix server in its own virtual environment (UI and HTTP API on 127.0.0.1).",
@@ -348,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"database/log/pid folder; default ${WORKDIR_ENV} or .evalharness/phoenix",
     )
     parser.add_argument("--venv", default=None, help=f"server venv; default ${VENV_ENV} or .venv-phoenix")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="start: postgresql://user[:password]@host:port/dbname or a SQLite file path "
+        "(PHOENIX_SQL_DATABASE_URL); default SQLite in the workdir",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /healthz")
     args = parser.parse_args(argv)
     try:
@@ -356,9 +511,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "start":
             proc = start_phoenix(
-                args.port, args.workdir, venv=args.venv, grpc_port=args.grpc_port, timeout_s=args.timeout
+                args.port,
+                args.workdir,
+                venv=args.venv,
+                grpc_port=args.grpc_port,
+                timeout_s=args.timeout,
+                database=args.database,
             )
-            print(f"Phoenix running at {proc.url} (pid {proc.pid}, data in {proc.workdir})")
+            print(f"Phoenix running at {proc.url} (pid {proc.pid}, log in {proc.workdir})")
+            print(f"database: {proc.database_label}")
             print(f"export PHOENIX_COLLECTOR_ENDPOINT={proc.url}")
             return 0
         if args.command == "stop":
@@ -373,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Phoenix running at {running.url} (pid {running.pid}){'' if healthy else ' but /healthz does not answer'}"
         )
+        print(f"database: {running.database_label}")
         return 0 if healthy else 1
     except PhoenixServerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,93 +1,33 @@
 """The review store on a real, throwaway Postgres server (skipped when Postgres or psycopg is missing).
 
-The server is a private cluster: ``initdb`` into a temporary folder, ``pg_ctl start`` on a free
-127.0.0.1 port, stopped by the fixture. Install with ``apt-get install postgresql`` and
-``pip install "psycopg[binary]"``.
+The server is a private cluster from :class:`tracing.pg_cluster.PostgresCluster`: ``initdb`` into a
+temporary folder, started on a free 127.0.0.1 port, stopped and deleted by the fixture. Install with
+``apt-get install postgresql`` and ``pip install "psycopg[binary]"``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from dashboard_helpers import sample_items
 
 from dashboard import ReviewStore
+from tracing.pg_cluster import PostgresCluster, PostgresClusterError
 
 pytestmark = pytest.mark.slow
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if found:
-        return found[-1].parent
-    which = shutil.which("pg_ctl")
-    return Path(which).parent if which else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     pytest.importorskip("psycopg", reason='needs the psycopg driver: pip install "psycopg[binary]"')
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        pytest.skip("needs a Postgres server binary (apt-get install postgresql)")
-    # Postgres refuses to run as root: run it as the postgres user when we are root.
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start Postgres as an unprivileged user")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    base = Path(tempfile.mkdtemp(prefix="review-pg-"))
-    if as_user:
-        shutil.chown(base, user="postgres")
-    data, port = base / "data", _free_port()
-    subprocess.run(
-        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            check=False,
-            capture_output=True,
-            timeout=120,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    try:  # no server binaries, or root without a postgres user / runuser: skip with the fix
+        cluster = PostgresCluster(max_connections=50)
+    except PostgresClusterError as exc:
+        pytest.skip(str(exc))
+    with cluster as pg:
+        yield pg.database_url("postgres", driver="psycopg")
 
 
 @pytest.fixture
