@@ -18,6 +18,7 @@ from tracing.errors import (
 from tracing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, estimate_cost
 from tracing.redaction import RedactingSpanProcessor, RedactionRule, Redactor
 from tracing.setup import TracingHandle, setup, setup_from_env
+from tracing.span_select import SpanSelector, SpanSelectorError, parse_selector
 from tracing.spans import (
     chain_span,
     current_span_ids,
@@ -40,6 +41,8 @@ __all__ = [
     "RedactionRule",
     "Redactor",
     "SpanAnnotation",
+    "SpanSelector",
+    "SpanSelectorError",
     "TracingConfigError",
     "TracingError",
     "TracingHandle",
@@ -49,6 +52,7 @@ __all__ = [
     "estimate_cost",
     "evaluator_span",
     "llm_span",
+    "parse_selector",
     "retriever_span",
     "setup",
     "setup_from_env",
