@@ -10,14 +10,14 @@ says how to get a current one; see docs/experiments.md for the field reference.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from experiments.errors import ResultsError
+from judges.records import load_record, write_record
 
 SCHEMA_VERSION = 2
 
@@ -319,43 +319,10 @@ class RunRecord(_Model):
 
 def load_run(path: str | os.PathLike[str]) -> RunRecord:
     """Read and validate a results file; every problem is a ResultsError naming the file and the fix."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ResultsError(f"results file {p} does not exist; run `pytest evals/` to write one") from exc
-    except IsADirectoryError as exc:
-        raise ResultsError(f"{p} is a folder; name a results JSON file inside it") from exc
-    if not text.strip():
-        raise ResultsError(f"results file {p} is empty; rerun `pytest evals/` to write it again")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"results file {p} is not JSON ({exc.msg} at line {exc.lineno}); it may be truncated: "
-                           "rerun `pytest evals/` to write it again") from exc
-    if not isinstance(raw, dict):
-        raise ResultsError(f"results file {p} holds a JSON {type(raw).__name__}, not a run object")
-    version = raw.get("schema_version", 1)
-    if version != SCHEMA_VERSION:
-        raise ResultsError(
-            f"results file {p} has schema version {version}; this harness reads version {SCHEMA_VERSION}. "
-            + ("It was written by an older harness: rerun `pytest evals/` (or refresh the baseline) to write a "
-               "current file." if isinstance(version, int) and version < SCHEMA_VERSION
-               else "It was written by a newer harness: upgrade evalharness to read it.")
-        )
-    try:
-        return RunRecord.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise ResultsError(f"results file {p} does not match the results schema at {where}: {err['msg']}") from exc
+    return load_record(path, RunRecord, version=SCHEMA_VERSION, what="results file", rewrite="rerun `pytest evals/`",
+                       error=ResultsError)
 
 
 def write_run(run: RunRecord, path: str | os.PathLike[str]) -> Path:
     """Write ``run`` to ``path`` atomically (readers never see half a file)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(run.model_dump_json(indent=1), encoding="utf-8")
-    tmp.replace(p)
-    return p
+    return write_record(run, path)

@@ -6,15 +6,15 @@ Versioned (``schema_version``); ``load_meta_eval`` refuses another version with 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from judges.errors import JudgeError
+from judges.records import load_record, write_record
 from judges.stats import Estimate
 
 SCHEMA_VERSION = 1
@@ -209,30 +209,10 @@ class MetaEvalRecord(_Model):
 
 def load_meta_eval(path: str | os.PathLike[str]) -> MetaEvalRecord:
     """Read and validate a meta-evaluation file; every problem is a JudgeError naming the file and the fix."""
-    p = Path(path)
-    try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise JudgeError(f"meta-evaluation file {p} does not exist; write one with `python -m judges meta-eval`") from exc
-    except json.JSONDecodeError as exc:
-        raise JudgeError(f"meta-evaluation file {p} is not JSON ({exc.msg}); run `python -m judges meta-eval` again") from exc
-    if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
-        version = raw.get("schema_version") if isinstance(raw, dict) else None
-        raise JudgeError(f"{p} is not a meta-evaluation file of schema version {SCHEMA_VERSION} (found {version!r}); "
-                         "run `python -m judges meta-eval` to write a current one")
-    try:
-        return MetaEvalRecord.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise JudgeError(f"meta-evaluation file {p} does not match the schema at {where}: {err['msg']}") from exc
+    return load_record(path, MetaEvalRecord, version=SCHEMA_VERSION, what="meta-evaluation file",
+                       rewrite="run `python -m judges meta-eval`", error=JudgeError)
 
 
 def write_meta_eval(record: MetaEvalRecord, path: str | os.PathLike[str]) -> Path:
     """Write ``record`` to ``path`` atomically."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(record.model_dump_json(indent=1), encoding="utf-8")
-    tmp.replace(p)
-    return p
+    return write_record(record, path)

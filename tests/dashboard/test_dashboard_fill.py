@@ -187,7 +187,7 @@ def test_fill_reads_results_through_the_one_record(tmp_path: Path, capsys: pytes
     bad = tmp_path / "r.json"
     bad.write_text(json.dumps({"schema_version": 2, "run_id": "x", "suites": [{"suite": "s"}]}))
     assert main(["fill", "--db", str(tmp_path / "r.sqlite"), "--results", str(bad)]) == 2
-    assert "does not match the results schema" in capsys.readouterr().err
+    assert "does not match its schema" in capsys.readouterr().err
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"run_id": "x", "suites": []}))
     assert main(["fill", "--db", str(tmp_path / "r.sqlite"), "--results", str(old)]) == 2

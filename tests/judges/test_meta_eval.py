@@ -124,7 +124,7 @@ def test_record_round_trip_and_qualification(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"schema_version": 99}))
     from judges.errors import JudgeError
 
-    with pytest.raises(JudgeError, match="schema version 1"):
+    with pytest.raises(JudgeError, match="schema version 99; this harness reads version 1.*newer harness"):
         load_meta_eval(tmp_path / "bad.json")
 
 
