@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from ._rows import case_key
-from ._schema import items, slots
+from ._schema import items, labels, slots
 
 
 def add_case_keys(engine: Engine) -> None:
@@ -56,3 +56,38 @@ def _has_case_keys(inspector: sa.Inspector) -> bool:
     return all(
         "case_key" in {c["name"] for c in inspector.get_columns(table.name)} for table in (items, slots)
     )
+
+
+def add_label_turns(engine: Engine) -> None:
+    """Add ``turn`` to the labels of a store made before single turns could be labelled.
+
+    The old table was unique on (item, reviewer); the current one is unique on (item, reviewer, turn) with
+    a whole-item label's NULL turn counted as -1, so a reviewer keeps one label per item and gains one per
+    turn. Postgres drops the old constraint; SQLite cannot drop a table constraint, so the table is rebuilt
+    (nothing references it) and its rows copied with no turn. One transaction: all or nothing.
+    """
+    if _has_label_turns(sa.inspect(engine)):
+        return
+    with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: one process upgrades, the others wait
+        if _has_label_turns(sa.inspect(conn)):
+            return
+        index = next(i for i in labels.indexes if i.name == "uq_labels_item_reviewer_turn")
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"ALTER TABLE {labels.name} ADD COLUMN IF NOT EXISTS turn INTEGER"))
+            conn.execute(sa.text(f"ALTER TABLE {labels.name} DROP CONSTRAINT IF EXISTS uq_labels_item_reviewer"))
+            index.create(conn, checkfirst=True)
+            return
+        scratch = sa.MetaData()
+        items.to_metadata(scratch)  # the copy's foreign keys resolve against these
+        slots.to_metadata(scratch)
+        new = labels.to_metadata(scratch, name=f"{labels.name}_new")
+        new.create(conn)
+        old_columns = [c.name for c in labels.columns if c.name != "turn"]
+        names = ", ".join(old_columns)
+        conn.execute(sa.text(f"INSERT INTO {new.name} ({names}) SELECT {names} FROM {labels.name}"))
+        conn.execute(sa.text(f"DROP TABLE {labels.name}"))
+        conn.execute(sa.text(f"ALTER TABLE {new.name} RENAME TO {labels.name}"))
+
+
+def _has_label_turns(inspector: sa.Inspector) -> bool:
+    return "turn" in {c["name"] for c in inspector.get_columns(labels.name)}

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -83,7 +84,19 @@ labels = Table(
     Column("note", Text, nullable=False, default=""),
     Column("lease_version", Integer, nullable=False),
     Column("created", Float, nullable=False),
-    UniqueConstraint("item_id", "reviewer", name="uq_labels_item_reviewer"),
+    # None: a label of the whole item (the case); a number: a label of that one turn of the item's
+    # conversation (``meta["turns"]``, by the turn's ``index``). Added by _migrate.add_label_turns.
+    Column("turn", Integer),
+)
+# One label per reviewer for the whole item and one per reviewer for each of its turns: (item, reviewer,
+# turn) is unique with a whole-item label's NULL turn counted as -1 (a plain unique constraint would let
+# NULLs repeat). Replaced the table constraint uq_labels_item_reviewer (item, reviewer); see _migrate.py.
+Index(
+    "uq_labels_item_reviewer_turn",
+    labels.c.item_id,
+    labels.c.reviewer,
+    func.coalesce(labels.c.turn, -1),
+    unique=True,
 )
 
 # Items a reviewer skipped are not offered to that reviewer again.

@@ -78,6 +78,12 @@ REOPEN = update(slots).where(*HOLDS).values(REOPEN_VALUES)
 RULES = select(items.c.scale_min, items.c.scale_max, items.c.categories).where(
     items.c.id == bindparam("b_item")
 )
+TURN_RULES = select(items.c.scale_min, items.c.scale_max, items.c.categories, items.c.meta).where(
+    items.c.id == bindparam("b_item")
+)
+TURN_LABELS = select(sa.func.count()).where(
+    labels.c.item_id == bindparam("b_item"), labels.c.reviewer == _B_REVIEWER, labels.c.turn.is_not(None)
+)
 LABEL = labels.insert()
 AUDIT = audit.insert()
 

@@ -1,4 +1,9 @@
-"""Judge–human and human–human agreement from the review store's labels (statistics from ``judges.stats``)."""
+"""Judge–human and human–human agreement from the review store's labels (statistics from ``judges.stats``).
+
+Labels of single conversation turns are their own criterion, ``"<criterion> (per turn)"``: each labelled
+turn is one unit, compared with the per-turn judge's score of that turn (``meta["turn_scores"]``). They are
+never mixed with labels of whole conversations, whose judge score is the mean over turns.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,20 @@ from itertools import combinations
 import numpy as np
 
 from .models import LabelRecord
+from .transcript import turn_judge_score
 
-__all__ = ["CriterionAgreement", "Disagreement", "criteria", "criterion_agreement", "disagreements"]
+__all__ = [
+    "PER_TURN",
+    "CriterionAgreement",
+    "Disagreement",
+    "criteria",
+    "criterion_agreement",
+    "disagreements",
+    "unit_criterion",
+]
+
+#: The suffix naming the criterion of single-turn labels.
+PER_TURN = " (per turn)"
 
 
 @dataclass(frozen=True)
@@ -49,18 +66,30 @@ class Disagreement:
     why: str
     input: str
     output: str
+    turn: int | None = None  # the conversation turn, for a per-turn criterion
+
+
+def unit_criterion(r: LabelRecord) -> str:
+    """The criterion a label counts under: its item's, or ``"<criterion> (per turn)"`` for a turn's label."""
+    return r.criterion if r.turn is None else r.criterion + PER_TURN
+
+
+def _judge_score(r: LabelRecord) -> float | None:
+    """The judge's score of what ``r`` labels: the item's verdict, or the per-turn judge's score of the turn."""
+    return r.judge_score if r.turn is None else turn_judge_score(r.meta, r.criterion, r.turn)
 
 
 def criteria(records: Sequence[LabelRecord]) -> list[str]:
-    """Criteria that have at least one scored label, sorted."""
-    return sorted({r.criterion for r in records if r.kind == "label" and r.score is not None})
+    """Criteria that have at least one scored label, sorted (single-turn labels under their own name)."""
+    return sorted({unit_criterion(r) for r in records if r.kind == "label" and r.score is not None})
 
 
-def _by_item(records: Sequence[LabelRecord], criterion: str) -> dict[int, list[LabelRecord]]:
-    out: dict[int, list[LabelRecord]] = defaultdict(list)
+def _by_item(records: Sequence[LabelRecord], criterion: str) -> dict[tuple[int, int], list[LabelRecord]]:
+    # the unit is an item, or one turn of an item (-1: the whole item)
+    out: dict[tuple[int, int], list[LabelRecord]] = defaultdict(list)
     for r in records:
-        if r.criterion == criterion and r.kind == "label" and r.score is not None:
-            out[r.item_id].append(r)
+        if unit_criterion(r) == criterion and r.kind == "label" and r.score is not None:
+            out[(r.item_id, -1 if r.turn is None else r.turn)].append(r)
     return out
 
 
@@ -76,9 +105,9 @@ def criterion_agreement(
 
     items = _by_item(records, criterion)
     pairs = [
-        (float(np.mean([r.score for r in rs])), float(rs[0].judge_score))  # type: ignore[misc]
+        (float(np.mean([r.score for r in rs])), float(js))  # type: ignore[misc]
         for rs in items.values()
-        if rs[0].judge_score is not None and not math.isnan(rs[0].judge_score)
+        if (js := _judge_score(rs[0])) is not None and not math.isnan(js)
     ]
     human = np.array([p[0] for p in pairs])
     judge = np.array([p[1] for p in pairs])
@@ -144,14 +173,19 @@ def disagreements(
 ) -> list[Disagreement]:
     """Items where judge and human mean differ by ``min_gap`` or more, or reviewers do; largest gap first."""
     out = []
-    for item_id, rs in _by_item(records, criterion).items():
+    for (item_id, turn), rs in _by_item(records, criterion).items():
         scores = {r.reviewer: float(r.score) for r in rs}  # type: ignore[arg-type]
         mean = float(np.mean(list(scores.values())))
-        judge = rs[0].judge_score
+        judge = _judge_score(rs[0])
         judge_gap = abs(judge - mean) if judge is not None else 0.0
         human_gap = max(scores.values()) - min(scores.values())
         gap = max(judge_gap, human_gap)
         if gap >= min_gap:
             why = "judge vs humans" if judge_gap >= human_gap else "reviewers disagree"
-            out.append(Disagreement(item_id, criterion, judge, scores, gap, why, rs[0].input, rs[0].output))
+            where = None if turn < 0 else turn
+            if where is not None:
+                why += f", turn {where}"
+            out.append(
+                Disagreement(item_id, criterion, judge, scores, gap, why, rs[0].input, rs[0].output, where)
+            )
     return sorted(out, key=lambda d: (-d.gap, d.item_id))

@@ -51,6 +51,7 @@ __all__ = [
     "fewshot_rows",
     "golden_rows",
     "span_annotations",
+    "turn_rows",
     "write_fewshot",
     "write_golden",
 ]
@@ -124,8 +125,9 @@ def _case_key(rec: LabelRecord) -> tuple[str | None, str]:
 def _verdicts(records: Sequence[LabelRecord]) -> list[_Verdict]:
     groups: dict[tuple[str, str, str | None, str], list[LabelRecord]] = defaultdict(list)
     for r in records:
-        # flags are not labels; generated rows are reviewed and exported by synth, not as human judgements
-        if r.kind == "label" and r.queue != "synthetic":
+        # flags are not labels; generated rows are reviewed and exported by synth, not as human judgements;
+        # a label of one conversation turn is not a verdict on the case (turn_rows exports those)
+        if r.kind == "label" and r.queue != "synthetic" and r.turn is None:
             groups[(_kind(r), r.criterion, *_case_key(r))].append(r)
     out = []
     for (kind, criterion, suite, case_id), rs in groups.items():
@@ -300,6 +302,70 @@ def golden_rows(records: Sequence[LabelRecord]) -> list[GoldenRow]:
     return sorted(out, key=lambda g: (g.kind, g.criterion, g.row["id"]))
 
 
+def _turn_verdicts(records: Sequence[LabelRecord]) -> list[tuple[_Verdict, int]]:
+    """Labels of single turns grouped by (criterion, case, turn); the output labelled last wins, as for cases."""
+    groups: dict[tuple[str, str | None, str, int], list[LabelRecord]] = defaultdict(list)
+    for r in records:
+        if r.kind == "label" and r.queue != "synthetic" and r.turn is not None:
+            groups[(r.criterion, *_case_key(r), r.turn)].append(r)
+    out = []
+    for (criterion, suite, case_id, turn), rs in groups.items():
+        newest = max(rs, key=lambda r: r.created)
+        kept = [r for r in rs if (r.input, r.output) == (newest.input, newest.output)]
+        if len(kept) < len(rs):
+            log.warning("turn labels %s case %r turn %d: %d label(s) on an earlier output left out", criterion,
+                        case_id, turn, len(rs) - len(kept))
+        out.append((_Verdict("turns", criterion, suite, case_id, _latest_per_reviewer(kept)), turn))
+    return sorted(out, key=lambda vt: (vt[0].criterion, vt[0].suite or "", vt[0].case_id, vt[1]))
+
+
+def turn_rows(records: Sequence[LabelRecord]) -> list[GoldenRow]:
+    """One row per labelled conversation turn (kind ``"turns"``), sorted by criterion, case and turn.
+
+    A row: ``id`` (``<case id>#turn<N>``, ``<suite>:`` in front when suites share a case id), ``suite``,
+    ``case_id``, ``turn`` (the turn's index), ``role`` and ``content`` of the turn, ``conversation`` (the
+    turns up to and including it, ``{"index", "role", "content"}``), ``human_score`` (1..5, as in golden
+    rows; absent when reviewers gave only categories), ``judge_score`` (the per-turn judge's score of that
+    turn on the item's scale, when it has one) and ``provenance``. Turns whose reviewers left only notes
+    are skipped with a warning.
+    """
+    from .transcript import TranscriptError, conversation, turn_judge_score
+
+    pairs = _turn_verdicts(records)
+    suites: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+    for v, _ in pairs:
+        suites[(v.criterion, v.case_id)].add(v.suite)
+    out = []
+    for v, turn in pairs:
+        case = f"{v.suite}:{v.case_id}" if v.suite and len(suites[(v.criterion, v.case_id)]) > 1 else v.case_id
+        rid = f"{case}#turn{turn}"
+        rec = v.last
+        try:
+            turns = conversation(rec.meta) or ()
+            if not v.scores and not any(r.category for r in v.labels):
+                raise _Skip("no reviewer gave a score or a category (notes only)")
+            score = _human_score(v.scores, rec.scale) if v.scores else None
+        except (_Skip, TranscriptError) as exc:
+            log.warning("turn labels %s: skipped %r: %s", v.criterion, rid, exc)
+            continue
+        upto = [t for t in turns if t.index <= turn]
+        this = next((t for t in turns if t.index == turn), None)
+        row: dict[str, Any] = {
+            "id": rid,
+            "suite": v.suite if v.suite is not None else rec.suite,
+            "case_id": v.case_id,
+            "turn": turn,
+            "role": this.role if this else None,
+            "content": this.content if this else None,
+            "conversation": [{"index": t.index, "role": t.role, "content": t.content} for t in upto],
+            "human_score": score,
+            "judge_score": turn_judge_score(rec.meta, v.criterion, turn),
+            "provenance": {**_provenance(v), "judge_score": turn_judge_score(rec.meta, v.criterion, turn)},
+        }
+        out.append(GoldenRow("turns", v.criterion, {k: x for k, x in row.items() if x is not None}))
+    return out
+
+
 def _safe_name(criterion: str) -> str:
     name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in criterion).strip(".")
     if not name:
@@ -321,6 +387,8 @@ def write_golden(records: Sequence[LabelRecord], datasets_dir: str | Path) -> di
     """Write ``<datasets_dir>/human/<kind>/<criterion>.jsonl`` files; returns their paths by (kind, criterion).
 
     Each file is rewritten whole, so exports are idempotent; ``judges.load_cases(path, kind)`` reads it.
+    Labels of single conversation turns go to ``<datasets_dir>/human/turns/<criterion>.jsonl`` (key
+    ``("turns", criterion)``; rows as :func:`turn_rows` writes them, read as plain JSON lines).
     """
     human = Path(datasets_dir) / "human"
     old = sorted(human.glob("*.jsonl")) if human.is_dir() else []
@@ -329,7 +397,7 @@ def write_golden(records: Sequence[LabelRecord], datasets_dir: str | Path) -> di
             "%s hold(s) the old export layout (human/<criterion>.jsonl); delete them", [str(p) for p in old]
         )
     by_file: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for g in golden_rows(records):
+    for g in [*golden_rows(records), *turn_rows(records)]:
         by_file[(g.kind, g.criterion)].append(g.row)
     return {
         (kind, crit): _write_jsonl(human / kind / f"{_safe_name(crit)}.jsonl", rows)
@@ -395,16 +463,17 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[SpanAnnotation]:
 
     Labels of one span in several queues merge (each reviewer's latest counts): score is the reviewers'
     mean on the item's scale, label the most common category. The name is ``"<criterion> (human)"`` so
-    it never overwrites a judge's annotation of the same criterion.
+    it never overwrites a judge's annotation of the same criterion; a label of one conversation turn is
+    annotated apart, as ``"<criterion> (human, turn <N>)"``.
     """
     from tracing import SpanAnnotation  # imported here: `import dashboard` stays light until you export
 
-    groups: dict[tuple[str, str], list[LabelRecord]] = defaultdict(list)
+    groups: dict[tuple[str, str, int], list[LabelRecord]] = defaultdict(list)
     for r in records:
         if r.kind == "label" and r.span_id:
-            groups[(r.criterion, r.span_id)].append(r)
+            groups[(r.criterion, r.span_id, -1 if r.turn is None else r.turn)].append(r)
     out = []
-    for (criterion, span_id), rs in sorted(groups.items()):
+    for (criterion, span_id, turn), rs in sorted(groups.items()):
         labels = _latest_per_reviewer(rs)
         scores = [r.score for r in labels if r.score is not None]
         cats = Counter(r.category for r in labels if r.category is not None)
@@ -413,7 +482,7 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[SpanAnnotation]:
         out.append(
             SpanAnnotation(
                 span_id=span_id,
-                name=f"{criterion} (human)",
+                name=f"{criterion} (human)" if turn < 0 else f"{criterion} (human, turn {turn})",
                 annotator_kind="HUMAN",
                 score=sum(scores) / len(scores) if scores else None,
                 label=cats.most_common(1)[0][0] if cats else None,

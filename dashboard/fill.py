@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 from .models import JudgeView, NewItem
 from .sampling import hash_sample, stratified_hash_sample
+from .transcript import case_payload
 
 if TYPE_CHECKING:  # the one results record; imported for types only so `import dashboard` stays light
     from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord
@@ -145,6 +146,8 @@ def _case_item(suite: SuiteRecord, case: CaseRecord, score: Score, queue: str, *
             **({"output_a": case.output_a, "output_b": case.output_b} if suite.kind == "pairwise" else {}),
             # whose case it is, when the dataset says so: `python -m dashboard purge` finds the item by it
             **{k: case.metadata[k] for k in _PERSON_KEYS if k in case.metadata},
+            # a conversation turn by turn (with per-turn scores) and an agent's steps (dashboard.transcript)
+            **case_payload(case, score, kind=suite.kind),
         },
         **kw,
     )

@@ -122,6 +122,8 @@ class LabelRecord:
     scale: tuple[float, float] | None = None
     categories: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    # None: a label of the whole item (case); a number: the index of the one conversation turn it labels.
+    turn: int | None = None
 
 
 @dataclass(frozen=True)

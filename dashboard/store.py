@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ._engine import dialect_insert, engine_for, serialize
-from ._migrate import add_case_keys
+from ._migrate import add_case_keys, add_label_turns
 from ._rows import item_from_row, item_row, label_from_row
 from ._schema import audit, items, labels, metadata, passes, slots
 from ._statements import (
@@ -41,11 +41,14 @@ from ._statements import (
     REOPEN,
     RULES,
     SWEEP,
+    TURN_LABELS,
+    TURN_RULES,
     claim_statement,
     lease_params,
 )
 from .errors import ConfigError, DuplicateLabel, InvalidLabel, LeaseLost, NoSuchItem
 from .models import AuditEntry, Holder, Item, LabelRecord, Lease, NewItem, QueueStats
+from .transcript import turn_indices
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "ReviewStore", "claim_statement"]
 
@@ -84,6 +87,7 @@ class ReviewStore:
         self._clock = clock
         metadata.create_all(self.engine)
         add_case_keys(self.engine)
+        add_label_turns(self.engine)
 
     def close(self) -> None:
         """Close all pooled connections."""
@@ -188,6 +192,75 @@ class ReviewStore:
         scale = None if rules.scale_min is None else (rules.scale_min, rules.scale_max)
         _validate_label(lease.item_id, scale, tuple(json.loads(rules.categories)), score, category, note)
         self._finish(lease, "label", score, category, note)
+
+    def label_turn(
+        self,
+        lease: Lease,
+        turn: int,
+        *,
+        score: float | None = None,
+        category: str | None = None,
+        note: str = "",
+    ) -> None:
+        """Store the reviewer's label of one turn of the leased item's conversation; the lease stays held.
+
+        ``turn`` is the turn's ``index`` in ``meta["turns"]``. One label per (item, turn) per reviewer
+        (:class:`DuplicateLabel` on a second); the item is finished by :meth:`submit` (a label of the whole
+        conversation) or :meth:`finish_turns` (turn labels only). The label is written with its audit row
+        in one transaction, and only while the lease is current (:class:`LeaseLost` otherwise).
+        """
+        with self.engine.connect() as conn:
+            rules = conn.execute(TURN_RULES, {"b_item": lease.item_id}).first()
+        if rules is None:
+            raise NoSuchItem(f"no review item with id {lease.item_id}")
+        known = turn_indices(json.loads(rules.meta))
+        if not known:
+            raise InvalidLabel(f"item {lease.item_id} holds no conversation turns; label the whole item instead")
+        if isinstance(turn, bool) or not isinstance(turn, int) or turn not in known:
+            raise InvalidLabel(f"item {lease.item_id} has no turn {turn!r}; its turns are {known}")
+        scale = None if rules.scale_min is None else (rules.scale_min, rules.scale_max)
+        _validate_label(lease.item_id, scale, tuple(json.loads(rules.categories)), score, category, note)
+        now = self._clock()
+        label = {
+            "item_id": lease.item_id,
+            "slot_id": lease.slot_id,
+            "reviewer": lease.reviewer,
+            "kind": "label",
+            "score": score,
+            "category": category,
+            "note": note,
+            "lease_version": lease.version,
+            "created": now,
+            "turn": turn,
+        }
+        detail = {"turn": turn, "score": score, "category": category, "version": lease.version}
+        try:
+            with self._tx() as conn:
+                # still this reviewer's claim (and the claim is extended: they are reading)
+                res = conn.execute(HEARTBEAT, {**lease_params(lease), "b_expires": now + self.lease_seconds})
+                if res.rowcount != 1:
+                    raise LeaseLost(_lost_message(lease))
+                conn.execute(LABEL, label)
+                _audit(conn, now, lease.reviewer, "label_turn", lease.item_id, lease.slot_id, detail)
+        except IntegrityError as exc:
+            raise DuplicateLabel(
+                f"reviewer {lease.reviewer!r} already labelled turn {turn} of item {lease.item_id}; labels are "
+                "unique per (item, turn, reviewer)"
+            ) from exc
+
+    def finish_turns(self, lease: Lease) -> None:
+        """Finish the leased item with the turn labels already given and no label of the whole conversation."""
+        now = self._clock()
+        with self._tx() as conn:
+            given = conn.execute(TURN_LABELS, {"b_item": lease.item_id, "b_reviewer": lease.reviewer}).scalar_one()
+            if not given:
+                raise InvalidLabel(
+                    f"item {lease.item_id}: label at least one turn, or label the whole conversation"
+                )
+            res = conn.execute(DONE, lease_params(lease))
+            if res.rowcount != 1:
+                raise LeaseLost(_lost_message(lease))
+            _audit(conn, now, lease.reviewer, "done_turns", lease.item_id, lease.slot_id, {"turn_labels": given})
 
     def flag(self, lease: Lease, note: str) -> None:
         """Flag the leased item as unreviewable or problematic (the flag counts as this reviewer's answer)."""
@@ -330,8 +403,15 @@ class ReviewStore:
             ).all()
         return [Holder(r[0], r[1], r[2], r[3], r[4], r[4] < now) for r in rows]
 
-    def labels(self, *, criterion: str | None = None, queue: str | None = None) -> list[LabelRecord]:
-        """Stored labels (and flags) joined with their items, in label order."""
+    def labels(
+        self,
+        *,
+        criterion: str | None = None,
+        queue: str | None = None,
+        item_id: int | None = None,
+        reviewer: str | None = None,
+    ) -> list[LabelRecord]:
+        """Stored labels (and flags) joined with their items, in label order; ``turn`` set on a turn's label."""
         q = (
             select(
                 labels.c.item_id,
@@ -356,6 +436,7 @@ class ReviewStore:
                 items.c.scale_max,
                 items.c.categories,
                 items.c.meta,
+                labels.c.turn,
             )
             .join(items, items.c.id == labels.c.item_id)
             .order_by(labels.c.id)
@@ -364,6 +445,10 @@ class ReviewStore:
             q = q.where(items.c.criterion == criterion)
         if queue is not None:
             q = q.where(items.c.queue == queue)
+        if item_id is not None:
+            q = q.where(labels.c.item_id == item_id)
+        if reviewer is not None:
+            q = q.where(labels.c.reviewer == reviewer)
         with self.engine.connect() as conn:
             return [label_from_row(r) for r in conn.execute(q).all()]
 

@@ -9,9 +9,11 @@ import time
 import streamlit as st
 
 from dashboard import _ui
-from dashboard.errors import InvalidLabel, LeaseLost
+from dashboard._transcript_view import show_payload
+from dashboard.errors import DuplicateLabel, InvalidLabel, LeaseLost
 from dashboard.fill import PAIRWISE_SCORES
 from dashboard.models import QUEUES, Item, Lease
+from dashboard.transcript import TranscriptError, conversation, turn_indices
 
 user = _ui.require_user()
 store = _ui.store()
@@ -77,8 +79,8 @@ with left:
     if item.expected:
         with st.expander("Expected", expanded=False):
             st.text(item.expected)
-    st.markdown("**Output**")
-    st.text(item.output)
+    # a conversation turn by turn with its per-turn scores, an agent's steps; else the output as text
+    show_payload(item.meta, item.output, criterion=item.criterion)
 with right:
     st.markdown("**Judges**")
     if not item.judges:
@@ -103,22 +105,28 @@ if item.scale is not None:
     if float(lo).is_integer() and float(hi).is_integer() and 0 < hi - lo <= 10:
         levels = list(range(int(lo), int(hi) + 1))
 
+turn_ids = turn_indices(item.meta)  # a conversation: its turns can be labelled one by one too
+
+
+def _score_input(wkey: str) -> float | None:
+    if levels:
+        return st.radio("Score", levels, index=None, horizontal=True, key=wkey)
+    if item.scale is not None:
+        return st.number_input("Score", min_value=item.scale[0], max_value=item.scale[1], value=None, key=wkey)
+    return None
+
+
+def _category_input(wkey: str) -> str | None:
+    if not item.categories:
+        return None
+    return st.radio("Category", list(item.categories), index=None, horizontal=True, format_func=_ui.md, key=wkey)
+
+
 st.divider()
-st.markdown(f"**Your answer: {_ui.md(item.criterion)}**")
-score_value: float | None
-if levels:
-    score_value = st.radio("Score", levels, index=None, horizontal=True, key=f"score_{key}")
-elif item.scale is not None:
-    score_value = st.number_input(
-        "Score", min_value=item.scale[0], max_value=item.scale[1], value=None, key=f"score_{key}"
-    )
-else:
-    score_value = None
-category = None
-if item.categories:
-    category = st.radio(
-        "Category", list(item.categories), index=None, horizontal=True, format_func=_ui.md, key=f"cat_{key}"
-    )
+whole = " (the whole conversation)" if turn_ids else ""
+st.markdown(f"**Your answer: {_ui.md(item.criterion)}{whole}**")
+score_value = _score_input(f"score_{key}")
+category = _category_input(f"cat_{key}")
 note = st.text_area("Note (your reasoning; it becomes the few-shot explanation)", key=f"note_{key}")
 
 
@@ -178,6 +186,56 @@ if quick_cats:
         if col.button(_ui.md(cat), key=f"quickcat_{cat}", shortcut=letter):
             _act("submit", None, cat)
             st.rerun()
+
+
+if turn_ids:
+    st.divider()
+    st.markdown(f"**Label one turn: {_ui.md(item.criterion)}**")
+    st.caption("A label of one turn is stored with the turn's index, one per turn and reviewer. Finish the item "
+               "with Submit (a label of the whole conversation) or, with turn labels only, with Done.")
+    try:
+        roles = {t.index: t.role for t in conversation(item.meta) or ()}
+    except TranscriptError:
+        roles = {}
+    mine = {r.turn: r for r in store.labels(item_id=item.id, reviewer=user.name) if r.turn is not None}
+    if mine:
+        st.caption("Your turn labels: " + "; ".join(
+            _ui.md(f"turn {t}: " + ", ".join([f"{r.score:g}"] * (r.score is not None) + [r.category or ""] * bool(r.category))
+                   + (f" ({r.note})" if r.note else ""))
+            for t, r in sorted(mine.items())))
+    open_turns = [t for t in turn_ids if t not in mine]
+    tkey = f"{key}_{len(mine)}"  # fresh widgets after each saved turn label
+    if open_turns:
+        pick = st.radio("Turn", open_turns, index=None, horizontal=True, key=f"turn_pick_{tkey}",
+                        format_func=lambda i: f"Turn {i} · {roles.get(i, '?')}")
+        turn_score = _score_input(f"turn_score_{tkey}")
+        turn_category = _category_input(f"turn_cat_{tkey}")
+        turn_note = st.text_area("Note on this turn", key=f"turn_note_{tkey}")
+        if st.button("Save turn label", key="turn_submit"):
+            if pick is None:
+                _say("error", "Pick the turn you are labelling.")
+            else:
+                try:
+                    store.label_turn(held, pick, score=turn_score, category=turn_category, note=turn_note)
+                except (InvalidLabel, DuplicateLabel) as exc:
+                    _say("error", str(exc))
+                except LeaseLost as exc:
+                    _drop_lease(str(exc))
+                else:
+                    _say("success", f"Saved your label of turn {pick} of item {item.id}.")
+            st.rerun()
+    if mine and st.button("Done: finish with my turn labels", key="turn_done",
+                          help="Finish this item without a label of the whole conversation"):
+        try:
+            store.finish_turns(held)
+        except InvalidLabel as exc:
+            _say("error", str(exc))
+        except LeaseLost as exc:
+            _drop_lease(str(exc))
+        else:
+            _say("success", f"Finished item {item.id} with {len(mine)} turn label(s).")
+            _claim()
+        st.rerun()
 
 
 @st.fragment(run_every=max(5.0, store.lease_seconds / 3))

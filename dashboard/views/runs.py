@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import _ui
+from dashboard._transcript_view import show_payload
 from dashboard.run_diff import (
     TRACE_ID,
     CaseDiff,
@@ -22,7 +23,8 @@ from dashboard.run_diff import (
     list_runs,
     regression_item,
 )
-from experiments.record import RunRecord, Score, load_run
+from dashboard.transcript import case_payload
+from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord, load_run
 
 MAX_CASES = 100
 STATUSES = ["all", "regressed", "improved", "unchanged", "not scored"]
@@ -196,6 +198,18 @@ def _trace(trace_id: str | None, key: str) -> None:
         st.link_button("Open trace in Phoenix", f"{phoenix}/redirects/traces/{trace_id}", key=key)
 
 
+def _steps(case: CaseRecord, score: Score | None, record: SuiteRecord) -> None:
+    # A conversation turn by turn (per-turn scores, the scorer's failing turns highlighted), an agent's steps.
+    payload = case_payload(case, score, kind=record.kind)
+    if not payload:
+        return
+    conv = "turns" in payload
+    steps = "trajectory" in payload or "trajectory_error" in payload
+    title = "Conversation and trajectory" if conv and steps else "Conversation, turn by turn" if conv else "Trajectory"
+    with st.expander(title):
+        show_payload(payload, None, criterion=score.criterion if score is not None else None)
+
+
 def _send(d: CaseDiff) -> None:
     item = regression_item(suite, d, scorer, base_run_id=base.run.run_id, new_run_id=new.run.run_id)
     added, _ = _ui.store().add_items([item])
@@ -212,14 +226,15 @@ for d in rows[:MAX_CASES]:
         st.markdown("**Input**")
         st.text(d.new.input)
         old_col, new_col = st.columns(2)
-        for col, side, case, score in (
-            (old_col, "Baseline", d.base, d.base_score),
-            (new_col, "New", d.new, d.new_score),
+        for col, side, case, score, record in (
+            (old_col, "Baseline", d.base, d.base_score, suite.base),
+            (new_col, "New", d.new, d.new_score, suite.new),
         ):
             with col:
                 st.markdown(f"**{side} output**")
                 st.text(case.shown_output)
                 st.text(_verdict(score))
+                _steps(case, score, record)
                 _trace(case.trace_id, key=f"runs_trace:{side}:{suite.suite}:{d.case_id}")
         if d.status == "regressed":
             key = f"runs_send:{suite.suite}:{scorer}:{d.case_id}"

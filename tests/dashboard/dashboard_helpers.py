@@ -143,3 +143,96 @@ def run_pair() -> tuple[RunRecord, RunRecord]:
         ],
     )
     return base, new
+
+
+def _span(name: str, kind: str, span_id: str, parent: str | None, second: int, **attrs: object) -> dict:
+    """One span as the agent suite stores it in ``TaskRun.spans`` (Phoenix's dict shape)."""
+    return {
+        "name": name,
+        "context": {"trace_id": "c" * 32, "span_id": span_id},
+        "parent_id": parent,
+        "span_kind": kind,
+        "start_time": f"2026-01-01T00:00:{second:02d}+00:00",
+        "end_time": f"2026-01-01T00:00:{second:02d}.500000+00:00",
+        "status_code": attrs.pop("status_code", "OK"),
+        "status_message": attrs.pop("status_message", ""),
+        "attributes": {"openinference.span.kind": kind, **attrs},
+    }
+
+
+def conversation_run() -> RunRecord:
+    """A run with a ``chat`` conversation suite and a ``tools`` agent suite, shaped as the real suites write them.
+
+    ``chat`` case ``conv-renew``: four turns (user, assistant, user, assistant); the ``turn relevancy``
+    judge (1..5) scored assistant turns 1 and 3 at 4.2 and 1.6 (turn 3 fails), ``knowledge retention``
+    scored them 4.0 and 3.5. ``tools`` case ``agent-height``: the agent called ``lookup`` (ok: "8849 m"),
+    then ``convert`` which failed ("unknown unit 'parsecs'"), then ``convert`` again (ok: "29032 ft").
+    """
+    turns = [
+        {"index": 0, "role": "user", "content": "I need to renew 'The Leopard', card 4471.", "simulated": True},
+        {"index": 1, "role": "assistant", "content": "Sure, I renewed it for two weeks.", "simulated": False},
+        {"index": 2, "role": "user", "content": "Until when exactly?", "simulated": True},
+        {"index": 3, "role": "assistant", "content": "Our opening hours are 9 to 5.", "simulated": False,
+         "stop_reason": "turn_limit"},
+    ]
+    flat = "\n".join(f"{t['role'].capitalize()}: {t['content']}" for t in turns)
+
+    def per_turn(criterion: str, scorer: str, values: dict[int, float]) -> Score:
+        failing = [t for t, v in values.items() if v < 3.0]
+        return Score(
+            scorer=scorer, criterion=criterion, kind="judge", scale=(1, 5),
+            score=sum(values.values()) / len(values), label="2", judge_model="judge-m",
+            label_probs={"1": 0.3, "2": 0.3, "3": 0.2, "4": 0.1, "5": 0.1}, entropy=2.1, flags=["low_confidence"],
+            details={"per_turn": [{"turn": t, "score": v, "label": str(round(v))} for t, v in values.items()],
+                     "worst_turn": min(values, key=values.get), "failing_turns": failing, "turn_threshold": 3.0},
+        )
+
+    conv_case = CaseRecord(
+        case_id="conv-renew",
+        input="A library member wants to renew a book.",
+        expected="The book is renewed until a stated date.",
+        output=flat,
+        metadata={"goal": "renew the book", "max_turns": 2},
+        task=TaskRun(output=flat, turns=turns, span_id="1" * 16, trace_id="d" * 32),
+        scores=[
+            per_turn("turn relevancy", "turn_relevancy", {1: 4.2, 3: 1.6}),
+            per_turn("knowledge retention", "knowledge_retention", {1: 4.0, 3: 3.5}),
+        ],
+    )
+    spans = [
+        _span("agent", "AGENT", "a" * 16, None, 0, **{"output.value": "29032 ft"}),
+        _span("decide 1", "LLM", "b" * 16, "a" * 16, 1),
+        _span("lookup", "TOOL", "c" * 16, "a" * 16, 2, **{"tool.name": "lookup",
+              "input.value": '{"thing": "mount everest"}', "output.value": "8849 m"}),
+        _span("convert", "TOOL", "d" * 16, "a" * 16, 3, status_code="ERROR",
+              status_message="unknown unit 'parsecs'", **{"tool.name": "convert",
+              "input.value": '{"value": 8849, "unit": "parsecs"}'}),
+        _span("convert", "TOOL", "e" * 16, "a" * 16, 4, **{"tool.name": "convert",
+              "input.value": '{"value": 8849, "from": "m", "to": "ft"}', "output.value": "29032 ft"}),
+    ]
+    agent_case = CaseRecord(
+        case_id="agent-height",
+        input="How tall is Mount Everest in feet?",
+        expected="29032",
+        output="29032 ft",
+        task=TaskRun(output="29032 ft", spans=spans, span_id="2" * 16, trace_id="e" * 32),
+        scores=[Score(scorer="trajectory_judge", criterion="trajectory quality", kind="judge", scale=(1, 5),
+                      score=2.5, judge_model="judge-m", label_probs={"2": 0.5, "3": 0.5}, entropy=1.0,
+                      flags=["low_confidence"])],
+    )
+
+    def suite(name: str, kind: str, case: CaseRecord) -> SuiteRecord:
+        return SuiteRecord(
+            suite=name, kind=kind, dataset=f"{name}.jsonl", dataset_hash="h1",
+            scorers=[ScorerInfo(scorer=s.scorer, criterion=s.criterion, kind="judge", scale=(1, 5))
+                     for s in case.scores],
+            summary=SuiteSummary(n=1), cases=[case],
+        )
+
+    return RunRecord(
+        run_id="run-conv",
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T00:01:00+00:00",
+        judge_model="judge-m",
+        suites=[suite("chat", "conversation", conv_case), suite("tools", "agent", agent_case)],
+    )

@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import PASSWORDS, run_pair, sample_items
+from dashboard_helpers import PASSWORDS, conversation_run, run_pair, sample_items
 
 from dashboard import ReviewStore
+from dashboard.fill import escalation_items
 from experiments.baseline import compare
 from experiments.record import write_run
 
@@ -245,6 +246,35 @@ def test_runs_page_shows_the_regressed_case(server: dict, browser) -> None:
     assert first_row[headers.index("scorer")] == "geval:Correctness"
     assert float(first_row[headers.index("Δ")]) == pytest.approx(expected.mean_diff)
     assert expected.mean_diff == pytest.approx(-1 / 3)
+
+
+def test_reviewer_labels_one_turn_of_a_conversation(server: dict, browser) -> None:
+    store = ReviewStore(server["db"])
+    [conv] = [it for it in escalation_items(conversation_run()) if it.criterion == "turn relevancy"]
+    store.add_items([conv])  # item 7, claimed first (priority 3 over the sample items' 0)
+    store.close()
+    page = browser.new_context().new_page()
+    _login(page, server["url"], "bob")
+    page.get_by_role("button", name=re.compile("Claim next item")).click()
+    assert _current_item(page) == 7
+    page.get_by_text("Turn 3 · assistant · failing turn").wait_for(timeout=30_000)
+    _settle(page)
+    assert page.get_by_test_id("stChatMessage").count() == 4
+    assert page.get_by_text("Our opening hours are 9 to 5.").count() == 1
+    page.get_by_role("radiogroup", name="Turn").get_by_text("Turn 3 · assistant", exact=True).click()
+    _settle(page)
+    page.get_by_role("radiogroup", name="Score").nth(1).get_by_text("1", exact=True).click()
+    _settle(page)
+    page.get_by_role("textbox", name="Note on this turn").fill("answers about opening hours")
+    page.get_by_role("button", name="Save turn label").click()
+    page.get_by_text("Saved your label of turn 3 of item 7.").wait_for(timeout=30_000)
+    _settle(page)
+    assert _current_item(page) == 7  # still held: the whole conversation is still to label, or Done
+
+    store = ReviewStore(server["db"])
+    got = [(r.item_id, r.reviewer, r.turn, r.score, r.note) for r in store.labels()]
+    store.close()
+    assert got == [(7, "bob", 3, 1.0, "answers about opening hours")]
 
 
 def _no_page_not_found(page) -> None:
