@@ -18,6 +18,7 @@ from experiments.record import CaseRecord, Comparison, RunRecord, Score, ScorerI
 
 from .fill import PAIRWISE_CHOICES
 from .models import JudgeView, NewItem
+from .transcript import case_payload
 
 __all__ = ["CaseDiff", "RunFile", "SuiteDiff", "case_diffs", "diff_runs", "list_runs", "regression_item"]
 
@@ -211,5 +212,7 @@ def regression_item(
             "diff": case.diff,
             "baseline_output": case.base.shown_output,
             "baseline_trace_id": case.base.trace_id,
+            # a regressed conversation or agent case shows its transcript or trajectory, as filled items do
+            **case_payload(case.new, case.new_score, kind=suite.new.kind),
         },
     )

@@ -452,3 +452,22 @@ def test_turn_rows_skip_notes_only_turns() -> None:
     )
     assert turn_rows([rec]) == []
     assert [g.row["turn"] for g in turn_rows([LabelRecord(**{**rec.__dict__, "score": 5.0})])] == [1]
+
+
+def test_a_regressed_conversation_sent_from_the_runs_page_carries_its_transcript() -> None:
+    from dashboard.run_diff import case_diffs, diff_runs, regression_item
+    from dashboard.transcript import conversation
+
+    new = conversation_run()
+    chat_suite = new.suites[0]
+    case = chat_suite.cases[0]
+    better = case.model_copy(update={"scores": [s.model_copy(update={"score": 4.5}) for s in case.scores]})
+    # the baseline scored the conversation higher: the new run regressed
+    base = new.model_copy(update={"run_id": "run-base",
+                                  "suites": [chat_suite.model_copy(update={"cases": [better]}), *new.suites[1:]]})
+    chat = next(d for d in diff_runs(base, new) if d.suite == "chat")
+    regressed = next(c for c in case_diffs(chat, "turn_relevancy") if c.case_id == "conv-renew")
+    item = regression_item(chat, regressed, "turn_relevancy", base_run_id="run-base", new_run_id=new.run_id)
+    turns = conversation(item.meta)
+    assert turns is not None and [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
+    assert item.meta["failing_turns"] == [3] and item.meta["diff"] < 0
