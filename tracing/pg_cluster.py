@@ -28,7 +28,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from types import TracebackType
 from typing import Self
 
 from tracing.errors import TracingError
+from tracing.phoenix_server import _pid_alive, free_port
 
 PG_BIN_ENV = "EVALHARNESS_PG_BIN"
 STATE_FILE = "cluster.json"
@@ -81,13 +81,6 @@ def find_pg_bin(bin_dir: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _as_server_user() -> list[str]:
     """The command prefix that runs a program as the server user: empty unless we are root."""
     if os.geteuid() != 0:
@@ -105,19 +98,6 @@ def _as_server_user() -> list[str]:
             "install util-linux or run as an unprivileged user"
         )
     return ["runuser", "-u", SERVER_USER, "--"]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie still answers kill(0)
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class PostgresCluster:

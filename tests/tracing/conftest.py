@@ -43,6 +43,18 @@ def project() -> str:
 
 
 @pytest.fixture
+def handle(phoenix: PhoenixProcess, project: str) -> Iterator[Any]:
+    """The harness's tracing set up against the session's Phoenix for this test's project (shut down after)."""
+    import tracing
+
+    provider = TracerProvider()
+    h = tracing.setup(phoenix.url, project, tracer_provider=provider, schedule_delay_s=0.05)
+    yield h
+    h.shutdown()
+    provider.shutdown()
+
+
+@pytest.fixture
 def memory_provider() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     """A non-global SDK provider that keeps finished spans in memory (unit tests of attributes)."""
     exporter = InMemorySpanExporter()

@@ -7,12 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 from tracing_test_helpers import wait_for_spans
 
 import tracing
@@ -20,15 +18,6 @@ from tracing.phoenix_server import PhoenixProcess
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def handle(phoenix: PhoenixProcess, project: str) -> Iterator[tracing.TracingHandle]:
-    provider = TracerProvider()
-    h = tracing.setup(phoenix.url, project, tracer_provider=provider, schedule_delay_s=0.05)
-    yield h
-    h.shutdown()
-    provider.shutdown()
 
 
 def by_name(spans: list[Any]) -> dict[str, Any]:

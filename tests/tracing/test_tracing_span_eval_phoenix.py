@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 from tracing_test_helpers import wait_for_spans
 
 import tracing
@@ -23,15 +21,6 @@ from tracing.phoenix_server import PhoenixProcess
 pytestmark = pytest.mark.slow
 
 MISSING_PARENT = "cd" * 8
-
-
-@pytest.fixture
-def handle(phoenix: PhoenixProcess, project: str) -> Iterator[tracing.TracingHandle]:
-    provider = TracerProvider()
-    h = tracing.setup(phoenix.url, project, tracer_provider=provider, schedule_delay_s=0.05)
-    yield h
-    h.shutdown()
-    provider.shutdown()
 
 
 def fake_judge() -> ModelClient:
