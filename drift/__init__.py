@@ -28,6 +28,7 @@ from .errors import (
 from .features import llm_features
 from .io import load_frame, prepare
 from .numeric import js, js_from_counts, ks, ks_from_counts, psi, psi_from_counts
+from .profile import FeatureProfile, KSReference, Profile, ks_from_value_counts
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
 from .text_embedder import TextEmbedder
@@ -47,12 +48,15 @@ __all__ = [
     "EmptyDataError",
     "ExtraFailedError",
     "FeatureDrift",
+    "FeatureProfile",
     "InputFormatError",
+    "KSReference",
     "LowPowerWarning",
     "MinEffect",
     "MissingDependencyError",
     "NumericDriftDetector",
     "NumericSummary",
+    "Profile",
     "Schema",
     "SchemaError",
     "TextEmbedder",
@@ -67,6 +71,7 @@ __all__ = [
     "js_from_counts",
     "ks",
     "ks_from_counts",
+    "ks_from_value_counts",
     "llm_features",
     "load_frame",
     "mean_embedding_distance",

@@ -32,8 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("report", help="compare current with reference; write report.html and summary.json",
                        epilog=EPILOG)
-    r.add_argument("--reference", required=True, help="Parquet/JSONL/CSV file, or phoenix://HOST:PORT/PROJECT")
-    r.add_argument("--current", required=True, help="Parquet/JSONL/CSV file, or phoenix://HOST:PORT/PROJECT")
+    r.add_argument("--reference", help="Parquet/JSONL/CSV file, or phoenix://HOST:PORT/PROJECT (or give --profile)")
+    r.add_argument("--current", required=True, help="Parquet/JSONL/CSV file, or phoenix://HOST:PORT/PROJECT; with "
+                   "--engine spark also a Spark table name or a Parquet/Delta path Spark can read (s3://, dbfs:/)")
+    r.add_argument("--profile", help="a stored reference profile (python -m drift profile) instead of --reference")
+    r.add_argument("--save-profile", metavar="PATH", help="also save the reference profile fitted from --reference")
+    r.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="where the current window is counted: local (pandas, default) or spark (same numbers)")
+    r.add_argument("--master", help="Spark master for --engine spark (local[*], spark://HOST:7077, yarn); default: "
+                   "the active session under spark-submit or Databricks, else local[*]")
+    r.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark setting (repeatable)")
     r.add_argument("--out", required=True, help="output folder (created)")
     r.add_argument("--window", help="per-window drift: 1d, 1h, 15min, or a row count such as 5000")
     r.add_argument("--config", help="JSON or TOML config (columns, bins, decision rule); see docs/drift.md")
@@ -41,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--chunked", action="store_true",
                    help="Parquet inputs larger than memory: stream them in batches (no --window panels)")
     r.add_argument("--quiet", action="store_true", help="print nothing but errors; the exit code says it all")
+    pr = sub.add_parser("profile", help="fit the reference profile (edges, counts, KS reference) and save it as JSON",
+                        epilog="exit codes: 0 written, 2 error")
+    pr.add_argument("--reference", required=True, help="Parquet/JSONL/CSV file, or phoenix://HOST:PORT/PROJECT")
+    pr.add_argument("--out", required=True, help="profile file to write (JSON)")
+    pr.add_argument("--config", help="JSON or TOML config (columns, bins, ks_max_distinct); see docs/drift.md")
+    pr.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return p
 
 
@@ -67,16 +81,48 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .errors import ConfigError, ExtraFailedError
-    from .report import headline, run_report, run_report_parquet, write_report
+    from .report import fit_profile, headline, run_report, run_report_parquet, write_report
 
     config = load_config(args.config)
+    if args.command == "profile":
+        saved = fit_profile(args.reference, config).save(args.out)
+        if not args.quiet:
+            print(f"profile: {saved}")
+        return 0
+    if (args.reference is None) == (args.profile is None):
+        raise ConfigError("give exactly one of --reference (data) and --profile (a stored profile)")
+    if args.save_profile and args.reference is None:
+        raise ConfigError("--save-profile needs --reference (the profile is fitted from it)")
+    if args.engine != "spark" and (args.master or args.spark_conf):
+        raise ConfigError("--master and --spark-conf apply to --engine spark only")
+    if args.evidently and args.reference is None:
+        raise ConfigError("--evidently needs --reference (Evidently reads the reference rows); drop --profile")
+    profile = args.profile
+    if args.save_profile:
+        profile = fit_profile(args.reference, config)
+        profile.save(args.save_profile)
     if args.chunked:
-        if args.window or args.evidently:
-            raise ConfigError("--chunked does not support --window or --evidently (both need the rows in "
-                              "memory); drop them or drop --chunked")
+        if args.window or args.evidently or args.profile or args.engine != "local":
+            raise ConfigError("--chunked does not support --window, --evidently, --profile or --engine spark (it "
+                              "streams two Parquet files on one machine); drop them or drop --chunked")
         report = run_report_parquet(args.reference, args.current, config)
+    elif args.engine == "spark":
+        if args.evidently:
+            raise ConfigError("--evidently needs the rows in memory; drop it with --engine spark")
+        from .spark_backend import run_report_spark, spark_session
+
+        conf = {}
+        for item in args.spark_conf:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"--spark-conf {item!r} must be KEY=VALUE, e.g. spark.executor.memory=8g")
+            conf[key] = value
+        spark = spark_session(args.master, conf=conf) if (args.master or conf) else None
+        report = run_report_spark(args.current, config, profile=profile, reference=args.reference if profile is None
+                                  else None, window=args.window, spark=spark)
     else:
-        report = run_report(args.reference, args.current, config, window=args.window)
+        report = run_report(args.reference if profile is None else None, args.current, config, window=args.window,
+                            profile=profile)
     extra_error: ExtraFailedError | None = None
     evidently_path = None
     if args.evidently:

@@ -22,7 +22,15 @@ from .decision import (
 )
 from .embedding_drift import as_matrix, mmd
 from .errors import ConfigError, EmptyDataError, LowPowerWarning, SchemaError
-from .nulls import GivenPNull
+from .nulls import GivenPNull, KSNull
+from .profile import (
+    FeatureProfile,
+    KSReference,
+    Profile,
+    canonical_categories,
+    ks_result,
+    value_counts_sorted,
+)
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
 
@@ -69,12 +77,32 @@ class NumericDriftDetector:
         # The sorted sample is kept only for exact KS; binning alone needs no sort (quantiles partition).
         ref = np.sort(finite) if "ks" in self.methods else finite
         self.sorted_reference_ = ref if "ks" in self.methods else None
+        #: The KS reference of a detector built from a profile (value counts or a fine histogram).
+        self.ks_reference_: KSReference | None = None
         self.edges_ = quantile_edges(ref, self.bins, column=self.column)
         counts = histogram(ref, self.edges_, presorted=self.sorted_reference_ is not None)
         self.reference_summary_ = NumericSummary(tuple(self.edges_.tolist()), tuple(counts.tolist()),
                                                  n_nan, n_pos, n_neg)
         self.constant_ = bool(ref.min() == ref.max())
         return self
+
+    @classmethod
+    def from_profile(cls, feature: FeatureProfile, **kw: Any) -> NumericDriftDetector:
+        """A fitted detector from a stored :class:`drift.profile.FeatureProfile` (its edges, counts and KS
+        reference); ``kw`` as the constructor."""
+        if feature.numeric is None:
+            raise ConfigError(f"profile feature {feature.name!r} is not numeric ({feature.kind})")
+        methods = tuple(kw.pop("methods", NUMERIC_METHODS))
+        if feature.ks is None:
+            methods = tuple(m for m in methods if m != "ks")
+        det = cls(feature.name, methods=methods, **kw)
+        det.sorted_reference_ = None
+        det.ks_reference_ = feature.ks if "ks" in methods else None
+        det.edges_ = np.asarray(feature.numeric.edges, dtype=np.float64)
+        det.bins = len(det.edges_) - 1
+        det.reference_summary_ = feature.numeric
+        det.constant_ = feature.constant
+        return det
 
     def score(self, current: Any) -> FeatureDrift:
         """Compare ``current`` with the fitted reference; NaN/inf are dropped and counted."""
@@ -87,29 +115,56 @@ class NumericDriftDetector:
         arr = as_float_array(current, self.column)
         finite, n_nan, n_pos, n_neg = split_finite(arr)
         dropped = {"nan": n_nan, "posinf": n_pos, "neginf": n_neg}
-        ref_sum = self.reference_summary_
         if finite.size == 0:
+            return self.pending_from_counts(None, dropped, n_rows=arr.size)
+        exact_ks = self.sorted_reference_ is not None or self.ks_reference_ is not None
+        cur = np.sort(finite) if exact_ks else finite
+        cc = histogram(cur, self.edges_, presorted=exact_ks)
+        ks_res = None
+        if self.sorted_reference_ is not None:
+            d, p = num.ks_2samp_sorted(self.sorted_reference_, cur)
+            ks_res = DriftResult("ks", d, p, num.PVALUE_THRESHOLD, False,
+                                 {"method": "auto", "n_reference": int(self.reference_summary_.n),
+                                  "n_current": int(finite.size)})
+        elif self.ks_reference_ is not None:
+            ks = self.ks_reference_
+            if ks.kind == "values":
+                values, counts = value_counts_sorted(cur)
+                ks_res = ks_result(ks, finite.size, cur_values=values, cur_counts=counts)
+            else:
+                ks_res = ks_result(ks, finite.size, cur_counts=histogram(cur, ks.values, presorted=True))
+        return self.pending_from_counts(cc, dropped, ks=ks_res)
+
+    def pending_from_counts(self, counts: Any, dropped: dict[str, int], *, ks: DriftResult | None = None,
+                            n_rows: int = 0) -> PendingFeature:
+        """The tests from the current's counts on the fitted edges (``None``: no finite value), its dropped
+        NaN/inf counts and its undecided KS result: what any engine that can count computes."""
+        ref_sum = self.reference_summary_
+        if counts is None:
             return PendingFeature(FeatureDrift(
                 self.column, "numeric", "skipped", False, self.primary, (), ref_sum.n, 0, dropped,
-                reason=f"no finite current values ({arr.size} rows)", reference_summary=ref_sum))
+                reason=f"no finite current values ({n_rows} rows)", reference_summary=ref_sum))
+        cc = np.asarray(counts, dtype=np.int64)
+        n_cur = int(cc.sum())
         notes = []
         if self.constant_:
             notes.append(f"column {self.column!r} is constant in the reference; any change shows as drift")
-        msg = num.warn_low_power(ref_sum.n, finite.size, self.column, self.min_samples)
+        msg = num.warn_low_power(ref_sum.n, n_cur, self.column, self.min_samples)
         if msg:
             notes.append(msg)
-        cur = np.sort(finite) if self.sorted_reference_ is not None else finite
-        cc = histogram(cur, self.edges_, presorted=self.sorted_reference_ is not None)
         rc = np.asarray(ref_sum.counts)
         tests, _ = num.binned_pending(rc, cc, self.methods, binning="reference-quantiles", decision=self.decision,
                                    eps=self.eps, column=self.column, details={"edges": list(ref_sum.edges)})
-        if self.sorted_reference_ is not None:
-            d, p = num.ks_2samp_sorted(self.sorted_reference_, cur)
-            base = DriftResult("ks", d, p, num.PVALUE_THRESHOLD, False,
-                               {"method": "auto", "n_reference": int(ref_sum.n), "n_current": int(finite.size)})
-            tests["ks"] = PendingTest(base, d, num.ks_null((d, p), ref_sum.n, int(finite.size)))
-        cur_sum = NumericSummary(ref_sum.edges, tuple(cc.tolist()), n_nan, n_pos, n_neg)
-        feature = FeatureDrift(self.column, "numeric", "ok", False, self.primary, (), ref_sum.n, int(finite.size),
+        if "ks" in self.methods:
+            if ks is None:
+                raise ConfigError(f"column {self.column!r}: KS is in the methods but no KS result was given")
+            n1, n2 = int(ks.details["n_reference"]), int(ks.details["n_current"])
+            null = (num.ks_null((ks.statistic, float(ks.pvalue or 0.0)), n1, n2) if ks.details.get("method") == "auto"
+                    else KSNull(float(ks.pvalue or 0.0), n1 * n2 / (n1 + n2), exact=False))
+            tests["ks"] = PendingTest(ks, ks.statistic, null)
+        cur_sum = NumericSummary(ref_sum.edges, tuple(int(c) for c in cc), dropped["nan"], dropped["posinf"],
+                                 dropped["neginf"])
+        feature = FeatureDrift(self.column, "numeric", "ok", False, self.primary, (), ref_sum.n, n_cur,
                                dropped, tuple(notes), None, ref_sum, cur_sum)
         return PendingFeature(feature, tuple(tests[m] for m in self.methods), df=len(rc) - 1)
 
@@ -137,6 +192,13 @@ class CategoricalDriftDetector:
         self.vocabulary_ = tuple(s.counts)
         return self
 
+    @classmethod
+    def from_profile(cls, feature: FeatureProfile, **kw: Any) -> CategoricalDriftDetector:
+        """A fitted detector from a stored :class:`drift.profile.FeatureProfile`."""
+        if feature.categorical is None:
+            raise ConfigError(f"profile feature {feature.name!r} is not categorical ({feature.kind})")
+        return cls(feature.name, **kw).fit(feature.categorical)
+
     def score(self, current: Any) -> FeatureDrift:
         """Compare ``current`` with the fitted reference; unseen categories are reported."""
         return decide([[self.pending(current)]], self.decision)[0][0]
@@ -147,6 +209,8 @@ class CategoricalDriftDetector:
             raise ConfigError(f"detector for {self.column!r} is not fitted; call fit(reference) first")
         cur = current if isinstance(current, CategoricalSummary) else category_counts(current, column=self.column)
         ref = self.reference_summary_
+        # Reference categories first, then unseen ones sorted: the same order whatever engine counted them.
+        cur = canonical_categories(ref, cur.counts, cur.n_missing)
         dropped = {"missing": cur.n_missing}
         if cur.n == 0:
             return PendingFeature(FeatureDrift(
@@ -188,6 +252,16 @@ class EmbeddingDriftDetector:
         self.n_reference_ = int(x.shape[0])
         self.reference_ = x[rng.choice(x.shape[0], self.max_samples, replace=False)] if x.shape[0] > self.max_samples else x
         return self
+
+    @classmethod
+    def from_profile(cls, feature: FeatureProfile, **kw: Any) -> EmbeddingDriftDetector:
+        """A fitted detector from the reference vectors stored in a profile."""
+        if feature.embedding is None:
+            raise ConfigError(f"profile feature {feature.name!r} holds no embedding vectors ({feature.kind})")
+        det = cls(feature.name, **kw)
+        det.n_reference_ = feature.n_reference
+        det.reference_ = np.asarray(feature.embedding, dtype=np.float64)
+        return det
 
     def score(self, current: Any) -> FeatureDrift:
         """MMD permutation test of ``current`` against the stored reference vectors."""
@@ -257,6 +331,36 @@ class DatasetDriftDetector:
                 self.skipped_[col] = str(exc)
         self.n_reference_rows_ = len(reference)
         return self
+
+    @classmethod
+    def from_profile(cls, profile: Profile, **kw: Any) -> DatasetDriftDetector:
+        """A fitted detector from a :class:`drift.Profile`: every later score reuses the stored edges, counts
+        and KS reference (``kw`` as the constructor; ``bins`` comes from the profile)."""
+        kw.pop("bins", None)
+        det = cls(profile.schema, bins=profile.bins, **kw)
+        det.detectors_ = {}
+        det.skipped_ = {}
+        for f in profile.features:
+            if f.text_column is not None:
+                continue
+            if f.skipped:
+                det.skipped_[f.name] = f.skipped
+            elif f.kind == "numeric":
+                det.detectors_[f.name] = NumericDriftDetector.from_profile(
+                    f, methods=det.numeric_methods, primary=det.primary, decision=det.decision,
+                    min_samples=det.min_samples)
+            elif f.kind == "categorical":
+                det.detectors_[f.name] = CategoricalDriftDetector.from_profile(
+                    f, methods=det.categorical_methods, primary=det.primary, decision=det.decision,
+                    min_samples=det.min_samples)
+            else:
+                det.detectors_[f.name] = EmbeddingDriftDetector.from_profile(f, decision=det.decision)
+        det.n_reference_rows_ = profile.n_rows
+        return det
+
+    def to_profile(self, **kw: Any) -> Profile:
+        """This fitted detector's :class:`drift.Profile` (``kw`` as :meth:`drift.Profile.from_detector`)."""
+        return Profile.from_detector(self, **kw)
 
     def score(self, current: Any) -> DatasetDrift:
         """Score every column of ``current`` and return the dataset-level verdict."""

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from . import svg
-from .concept import ConceptWindow, concept_drift
+from .concept import ConceptWindow
 from .config import DriftConfig
 from .decision import Decision, PendingFeature, decide, verdict
 from .detectors import DatasetDriftDetector, EmbeddingDriftDetector
-from .errors import LowPowerWarning, SchemaError
+from .errors import ConfigError, EmptyDataError, LowPowerWarning, SchemaError
 from .features import feature_schema
 from .io import load_frame, prepare
+from .profile import FeatureProfile, Profile, concept_metrics, concept_windows
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary, _jsonable
 from .schema import Schema
 from .windows import OpsWindow, Window, WindowDrift, drift_over_time, ops_panel, split_windows
@@ -83,52 +85,143 @@ def _schema(config: DriftConfig, ref: Any, cur: Any) -> Schema:
     return inferred
 
 
-def _embedding_pending(config: DriftConfig, ref: Any, cur: Any, n_features: int,
-                       decision: Decision) -> list[PendingFeature]:
-    if not config.embed_text:
-        return []
-    from .text_embedder import TextEmbedder
+def frame_kinds(frame: Any, max_categories: int = 1000) -> dict[str, str]:
+    """Column name to ``"numeric"``, ``"categorical"``, ``"text"`` (strings with more than ``max_categories``
+    distinct values, which :meth:`drift.Schema.infer` leaves out) or ``"other"`` (timestamps, vectors) of a pandas
+    frame (for :meth:`drift.Profile.check_schema`)."""
+    import pandas as pd
 
-    embedder = TextEmbedder()
-    # Enough permutations that the MMD p-value can reach Holm's smallest level, alpha / (number of features).
-    k = n_features + len(config.embed_text)
-    n_perm = max(200, math.ceil(2 * k / decision.alpha))
-    out = []
-    for col in config.embed_text:
-        for which, frame in (("reference", ref), ("current", cur)):
-            if col not in frame.columns:
-                raise SchemaError(f"embed_text column {col!r} is missing from the {which} data; "
-                                  f"remove it from the config or log it")
-        r = ref[col].dropna().sample(min(config.max_embed_rows, ref[col].notna().sum()), random_state=0)
-        c = cur[col].dropna().sample(min(config.max_embed_rows, cur[col].notna().sum()), random_state=0)
-        det = EmbeddingDriftDetector(f"{col}_embedding", n_permutations=n_perm, decision=decision)
-        out.append(det.fit(embedder.embed(r.tolist())).pending(embedder.embed(c.tolist())))
+    out: dict[str, str] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_bool_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
+            out[col] = "categorical"
+        elif pd.api.types.is_numeric_dtype(s):
+            out[col] = "numeric"
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            out[col] = "other"
+        else:
+            first = s.dropna().head(1)
+            if len(first) and isinstance(first.iloc[0], (list, tuple, np.ndarray)):
+                out[col] = "other"
+            else:
+                out[col] = "categorical" if s.nunique(dropna=True) <= max_categories else "text"
     return out
 
 
+def feature_kinds(kinds: dict[str, str], config: DriftConfig) -> dict[str, str]:
+    """``kinds`` without the columns that are never features (ids, text, time, label)."""
+    skip = _NOT_FEATURES | {config.time_column, config.label_column}
+    return {c: k for c, k in kinds.items() if c not in skip}
+
+
+def _embed_sample(frame: Any, col: str, n: int, which: str) -> list[str]:
+    if col not in frame.columns:
+        raise SchemaError(f"embed_text column {col!r} is missing from the {which} data; remove it from the config or log it")
+    s = frame[col].dropna()
+    return s.sample(min(n, int(s.size)), random_state=0).tolist()
+
+
+def _n_permutations(n_features: int, n_embed: int, decision: Decision) -> int:
+    # Enough permutations that the MMD p-value can reach Holm's smallest level, alpha / (number of features).
+    return max(200, math.ceil(2 * (n_features + n_embed) / decision.alpha))
+
+
+def fit_profile(reference: Any, config: DriftConfig | None = None, *, schema: Schema | None = None,
+                source: str | None = None, ks_max_distinct: int | None = None) -> Profile:
+    """Fit the reference profile of ``reference`` (a path, ``phoenix://`` URL or DataFrame): the detectors'
+    edges and counts, the KS reference, label statistics and text embeddings. ``ks_max_distinct`` (default:
+    the config's; 0 keeps every distinct value) caps the distinct values kept for exact KS."""
+    ref = prepare(load_frame(reference))
+    return profile_frame(ref, config, schema=schema, source=source if source is not None else _name(reference),
+                         ks_max_distinct=ks_max_distinct)
+
+
+def profile_frame(ref: Any, config: DriftConfig | None = None, *, schema: Schema | None = None, source: str = "",
+                  ks_max_distinct: int | None = None) -> Profile:
+    """:func:`fit_profile` of an already prepared reference frame."""
+    config = config or DriftConfig()
+    if len(ref) == 0:
+        raise EmptyDataError(f"the reference {source or '<DataFrame>'} has no rows; point --reference at logged data")
+    if schema is None:
+        schema = _schema(config, ref, ref)
+    decision = config.to_decision()
+    detector = DatasetDriftDetector(schema, bins=config.bins, share_threshold=config.share_threshold,
+                                    decision=decision, primary=config.primary).fit(ref)
+    time_range = None
+    if config.time_column in ref.columns and ref[config.time_column].notna().any():
+        t = ref[config.time_column]
+        time_range = (_iso(t.min()), _iso(t.max()))
+    concept = None
+    if config.label_column in ref.columns:
+        concept = concept_metrics(ref, config.label_column, config.judge_score_column, config.judge_pass_threshold)
+    extra: list[FeatureProfile] = []
+    if config.embed_text:
+        from .text_embedder import TextEmbedder
+
+        embedder = TextEmbedder()
+        for col in config.embed_text:
+            det = EmbeddingDriftDetector(f"{col}_embedding", decision=decision).fit(
+                embedder.embed(_embed_sample(ref, col, config.max_embed_rows, "reference")))
+            extra.append(FeatureProfile(det.column, "embedding", "float32", embedding=det.reference_,
+                                        n_reference=det.n_reference_, text_column=col))
+    cap = config.ks_max_distinct if ks_max_distinct is None else ks_max_distinct
+    explicit = config.numeric is not None or config.categorical is not None
+    return detector.to_profile(source=source, time_range=time_range,
+                               concept=concept, schema_inferred=not explicit, ks_max_distinct=cap or None,
+                               dtypes={c: str(ref[c].dtype) for c in schema.columns if c in ref.columns}, extra=extra,
+                               time_column=config.time_column, label_column=config.label_column,
+                               judge_score_column=config.judge_score_column,
+                               judge_pass_threshold=config.judge_pass_threshold)
+
+
+def _iso(t: Any) -> str:
+    return t.isoformat() if hasattr(t, "isoformat") else str(t)
+
+
 def run_report(reference: Any, current: Any, config: DriftConfig | None = None, *,
-               window: str | None = None) -> Report:
+               window: str | None = None, profile: Profile | str | None = None) -> Report:
     """Load, prepare and compare ``reference`` and ``current`` (paths, ``phoenix://`` URLs or
     DataFrames); ``window`` (or ``config.window``) adds per-window drift, ops and concept panels.
+
+    With ``profile`` (a :class:`drift.Profile` or its file) the reference is not read: the stored edges,
+    counts and KS reference are compared with ``current`` (``reference`` may then be ``None``). Without it,
+    the reference is profiled in memory (exact KS however many distinct values) and compared the same way.
 
     The whole-window verdict and the window series are two families, each with its false-alarm rate
     controlled at ``alpha`` (Holm over features, and over windows x features for the series)."""
     config = config or DriftConfig()
     window = window or config.window
-    decision = config.to_decision()
-    ref = prepare(load_frame(reference))
     cur = prepare(load_frame(current))
-    schema = _schema(config, ref, cur)
+    if profile is None:
+        if reference is None:
+            raise ConfigError("give a reference (--reference) or a stored profile (--profile)")
+        ref = prepare(load_frame(reference))
+        schema = _schema(config, ref, cur)
+        prof = profile_frame(ref, config, schema=schema, source=_name(reference), ks_max_distinct=0)
+    else:
+        prof = Profile.load(profile) if isinstance(profile, (str, os.PathLike)) else profile
+        if len(cur) == 0:
+            raise EmptyDataError("the current window has no rows; widen the window or check the data source")
+        prof.check_schema(feature_kinds(frame_kinds(cur), config), where=f"current data {_name(current)}")
+    return report_from_profile(prof, cur, config, window=window, current_name=_name(current),
+                               reference_name=_name(reference) if reference is not None else prof.source)
+
+
+def report_from_profile(profile: Profile, cur: Any, config: DriftConfig, *, window: str | None,
+                        current_name: str, reference_name: str) -> Report:
+    """The report of a prepared current frame against a profile (the local engine)."""
+    decision = config.to_decision()
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LowPowerWarning)
-        detector = DatasetDriftDetector(schema, bins=config.bins, share_threshold=config.share_threshold,
-                                        decision=decision, primary=config.primary).fit(ref)
+        detector = DatasetDriftDetector.from_profile(profile, share_threshold=config.share_threshold,
+                                                     decision=decision, primary=config.primary)
         pending, skip_notes = detector.pending(cur)
-        pending += _embedding_pending(config, ref, cur, len(pending), decision)
+        pending += _embedding_pending(config, profile, cur, len(pending), decision)
         features = decide([pending], decision)[0]
         verdict_ = verdict(features, decision, share_threshold=config.share_threshold,
-                           n_reference_rows=len(ref), n_current_rows=len(cur),
+                           n_reference_rows=profile.n_rows, n_current_rows=len(cur),
                            notes=[*skip_notes, *(w for f in features for w in f.warnings)])
         wins: list[Window] = []
         per_window: list[WindowDrift] = []
@@ -143,13 +236,32 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
     ops = ops_panel(wins or [whole], time_column=config.time_column)
     concept: list[ConceptWindow] = []
     overall = None
-    if config.label_column in cur.columns and config.label_column in ref.columns:
-        kw: dict[str, Any] = {"label_col": config.label_column, "score_col": config.judge_score_column,
-                              "pass_threshold": config.judge_pass_threshold}
-        overall = concept_drift(ref, [whole], **kw)[0]
-        concept = concept_drift(ref, wins, **kw) if wins else []
-    return Report(verdict_, tuple(per_window), tuple(ops), tuple(concept), overall, config, _name(reference),
-                  _name(current), tuple(notes))
+    if profile.concept is not None and config.label_column in cur.columns:
+        def metrics(w: Window) -> tuple[str, dict[str, tuple[int, int]]]:
+            return w.label, concept_metrics(w.frame, config.label_column, config.judge_score_column,
+                                            config.judge_pass_threshold)
+
+        overall = concept_windows(profile.concept, [metrics(whole)])[0]
+        concept = concept_windows(profile.concept, [metrics(w) for w in wins]) if wins else []
+    return Report(verdict_, tuple(per_window), tuple(ops), tuple(concept), overall, config, reference_name,
+                  current_name, tuple(notes))
+
+
+def _embedding_pending(config: DriftConfig, profile: Profile, cur: Any, n_features: int,
+                       decision: Decision) -> list[PendingFeature]:
+    feats = profile.text_embeddings
+    if not feats:
+        return []
+    from .text_embedder import TextEmbedder
+
+    embedder = TextEmbedder()
+    n_perm = _n_permutations(n_features, len(feats), decision)
+    out = []
+    for f in feats:
+        assert f.text_column is not None
+        det = EmbeddingDriftDetector.from_profile(f, n_permutations=n_perm, decision=decision)
+        out.append(det.pending(embedder.embed(_embed_sample(cur, f.text_column, config.max_embed_rows, "current"))))
+    return out
 
 
 def _whole_window(frame: Any, time_column: str) -> Window:
