@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from judges._judge import low_confidence_flags, scale_labels
 from judges._labels import LabelAnswer, LabelQuery, ask_label
@@ -101,22 +101,23 @@ class _PerTurn:
         return _aggregate(self.judge_name, client, answers, values, turn_threshold=self.turn_threshold,
                           max_entropy_bits=self.max_entropy_bits)
 
+    #: the judge's name; its metric (the criterion labels are filed under) is the name in words
+    name: ClassVar[str] = ""
+
     @property
-    def judge_name(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def judge_name(self) -> str:
+        return self.name
+
+    @property
+    def metric_name(self) -> str:
+        return self.judge_name.replace("_", " ")
 
 
 @dataclass(frozen=True)
 class TurnRelevancy(_PerTurn):
     """Is each assistant reply relevant to the conversation so far (the last ``window`` turns)?"""
 
-    @property
-    def judge_name(self) -> str:
-        return "turn_relevancy"
-
-    @property
-    def metric_name(self) -> str:
-        return "turn relevancy"
+    name: ClassVar[str] = "turn_relevancy"
 
     def _prompt(self, case: Case, turns: list[dict[str, Any]], i: int) -> str:
         lo, hi = self.scale
@@ -129,15 +130,8 @@ class TurnRelevancy(_PerTurn):
 class KnowledgeRetention(_PerTurn):
     """Does each assistant reply keep what the user said earlier (never contradicting or forgetting it)?"""
 
+    name: ClassVar[str] = "knowledge_retention"
     window: int | None = None  # the user's facts may come from any earlier turn
-
-    @property
-    def judge_name(self) -> str:
-        return "knowledge_retention"
-
-    @property
-    def metric_name(self) -> str:
-        return "knowledge retention"
 
     def _prompt(self, case: Case, turns: list[dict[str, Any]], i: int) -> str:
         lo, hi = self.scale
@@ -159,10 +153,6 @@ class RoleAdherence(_PerTurn):
     @property
     def judge_name(self) -> str:
         return "persona_adherence" if self.role == "user" else "role_adherence"
-
-    @property
-    def metric_name(self) -> str:
-        return "persona adherence" if self.role == "user" else "role adherence"
 
     def _selected(self, turns: list[dict[str, Any]]) -> list[int]:
         return [i for i, t in enumerate(turns) if t["role"] == self.role and not t.get("error")
