@@ -58,6 +58,8 @@ def _parser(cfg: DashboardConfig) -> argparse.ArgumentParser:
     e.add_argument("--db", default=cfg.db)
     e.add_argument("--datasets", type=Path, default=cfg.datasets)
     e.add_argument("--fewshot-k", type=int, default=6)
+    e.add_argument("--redact", action="store_true", help="mask e-mails, phones, card numbers and keys in the "
+                   "exported rows' text (the tracing redactor's rules); ids, reviewers and times are kept")
     e.add_argument(
         "--phoenix",
         metavar="ENDPOINT",
@@ -165,9 +167,14 @@ def _run(args: argparse.Namespace) -> int:
             from .export import export_to_phoenix, write_fewshot, write_golden
 
             records = store.labels()
-            for (kind, crit), path in write_golden(records, args.datasets).items():
+            redactor = None
+            if args.redact:
+                from tracing.redaction import Redactor
+
+                redactor = Redactor()
+            for (kind, crit), path in write_golden(records, args.datasets, redactor=redactor).items():
                 print(f"golden {kind}/{crit}: {path}")
-            for crit, path in write_fewshot(records, args.datasets, k=args.fewshot_k).items():
+            for crit, path in write_fewshot(records, args.datasets, k=args.fewshot_k, redactor=redactor).items():
                 print(f"few-shot {crit}: {path}")
             if args.phoenix is not None:
                 from tracing._config import resolve_base_url

@@ -44,6 +44,7 @@ from .models import LabelRecord
 
 if TYPE_CHECKING:
     from tracing import SpanAnnotation
+    from tracing.redaction import Redactor
 
 __all__ = [
     "GoldenRow",
@@ -383,8 +384,12 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     return path
 
 
-def write_golden(records: Sequence[LabelRecord], datasets_dir: str | Path) -> dict[tuple[str, str], Path]:
+def write_golden(records: Sequence[LabelRecord], datasets_dir: str | Path,
+                 *, redactor: Redactor | None = None) -> dict[tuple[str, str], Path]:
     """Write ``<datasets_dir>/human/<kind>/<criterion>.jsonl`` files; returns their paths by (kind, criterion).
+
+    ``redactor`` (``python -m dashboard export --redact``): e-mails, phones, card numbers and keys in the rows'
+    text (inputs, outputs, contexts, reviewers' notes) are masked; ids, reviewers and times are kept.
 
     Each file is rewritten whole, so exports are idempotent; ``judges.load_cases(path, kind)`` reads it.
     Labels of single conversation turns go to ``<datasets_dir>/human/turns/<criterion>.jsonl`` (key
@@ -400,7 +405,8 @@ def write_golden(records: Sequence[LabelRecord], datasets_dir: str | Path) -> di
     for g in [*golden_rows(records), *turn_rows(records)]:
         by_file[(g.kind, g.criterion)].append(g.row)
     return {
-        (kind, crit): _write_jsonl(human / kind / f"{_safe_name(crit)}.jsonl", rows)
+        (kind, crit): _write_jsonl(human / kind / f"{_safe_name(crit)}.jsonl",
+                                   redactor.redact_tree(rows) if redactor else rows)
         for (kind, crit), rows in by_file.items()
     }
 
@@ -442,17 +448,20 @@ def fewshot_rows(
     return out
 
 
-def write_fewshot(records: Sequence[LabelRecord], datasets_dir: str | Path, *, k: int = 6) -> dict[str, Path]:
+def write_fewshot(records: Sequence[LabelRecord], datasets_dir: str | Path, *, k: int = 6,
+                  redactor: Redactor | None = None) -> dict[str, Path]:
     """Write ``<datasets_dir>/fewshot/<criterion>.jsonl`` for every criterion with qualifying examples.
 
-    ``judges.load_few_shot`` reads the file into ``PointwiseJudge(examples=...)``.
+    ``judges.load_few_shot`` reads the file into ``PointwiseJudge(examples=...)``; ``redactor`` as for
+    :func:`write_golden`.
     """
     out = {}
     for criterion in sorted({r.criterion for r in records if r.kind == "label"}):
         rows = fewshot_rows(records, criterion, k=k)
         if rows:
             out[criterion] = _write_jsonl(
-                Path(datasets_dir) / "fewshot" / f"{_safe_name(criterion)}.jsonl", rows
+                Path(datasets_dir) / "fewshot" / f"{_safe_name(criterion)}.jsonl",
+                redactor.redact_tree(rows) if redactor else rows,
             )
     return out
 

@@ -8,6 +8,7 @@ the caller forces the comparison (then every difference becomes a printed warnin
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from experiments.errors import BaselineError, ResultsError
 from experiments.record import CaseDelta, CaseRecord, Comparison, RunRecord, ScorerInfo, SuiteRecord, load_run
 from judges.stats import regression_test
+from tracing.redaction import Redactor
 
 
 def load_baseline(source: str | os.PathLike[str], *, branch: str = "main") -> tuple[RunRecord, Path]:
@@ -61,11 +63,25 @@ def incompatibilities(current: SuiteRecord, base: SuiteRecord, *, judge_model: s
             out.append(f"scorer {s.scorer} version differs (G-Eval steps): baseline {old.version}, this run {s.version}")
     base_cases = {c.case_id: c for c in base.cases}
     changed = [c.case_id for c in current.cases if c.case_id in base_cases
-               and (base_cases[c.case_id].input, base_cases[c.case_id].expected) != (c.input, c.expected)]
+               and not _same_case(base_cases[c.case_id], c)]
     if changed:
         out.append(f"dataset changed: {len(changed)} shared case(s) have another input or reference "
                    f"(e.g. {changed[:3]}); baseline dataset {base.dataset_hash}, this run {current.dataset_hash}")
     return out
+
+
+def _same_case(base: CaseRecord, current: CaseRecord) -> bool:
+    """The same input and reference, also when the baseline was written redacted (``--eval-redact``)."""
+    if (base.input, base.expected) == (current.input, current.expected):
+        return True
+    red = _redactor()
+    return (base.input, base.expected) == (red.redact(current.input),
+                                           None if current.expected is None else red.redact(current.expected))
+
+
+@functools.cache
+def _redactor() -> Redactor:
+    return Redactor()
 
 
 def compare(current: Sequence[CaseRecord], base: SuiteRecord, scorer: ScorerInfo, *, run_id: str, source: str,

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import pytest
 
 from experiments.errors import ExperimentError
-from experiments.record import CaseRecord, RunRecord, SuiteRecord, write_run
+from experiments.record import CaseRecord, RunRecord, SuiteRecord, redact_run, write_run
 from experiments.report import format_markdown, format_table
 from experiments.run import Baseline, git_info, harness_version, suite_header, suite_record
 from experiments.suite import EvalSuite, VersusBaseline, run_case
@@ -194,6 +194,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--eval-judge-evidence", default=None, help="folder of judge meta-evaluations "
                     "(python -m judges meta-eval): a gate on an LLM judge binds only with qualifying evidence "
                     "(default $EVALHARNESS_JUDGE_EVIDENCE, else evals/judge_evidence/)")
+    group.addoption("--eval-redact", action="store_true", default=None, help="mask e-mails, phone numbers, card "
+                    "numbers and keys in what the run writes to disk (results, saved baseline, Markdown report) with "
+                    "the tracing redactor's rules (default $EVALHARNESS_REDACT_RESULTS)")
     group.addoption("--eval-save-baseline", default=None, help="also write this run's results to this path "
                     "(refreshes a baseline kept in the repository, e.g. evals/baselines/main.json)")
 
@@ -449,6 +452,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr.write_sep("=", "eval summary (95% bootstrap CIs; Δ = this run − baseline, paired by case)")
     tr.write_line(format_table(run.suites))
+    if config.getoption("eval_redact") or os.environ.get("EVALHARNESS_REDACT_RESULTS", "").lower() in ("1", "true",
+                                                                                                     "yes"):
+        run = rt.run = redact_run(run)  # everything written below is the masked record
+        tr.write_line("results redacted (--eval-redact): e-mails, phones, card numbers and keys masked")
     for suite in config.stash.get(_LATE, []):
         tr.write_line(f"suite {suite} failed its gate (decided over all workers' cases)")
     out_dir = Path(config.getoption("eval_results"))

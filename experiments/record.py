@@ -311,10 +311,27 @@ class RunRecord(_Model):
     harness_version: str = ""
     judge_model: str = ""
     baseline: str | None = None
+    redacted: bool = False  # written with --eval-redact: personal data and keys in the cases are masked
     suites: list[SuiteRecord] = Field(default_factory=list)
 
     def suite(self, name: str) -> SuiteRecord | None:
         return next((s for s in self.suites if s.suite == name), None)
+
+
+def redact_run(run: RunRecord, redactor: Any = None) -> RunRecord:
+    """``run`` with e-mails, phone numbers, card numbers and keys masked in every case (inputs, outputs,
+    contexts, transcripts, tool calls, reasoning, raw replies, metadata) and in the baseline comparison's
+    worst-case outputs, by the tracing redactor's rules; identifiers and numbers are kept, and the record
+    says it is ``redacted``. What ``pytest evals/ --eval-redact`` writes."""
+    from tracing.redaction import Redactor
+
+    red = redactor or Redactor()
+    data = run.model_dump(mode="json")
+    for suite in data["suites"]:
+        suite["cases"] = red.redact_tree(suite["cases"])
+        for comparison in suite["summary"].get("comparisons") or []:
+            comparison["worst"] = red.redact_tree(comparison["worst"])
+    return RunRecord.model_validate({**data, "redacted": True})
 
 
 def load_run(path: str | os.PathLike[str]) -> RunRecord:

@@ -151,6 +151,16 @@ def _apply(rules: tuple[RedactionRule, ...], text: str) -> str:
     return text
 
 
+#: Keys whose values are identifiers, not free text: ``Redactor.redact_tree`` leaves them alone.
+IDENTIFIER_KEYS = frozenset({
+    "id", "case_id", "run_id", "baseline_run_id", "trace_id", "span_id", "parent_id", "baseline_trace_id",
+    "source_id", "attack_id", "suite", "scorer", "criterion", "kind", "judge_model", "model", "provider",
+    "prob_source", "label", "flags", "span_kind", "status_code", "start_time", "end_time", "role", "stop_reason",
+    "index", "turn", "queue", "queues", "reviewer", "reviewers", "sources", "labelled_at", "dataset", "dataset_hash",
+    "fingerprint", "version", "eval.run_id",
+})
+
+
 @dataclass(frozen=True)
 class Redactor:
     """Applies ``rules`` in order to every string; ``skip_keys`` are attribute keys left untouched."""
@@ -182,6 +192,18 @@ class Redactor:
             return self.redact(value)
         if isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
             return tuple(self.redact(v) if isinstance(v, str) else v for v in value)
+        return value
+
+    def redact_tree(self, value: Any, skip_keys: frozenset[str] = IDENTIFIER_KEYS) -> Any:
+        """Every string in a nested structure of dicts and lists (a results record, an exported row) redacted,
+        except the values of ``skip_keys``: identifiers the harness or the dataset wrote, which a rule could
+        take for a phone number (a run id) and which must stay joinable. Numbers and keys pass through."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, (list, tuple)):
+            return [self.redact_tree(v, skip_keys) for v in value]
+        if isinstance(value, dict):
+            return {k: v if k in skip_keys else self.redact_tree(v, skip_keys) for k, v in value.items()}
         return value
 
     def redact_attributes(self, attributes: Iterable[tuple[str, Any]]) -> tuple[dict[str, Any], bool]:

@@ -27,6 +27,7 @@ from dashboard.export import write_fewshot
 from dashboard.fill import PAIRWISE_CHOICES, PAIRWISE_SCORES
 from dashboard.models import LabelRecord
 from judges import Case, PointwiseJudge, load_cases, load_few_shot
+from tracing.redaction import Redactor
 
 
 def _rec(
@@ -175,6 +176,25 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "golden rag/helpfulness" in out and "few-shot helpfulness" in out  # sample items have a context
     golden = tmp_path / "ds" / "human" / "rag" / "helpfulness.jsonl"
     assert sorted(c.metadata["human_score"] for c in load_cases(golden, "rag")) == [2, 4, 5]
+
+
+def test_export_redact_masks_personal_data_and_keeps_ids(tmp_path: Path) -> None:
+    """`export --redact`: e-mails, phones and keys in inputs, outputs and notes are masked; ids and reviewers stay."""
+    secret_in, secret_out, secret_note = "jane.doe@example.com", "+1 (415) 555-2671", "sk-proj-Abc123Def456Ghi789Jkl012"
+    recs = [replace(_rec(1, "ann", 5, f"key was {secret_note}", span="a" * 16), input=f"mail {secret_in} please",
+                    output=f"call {secret_out}"),
+            replace(_rec(1, "ben", 5, "fine", span="a" * 16), input=f"mail {secret_in} please",
+                    output=f"call {secret_out}")]
+    plain = write_golden(recs, tmp_path / "plain")[("qa", "helpfulness")].read_text()
+    assert secret_in in plain and secret_out in plain and secret_note in plain  # so the check below can fail
+    paths = write_golden(recs, tmp_path / "red", redactor=Redactor())
+    text = paths[("qa", "helpfulness")].read_text()
+    assert secret_in not in text and "555-2671" not in text and secret_note not in text
+    row = json.loads(text)
+    assert row["id"] == "case-1" and row["provenance"]["reviewers"] == ["ann", "ben"]
+    assert row["provenance"]["span_id"] == "a" * 16 and load_cases(paths[("qa", "helpfulness")], "qa")
+    few = write_fewshot(recs, tmp_path / "red", k=2, redactor=Redactor())["helpfulness"].read_text()
+    assert secret_in not in few and secret_note not in few
 
 
 # ---------------------------------------------------------------- review store -> golden file -> load_cases

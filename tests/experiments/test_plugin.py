@@ -291,3 +291,26 @@ def test_pairwise_versus_baseline_judges_new_against_old_outputs(tmp_path):
     assert worse.returncode == 1
     # 12 of 20 cases now lose to the baseline output in both orders, 8 tie: win rate (0 + 8 * 0.5) / 20
     assert "win_rate estimate 0.200 < 0.35" in worse.stdout
+
+
+def test_eval_redact_masks_personal_data_on_disk_and_a_redacted_baseline_still_compares(tmp_path):
+    project = make_project(tmp_path)
+    secret = "jane.doe@example.com"
+    rows = [{"id": f"r{i}", "article": f"article {i} by {secret}, call +1 (415) 555-2671", "reference": "good"}
+            for i in range(5)]
+    (project / "datasets" / "demo.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    plain = run_pytest(project, "--eval-results", "plain")
+    assert secret in (project / "plain" / "latest.json").read_text()  # so the checks below can fail
+    saved = run_pytest(project, "--eval-redact", "--eval-save-baseline", "baselines/main.json",
+                       "--eval-markdown", "report.md")
+    assert "results redacted (--eval-redact)" in saved.stdout, saved.stdout
+    for written in (project / "results" / "latest.json", project / "baselines" / "main.json", project / "report.md"):
+        text = written.read_text()
+        assert secret not in text and "555-2671" not in text, written
+    run = json.loads((project / "results" / "latest.json").read_text())
+    assert run["redacted"] is True and run["suites"][0]["cases"][0]["case_id"] == "r0"
+    assert plain.returncode == saved.returncode
+    again = run_pytest(project, "--eval-baseline", "baselines/main.json")  # unredacted run vs redacted baseline
+    summary = json.loads((project / "results" / "latest.json").read_text())["suites"][0]["summary"]
+    assert summary["comparisons"] and summary["comparisons"][0]["n_paired"] == 5, again.stdout
+    assert not any("dataset changed" in w for c in summary["comparisons"] for w in c["warnings"])
