@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from judges._labels import LabelAnswer
 from judges.case import Case
@@ -17,6 +17,21 @@ from judges.scoring import weighted_score
 if TYPE_CHECKING:
     from judges.abstention import AbstainBand
     from judges.calibration import IsotonicMap
+
+
+class NamedJudge:
+    """Mixin for a judge or scorer whose ``judge_name`` is a fixed ``name`` and whose metric (the criterion its
+    labels are filed under) is that name in words: ``name = "step_efficiency"`` gives "step efficiency"."""
+
+    name: ClassVar[str] = ""
+
+    @property
+    def judge_name(self) -> str:
+        return self.name
+
+    @property
+    def metric_name(self) -> str:
+        return self.judge_name.replace("_", " ")
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from judges._judge import low_confidence_flags, scale_labels
+from judges._judge import NamedJudge, low_confidence_flags, scale_labels
 from judges._labels import LabelAnswer, LabelQuery, ask_label
 from judges.case import Case
 from judges.client import ModelClient
@@ -72,7 +72,7 @@ def _aggregate(name: str, client: ModelClient, answers: list[tuple[int, LabelAns
 
 
 @dataclass(frozen=True)
-class _PerTurn:
+class _PerTurn(NamedJudge):
     """Shared settings of the per-turn judges: a 1..5 scale, a sliding window, a per-turn pass mark."""
 
     window: int | None = 6  # earlier turns each verdict sees (None: all of them)
@@ -101,16 +101,6 @@ class _PerTurn:
         return _aggregate(self.judge_name, client, answers, values, turn_threshold=self.turn_threshold,
                           max_entropy_bits=self.max_entropy_bits)
 
-    #: the judge's name; its metric (the criterion labels are filed under) is the name in words
-    name: ClassVar[str] = ""
-
-    @property
-    def judge_name(self) -> str:
-        return self.name
-
-    @property
-    def metric_name(self) -> str:
-        return self.judge_name.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -180,7 +170,7 @@ def PersonaAdherence(window: int | None = 4) -> RoleAdherence:
 
 
 @dataclass(frozen=True)
-class GoalCompletion:
+class GoalCompletion(NamedJudge):
     """Did the conversation reach the user's goal (``metadata["goal"]``, the expected outcome as reference)?
 
     The whole transcript, or its last ``window`` turns when it is longer.
@@ -191,14 +181,8 @@ class GoalCompletion:
     max_parse_retries: int = 2
     max_entropy_bits: float | None = 1.5
     uses_model = True
+    name: ClassVar[str] = "goal_completion"
 
-    @property
-    def judge_name(self) -> str:
-        return "goal_completion"
-
-    @property
-    def metric_name(self) -> str:
-        return "goal completion"
 
     def prompt(self, case: Case, turns: Sequence[Mapping[str, Any]]) -> str:
         lo, hi = self.scale
@@ -293,20 +277,14 @@ class ConversationGEval:
 
 
 @dataclass(frozen=True)
-class TranscriptCheck:
+class TranscriptCheck(NamedJudge):
     """Deterministic: 1 when the turns alternate strictly, no turn failed, and the conversation ran to its
     turn limit (``metadata["max_turns"]`` user turns) or stopped for a stated reason (goal reached, user gave up)."""
 
     scale: tuple[float, float] = (0.0, 1.0)
     uses_model = False
+    name: ClassVar[str] = "transcript_check"
 
-    @property
-    def judge_name(self) -> str:
-        return "transcript_check"
-
-    @property
-    def metric_name(self) -> str:
-        return "transcript check"
 
     async def judge(self, client: ModelClient, case: Case) -> Result:
         try:

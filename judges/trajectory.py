@@ -14,9 +14,9 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from judges._judge import low_confidence_flags, scale_labels
+from judges._judge import NamedJudge, low_confidence_flags, scale_labels
 from judges._labels import LabelQuery, ask_label
 from judges.case import Case
 from judges.client import ModelClient
@@ -293,19 +293,12 @@ class ArgumentMatch:
 
 
 @dataclass(frozen=True)
-class StepEfficiency:
+class StepEfficiency(NamedJudge):
     """Expected steps (the expected trajectory's length) over the tool calls the agent made, capped at 1."""
 
     scale: tuple[float, float] = (0.0, 1.0)
     uses_model = False
-
-    @property
-    def judge_name(self) -> str:
-        return "step_efficiency"
-
-    @property
-    def metric_name(self) -> str:
-        return "step efficiency"
+    name: ClassVar[str] = "step_efficiency"
 
     async def judge(self, client: ModelClient, case: Case) -> Result:
         exp, t = _expected(case), _trajectory(case)
