@@ -31,7 +31,7 @@ from .numeric import js, js_from_counts, ks, ks_from_counts, psi, psi_from_count
 from .profile import FeatureProfile, KSReference, Profile, ks_from_value_counts
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
-from .text_embedder import TextEmbedder
+from embed import TextEmbedder
 from .windows import drift_over_time, ops_panel, split_windows
 
 __all__ = [

@@ -28,7 +28,7 @@ def as_matrix(values: Any, column: str = "embedding") -> np.ndarray:
             arr = np.vstack([np.asarray(v, dtype=np.float64).ravel() for v in values])
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"column {column!r} must hold equal-length numeric vectors; embed the text first "
-                          f"(drift.TextEmbedder) or declare the column as categorical") from exc
+                          f"(embed.TextEmbedder) or declare the column as categorical") from exc
     if arr.ndim != 2:
         raise SchemaError(f"column {column!r} must be 2-D (rows x dims), got shape {arr.shape}")
     keep = np.isfinite(arr).all(axis=1)

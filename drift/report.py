@@ -157,7 +157,7 @@ def profile_frame(ref: Any, config: DriftConfig | None = None, *, schema: Schema
         concept = concept_metrics(ref, config.label_column, config.judge_score_column, config.judge_pass_threshold)
     extra: list[FeatureProfile] = []
     if config.embed_text:
-        from .text_embedder import TextEmbedder
+        from embed import TextEmbedder
 
         embedder = TextEmbedder()
         for col in config.embed_text:
@@ -252,7 +252,7 @@ def _embedding_pending(config: DriftConfig, profile: Profile, cur: Any, n_featur
     feats = profile.text_embeddings
     if not feats:
         return []
-    from .text_embedder import TextEmbedder
+    from embed import TextEmbedder
 
     embedder = TextEmbedder()
     n_perm = _n_permutations(n_features, len(feats), decision)

@@ -325,7 +325,7 @@ class JsonValid(_Scorer):
 @functools.lru_cache(maxsize=4)
 def _embedder(model_path: str | None) -> Any:
     """One embedder per model path per process, so a suite loads the model once, not once per case."""
-    from drift.text_embedder import TextEmbedder  # torch stays unloaded until a similarity is asked for
+    from embed import TextEmbedder  # torch stays unloaded until a similarity is asked for
 
     return TextEmbedder(model_path)
 

@@ -135,7 +135,7 @@ class InjectionSimilarity:
         if self.embed is not None:
             return self.embed(texts)
         if "embedder" not in self._state:
-            from drift.text_embedder import TextEmbedder  # the harness's offline MiniLM
+            from embed import TextEmbedder  # the harness's offline MiniLM
 
             self._state["embedder"] = TextEmbedder()
         return self._state["embedder"].embed(texts)

@@ -1,6 +1,6 @@
 """Distinct and balanced: de-duplication by meaning and per-source balance, as small pure functions.
 
-Embeddings are unit vectors (the offline MiniLM of ``drift.text_embedder`` by default; any object
+Embeddings are unit vectors (the offline MiniLM of ``embed`` by default; any object
 with ``embed(texts) -> (n, d) array`` fits), so cosine similarity is a dot product.
 """
 

@@ -109,7 +109,7 @@ async def synthesize(
     """Generate up to ``config.n`` rows from ``chunks``; fewer (with the reason in the report) when the
     sources cannot support more or the filters reject too many.
 
-    ``embedder`` defaults to the offline MiniLM (``drift.text_embedder.TextEmbedder``);
+    ``embedder`` defaults to the offline MiniLM (``embed.TextEmbedder``);
     ``golden_questions`` are the existing golden inputs new rows must not duplicate.
     """
     cfg = config or SynthConfig()
@@ -289,7 +289,7 @@ def _row(cand: Candidate, verdict: CriticVerdict | None, cfg: SynthConfig, attem
 
 def _default_embedder() -> Embedder:
     # the offline MiniLM; imported on use, like experiments' SemanticSimilarity (torch is heavy)
-    from drift.text_embedder import TextEmbedder
+    from embed import TextEmbedder
 
     return TextEmbedder()
 

