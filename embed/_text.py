@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 
-
 class EmbedderUnavailableError(ImportError):
     """The offline model or sentence-transformers is not installed; the message names the pip extra."""
 

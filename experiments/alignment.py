@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.record import Alignment, Estimate, ScorerInfo
+from experiments.record import Alignment, Interval, ScorerInfo
 from judges.errors import JudgeError
 from judges.meta_eval import MetaEvalRecord, load_meta_eval
 
@@ -44,8 +44,8 @@ def load_evidence(folder: str | os.PathLike[str] | None, *, root: str | os.PathL
     return out
 
 
-def _estimate(v: float | None, low: float | None, high: float | None, n: int) -> Estimate:
-    return Estimate(value=v, low=low, high=high, n=n)
+def _estimate(v: float | None, low: float | None, high: float | None, n: int) -> Interval:
+    return Interval(value=v, low=low, high=high, n=n)
 
 
 def alignment_of(evidence: Sequence[tuple[MetaEvalRecord, str]], info: ScorerInfo, judge_model: str) -> Alignment:

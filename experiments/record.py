@@ -17,22 +17,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from experiments.errors import ResultsError
-from judges.records import load_record, write_record
+from judges.records import Interval, load_record, write_record
 
 SCHEMA_VERSION = 2
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Estimate(_Model):
-    """A point estimate with its 95% confidence interval (``n`` values behind it)."""
-
-    value: float | None
-    low: float | None
-    high: float | None
-    n: int
 
 
 class Calls(_Model):
@@ -156,12 +147,12 @@ class TaskInfo(_Model):
 
 
 class PairwiseRates(_Model):
-    win: Estimate
-    tie: Estimate
-    loss: Estimate
-    win_rate: Estimate
-    length_controlled: Estimate
-    consistency: Estimate
+    win: Interval
+    tie: Interval
+    loss: Interval
+    win_rate: Interval
+    length_controlled: Interval
+    consistency: Interval
     distinct: int | None = None  # verdicts on pairs whose two candidates differ
     distinct_ties: int | None = None  # of those, ties
 
@@ -174,8 +165,8 @@ class ScorerSummary(_Model):
     kind: Literal["judge", "scorer"]
     n_scored: int
     failures: int
-    mean: Estimate
-    pass_rate: Estimate | None = None
+    mean: Interval
+    pass_rate: Interval | None = None
     below_threshold: int = 0
     pairwise: PairwiseRates | None = None
     needs_baseline: bool = False
@@ -241,8 +232,8 @@ class Alignment(_Model):
     source: str | None = None  # the meta-evaluation file
     n_labels: int = 0
     metric: str | None = None  # "cohen_kappa" or "quadratic_kappa"
-    agreement: Estimate | None = None
-    error_rate: Estimate | None = None  # disagreement with the humans (1 - accuracy)
+    agreement: Interval | None = None
+    error_rate: Interval | None = None  # disagreement with the humans (1 - accuracy)
     note: str | None = None  # why no evidence applies (none found, another configuration, another model)
 
 
@@ -256,7 +247,7 @@ class SuiteSummary(_Model):
     cache_hits: int = 0
     model_calls: int = 0
     tokens: int = 0
-    task_latency_s: Estimate | None = None
+    task_latency_s: Interval | None = None
     scorers: list[ScorerSummary] = []
     comparisons: list[Comparison] = []  # one per scorer the baseline also has
     baseline_note: str | None = None  # why there is no comparison (no baseline, suite not in it, refused)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from experiments.record import Comparison, Estimate, RunRecord, ScorerSummary, SuiteRecord
+from experiments.record import Comparison, Interval, RunRecord, ScorerSummary, SuiteRecord
 
 
-def _ci(e: Estimate | None) -> str:
+def _ci(e: Interval | None) -> str:
     if e is None or e.n == 0 or e.value is None:
         return "-"
     return f"{e.value:.2f} [{e.low:.2f}, {e.high:.2f}]"

@@ -22,8 +22,8 @@ from experiments.record import (
     Calls,
     CaseRecord,
     Comparison,
-    Estimate,
     GateResult,
+    Interval,
     MemberScore,
     PairwiseRates,
     Score,
@@ -359,12 +359,8 @@ _NO_LIMIT = _NoLimit()
 # --- summaries and the gate ---------------------------------------------------------------------------------
 
 
-def estimate(e: _Est | None) -> Estimate | None:
-    if e is None:
-        return None
-    def num(v: float) -> float | None:
-        return float(v) if np.isfinite(v) else None
-    return Estimate(value=num(e.value), low=num(e.low), high=num(e.high), n=e.n)
+def estimate(e: _Est | None) -> Interval | None:
+    return None if e is None else Interval.of(e)
 
 
 def summarize_scorer(info: ScorerInfo, records: Sequence[CaseRecord], *, pairwise: bool) -> ScorerSummary:

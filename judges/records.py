@@ -8,13 +8,47 @@ an error of the caller's type that names the file and says how to write a good o
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from judges.stats import Estimate
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Interval(BaseModel):
+    """A point estimate with its 95% confidence interval as a record stores it (``n`` values behind it; None
+    where undefined, e.g. a constant rater). Declared once: the results record (``experiments.record``) and
+    the meta-evaluation record (``judges.meta_eval``) both hold it. ``judges.stats.Estimate`` is the
+    in-memory result of a statistic (floats, NaN where undefined); ``Interval.of`` turns one into the other."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+    @classmethod
+    def of(cls, e: Estimate) -> Interval:
+        """From a ``judges.stats.Estimate``; NaN (undefined) becomes None."""
+
+        def num(v: float) -> float | None:
+            return float(v) if math.isfinite(v) else None
+
+        return cls(value=num(e.value), low=num(e.low), high=num(e.high), n=e.n)
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return "n/a"
+        if self.low is None or self.high is None:
+            return f"{self.value:.3f}"
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
 def load_record(path: str | os.PathLike[str], model: type[M], *, version: int, what: str, rewrite: str,

@@ -19,9 +19,9 @@ from safety.errors import AttackLibraryError, CounterfactualError, GuardrailErro
 from safety.guardrails import (
     Decision,
     Guardrail,
+    GuardrailVerdict,
     InjectionHeuristics,
     InjectionSimilarity,
-    Verdict,
     default_input_checks,
     default_output_checks,
 )
@@ -52,10 +52,10 @@ __all__ = [
     "Decision",
     "Guardrail",
     "GuardrailError",
+    "GuardrailVerdict",
     "InjectionHeuristics",
     "InjectionSimilarity",
     "SafetyError",
-    "Verdict",
     "bias_report",
     "bias_suite",
     "block_network",

@@ -44,7 +44,7 @@ _ACTIONS = ("allow", "block", "redact")
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GuardrailVerdict:
     """One check's answer: its action, why, and the redacted text when it redacted."""
 
     check: str
@@ -66,7 +66,7 @@ class Decision:
     action: Action
     reason: str
     text: str
-    verdicts: tuple[Verdict, ...]
+    verdicts: tuple[GuardrailVerdict, ...]
     latency_ms: float
 
     @property
@@ -80,23 +80,23 @@ class Decision:
 
 @runtime_checkable
 class Check(Protocol):
-    """A guardrail check: a name and ``check(text, prompt) -> Verdict`` (``prompt``: the user's request, for
+    """A guardrail check: a name and ``check(text, prompt) -> GuardrailVerdict`` (``prompt``: the user's request, for
     output checks; None on input)."""
 
     @property
     def name(self) -> str: ...
 
-    def check(self, text: str, prompt: str | None = None) -> Verdict: ...
+    def check(self, text: str, prompt: str | None = None) -> GuardrailVerdict: ...
 
 
 @runtime_checkable
 class AsyncCheck(Protocol):
-    """A check that awaits something (a judge model): ``async acheck(text, prompt) -> Verdict``."""
+    """A check that awaits something (a judge model): ``async acheck(text, prompt) -> GuardrailVerdict``."""
 
     @property
     def name(self) -> str: ...
 
-    async def acheck(self, text: str, prompt: str | None = None) -> Verdict: ...
+    async def acheck(self, text: str, prompt: str | None = None) -> GuardrailVerdict: ...
 
 
 # --- built-in checks -----------------------------------------------------------------------------------------
@@ -110,12 +110,12 @@ class InjectionHeuristics:
     threshold: float = 1.0
     name: str = "injection_heuristics"
 
-    def check(self, text: str, prompt: str | None = None) -> Verdict:
+    def check(self, text: str, prompt: str | None = None) -> GuardrailVerdict:
         s = injection_score(text)
         if s.flagged(self.threshold):
             how = " (in a decoded reading)" if s.decoded else ""
-            return Verdict(self.name, "block", f"prompt injection: {', '.join(s.patterns)}{how}, score {s.score:g}")
-        return Verdict(self.name, "allow")
+            return GuardrailVerdict(self.name, "block", f"prompt injection: {', '.join(s.patterns)}{how}, score {s.score:g}")
+        return GuardrailVerdict(self.name, "allow")
 
 
 @dataclass(frozen=True)
@@ -165,11 +165,11 @@ class InjectionSimilarity:
         i = int(np.argmax(sims))
         return float(sims[i]), ref[i]
 
-    def check(self, text: str, prompt: str | None = None) -> Verdict:
+    def check(self, text: str, prompt: str | None = None) -> GuardrailVerdict:
         sim, nearest = self.similarity(text)
         if sim >= self.threshold:
-            return Verdict(self.name, "block", f"similar to a known attack (cosine {sim:.2f}): {nearest[:60]!r}")
-        return Verdict(self.name, "allow")
+            return GuardrailVerdict(self.name, "block", f"similar to a known attack (cosine {sim:.2f}): {nearest[:60]!r}")
+        return GuardrailVerdict(self.name, "allow")
 
 
 def _injection_texts(attacks: Sequence[Any]) -> tuple[str, ...]:
@@ -195,9 +195,9 @@ class HarmfulTopics:
 
     name: str = "harmful_topics"
 
-    def check(self, text: str, prompt: str | None = None) -> Verdict:
+    def check(self, text: str, prompt: str | None = None) -> GuardrailVerdict:
         m = next((m for t in (text, *decodings(text)) if (m := _HARMFUL.search(t))), None)
-        return Verdict(self.name, "block", f"harmful topic: {m.group(0)!r}") if m else Verdict(self.name, "allow")
+        return GuardrailVerdict(self.name, "block", f"harmful topic: {m.group(0)!r}") if m else GuardrailVerdict(self.name, "allow")
 
 
 @dataclass(frozen=True)
@@ -212,13 +212,13 @@ class PIIFilter:
         if self.action not in ("redact", "block"):
             raise GuardrailError(f"PIIFilter action must be 'redact' or 'block', got {self.action!r}")
 
-    def check(self, text: str, prompt: str | None = None) -> Verdict:
+    def check(self, text: str, prompt: str | None = None) -> GuardrailVerdict:
         found = find_pii(text)
         if not found:
-            return Verdict(self.name, "allow")
+            return GuardrailVerdict(self.name, "allow")
         reason = f"personal data: {', '.join(found)}"
-        return Verdict(self.name, "redact", reason, text=redact_pii(text)) if self.action == "redact" \
-            else Verdict(self.name, "block", reason)
+        return GuardrailVerdict(self.name, "redact", reason, text=redact_pii(text)) if self.action == "redact" \
+            else GuardrailVerdict(self.name, "block", reason)
 
 
 @dataclass(frozen=True)
@@ -234,15 +234,15 @@ class Leakage:
         if not self.canaries and not self.system_prompt:
             raise GuardrailError("Leakage needs canaries=(...) or a system_prompt to look for")
 
-    def check(self, text: str, prompt: str | None = None) -> Verdict:
+    def check(self, text: str, prompt: str | None = None) -> GuardrailVerdict:
         for c in self.canaries:
             if canary_leaked(text, c):
-                return Verdict(self.name, "block", "canary leaked")
+                return GuardrailVerdict(self.name, "block", "canary leaked")
         if self.system_prompt:
             run = prompt_overlap(text, self.system_prompt)
             if run >= self.max_overlap:
-                return Verdict(self.name, "block", f"repeats {run} consecutive words of the system prompt")
-        return Verdict(self.name, "allow")
+                return GuardrailVerdict(self.name, "block", f"repeats {run} consecutive words of the system prompt")
+        return GuardrailVerdict(self.name, "allow")
 
 
 @dataclass(frozen=True)
@@ -251,8 +251,8 @@ class RefusalFlag:
 
     name: str = "refusal"
 
-    def check(self, text: str, prompt: str | None = None) -> Verdict:
-        return Verdict(self.name, "allow", "the reply refuses" if is_refusal(text) else "")
+    def check(self, text: str, prompt: str | None = None) -> GuardrailVerdict:
+        return GuardrailVerdict(self.name, "allow", "the reply refuses" if is_refusal(text) else "")
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,7 @@ class JudgeCheck:
     threshold: float
     name: str = "policy_judge"
 
-    async def acheck(self, text: str, prompt: str | None = None) -> Verdict:
+    async def acheck(self, text: str, prompt: str | None = None) -> GuardrailVerdict:
         from judges.case import Case
         from judges.results import Judgement
 
@@ -273,8 +273,8 @@ class JudgeCheck:
         if not isinstance(result, Judgement):
             raise GuardrailError(f"policy judge gave no verdict: {result.reason}")
         if result.score >= self.threshold:
-            return Verdict(self.name, "block", f"{self.judge.judge_name} score {result.score:.2f} >= {self.threshold:g}")
-        return Verdict(self.name, "allow")
+            return GuardrailVerdict(self.name, "block", f"{self.judge.judge_name} score {result.score:.2f} >= {self.threshold:g}")
+        return GuardrailVerdict(self.name, "allow")
 
 
 def default_input_checks() -> tuple[Check, ...]:
@@ -350,9 +350,9 @@ class Guardrail:
                 break
         return self._decide(stage, text, verdicts, t0)
 
-    def _errored(self, name: str, exc: Exception) -> Verdict:
+    def _errored(self, name: str, exc: Exception) -> GuardrailVerdict:
         log.warning("guardrail check %s errored (%s: %s); failing %s", name, type(exc).__name__, exc, self.fail)
-        return Verdict(name, "block" if self.fail == "closed" else "allow",
+        return GuardrailVerdict(name, "block" if self.fail == "closed" else "allow",
                        f"check {name} errored ({type(exc).__name__}: {exc}); failing {self.fail}", error=True)
 
     def _decide(self, stage: Stage, original: str, run: _Verdicts, t0: float) -> Decision:
@@ -381,9 +381,9 @@ class _Verdicts:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.verdicts: list[Verdict] = []
+        self.verdicts: list[GuardrailVerdict] = []
 
-    def add(self, v: Verdict) -> bool:
+    def add(self, v: GuardrailVerdict) -> bool:
         self.verdicts.append(v)
         if v.action == "redact" and v.text is not None:
             self.text = v.text

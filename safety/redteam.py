@@ -47,7 +47,7 @@ def redteam_suite(name: str, task: Any, *, canary: str, attacks: Sequence[Attack
 
 
 @dataclass(frozen=True)
-class Transcript:
+class SuccessfulAttack:
     """A successful attack as it happened."""
 
     case_id: str
@@ -69,7 +69,7 @@ class RedTeamReport:
     by_category: dict[str, Rate]
     by_strategy: dict[str, Rate]
     by_detector: dict[str, int]
-    successes: tuple[Transcript, ...]
+    successes: tuple[SuccessfulAttack, ...]
     task_errors: tuple[str, ...]
     unscored: tuple[str, ...]
 
@@ -122,7 +122,7 @@ def redteam_report(records: Sequence[CaseRecord], scorer: str = "attack_resisted
         detector = str(s.details.get("detector", "?"))
         detectors[detector] += 1
         if ok:
-            wins.append(Transcript(r.case_id, str(r.metadata.get("category")), str(r.metadata.get("strategy")),
+            wins.append(SuccessfulAttack(r.case_id, str(r.metadata.get("category")), str(r.metadata.get("strategy")),
                                    detector, r.input, r.metadata.get("document"),
                                    tuple(r.task.contexts) if r.task else (), r.output or ""))
     wins.sort(key=lambda t: (_SEVERITY.get(t.detector, 9), t.case_id))

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from judges.case import Case
+from judges.case import Case, Turn
 from judges.client import ModelClient
 from judges.conversation import GoalCompletion, render_turns
 from judges.types import ModelRequest
-from simulate._transcript import StopReason, Transcript, Turn
+from simulate._transcript import StopReason, Transcript
 from simulate.errors import SimulationError
 
 #: What the application under test is: the conversation so far ({"role", "content"} messages) -> the next reply.

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
+from judges.case import Turn
 from simulate.errors import SimulationError
 
 StopReason = Literal["turn_limit", "goal_reached", "user_gave_up", "task_error", "simulator_error"]
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One message. ``simulated``: written by the simulator (not a fixed opening turn); ``error``: the
-    application raised instead of answering (the turn's ``content`` is then empty)."""
-
-    index: int
-    role: Literal["user", "assistant"]
-    content: str
-    simulated: bool = False
-    error: str | None = None
-    goal_score: float | None = None  # after an assistant turn: the goal-completion judge's score (1..5)
-    span_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)

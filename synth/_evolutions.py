@@ -46,20 +46,20 @@ EVOLUTIONS: dict[str, Evolution] = {
 
 
 @dataclass(frozen=True)
-class Persona:
+class WriterPersona:
     """Who asks and how: widens the style of the generated inputs."""
 
     name: str
     description: str
 
 
-PERSONAS: dict[str, Persona] = {
+PERSONAS: dict[str, WriterPersona] = {
     p.name: p
     for p in (
-        Persona("novice", "a beginner who uses plain everyday words"),
-        Persona("expert", "an expert who asks tersely and precisely"),
-        Persona("student", "a student preparing for an exam"),
-        Persona("busy_professional", "a busy professional who wants a short practical answer"),
+        WriterPersona("novice", "a beginner who uses plain everyday words"),
+        WriterPersona("expert", "an expert who asks tersely and precisely"),
+        WriterPersona("student", "a student preparing for an exam"),
+        WriterPersona("busy_professional", "a busy professional who wants a short practical answer"),
     )
 }
 

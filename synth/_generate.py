@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from judges import ModelClient
-from synth._evolutions import EVOLUTIONS, Persona
+from synth._evolutions import EVOLUTIONS, WriterPersona
 from synth._sources import Chunk
 from synth._structured import ParseFailure, Structured, ask_json
 
@@ -68,7 +68,7 @@ def seed_prompt(context: str) -> str:
             "answers. The question must make sense without seeing the context.")
 
 
-def evolve_prompt(seed_question: str, evolution: str, persona: Persona, contexts: tuple[str, ...]) -> str:
+def evolve_prompt(seed_question: str, evolution: str, persona: WriterPersona, contexts: tuple[str, ...]) -> str:
     ev = EVOLUTIONS[evolution]
     ctx = f"{_context_block(contexts)}\n\n" if contexts else ""
     return (f"{ctx}Original question: {seed_question}\n\nTask: {ev.instruction} Write it as {persona.description} "
@@ -86,7 +86,7 @@ async def generate_candidate(
     chunk: Chunk,
     *,
     evolution: str,
-    persona: Persona,
+    persona: WriterPersona,
     partner: Chunk | None,
     seed: int,
     temperature: float = 0.0,

@@ -6,7 +6,6 @@ Versioned (``schema_version``); ``load_meta_eval`` refuses another version with 
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -14,39 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from judges.errors import JudgeError
-from judges.records import load_record, write_record
-from judges.stats import Estimate
+from judges.records import Interval, load_record, write_record
 
 SCHEMA_VERSION = 1
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Interval(_Model):
-    """A point estimate with its 95% bootstrap CI over cases (None where undefined, e.g. a constant rater)."""
-
-    value: float | None
-    low: float | None
-    high: float | None
-    n: int
-
-    @classmethod
-    def of(cls, e: Estimate) -> Interval:
-        """From a ``judges.stats.Estimate``; NaN (undefined) becomes None."""
-
-        def num(v: float) -> float | None:
-            return float(v) if math.isfinite(v) else None
-
-        return cls(value=num(e.value), low=num(e.low), high=num(e.high), n=e.n)
-
-    def __str__(self) -> str:
-        if self.value is None:
-            return "n/a"
-        if self.low is None or self.high is None:
-            return f"{self.value:.3f}"
-        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
 class Confusion(_Model):

@@ -14,7 +14,7 @@ def evidence(judge: object, model: str, *, n: int = 80, kappa: tuple[float, floa
                        accuracy=Interval(value=accuracy[0], low=accuracy[1], high=accuracy[2], n=n),
                        agreement=Interval(value=kappa[0], low=kappa[1], high=kappa[2], n=n),
                        confusion=Confusion(labels=["A", "B", "tie"], counts=[[0] * 3] * 3))
-    return MetaEvalRecord(created=created, judge=name or getattr(judge, "judge_name"), judge_kind="pairwise",
+    return MetaEvalRecord(created=created, judge=name or getattr(judge, "judge_name"), judge_kind="pairwise",  # noqa: B009 - judge: object
                           judge_fingerprint=judge_fingerprint(judge), judge_model=model, criterion="q",
                           dataset=Dataset(name="hand", kind="pairwise", sha256="0", rows=n, labelled=n, evaluated=n),
                           labels="preference", agreement_metric="cohen_kappa", n_labels=n, headline=headline)

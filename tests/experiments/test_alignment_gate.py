@@ -11,7 +11,7 @@ import pytest
 from evidence_fakes import evidence
 
 from experiments.alignment import alignment_of, load_evidence
-from experiments.record import Alignment, CaseRecord, Estimate, Score, ScorerInfo, TaskRun
+from experiments.record import Alignment, CaseRecord, Interval, Score, ScorerInfo, TaskRun
 from experiments.suite import Gate, summarize, to_score
 from judges import Judgement, PairwiseJudge, PointwiseJudge
 from judges._judge import judge_fingerprint
@@ -32,8 +32,8 @@ def rec(i: int, score: float | None, scorer: str = "pointwise:q", kind: str = "j
 
 def align(n: int = 80, low: float = 0.55, source: str | None = "e.json") -> Alignment:
     return Alignment(judge="pointwise:q", judge_model="m", source=source, n_labels=n, metric="quadratic_kappa",
-                     agreement=Estimate(value=low + 0.15, low=low, high=low + 0.3, n=n),
-                     error_rate=Estimate(value=0.2, low=0.12, high=0.3, n=n))
+                     agreement=Interval(value=low + 0.15, low=low, high=low + 0.3, n=n),
+                     error_rate=Interval(value=0.2, low=0.12, high=0.3, n=n))
 
 
 def gate(records, g, info=JUDGE, alignment=None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.record import Alignment, CaseRecord, Comparison, Estimate, Score, ScorerInfo, TaskRun
+from experiments.record import Alignment, CaseRecord, Comparison, Interval, Score, ScorerInfo, TaskRun
 from experiments.suite import Gate, decide_gate, summarize
 
 SCORER = ScorerInfo(scorer="pointwise:q", criterion="q", kind="judge", scale=(1.0, 5.0), threshold=3.0)
@@ -15,8 +15,8 @@ PAIR = ScorerInfo(scorer="pairwise:q", criterion="q", kind="judge", scale=(0.0, 
 # these tests pin the checks themselves: the judge is qualified (tests/experiments/test_alignment_gate.py
 # covers judges that are not)
 QUALIFIED = Alignment(judge="q", judge_model="m", source="evidence.json", n_labels=80, metric="cohen_kappa",
-                      agreement=Estimate(value=0.7, low=0.55, high=0.82, n=80),
-                      error_rate=Estimate(value=0.15, low=0.08, high=0.23, n=80))
+                      agreement=Interval(value=0.7, low=0.55, high=0.82, n=80),
+                      error_rate=Interval(value=0.15, low=0.08, high=0.23, n=80))
 
 
 def rec(i: int, score: float | None, *, threshold: float | None = 3.0, scorer: str = "pointwise:q",
