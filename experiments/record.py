@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from experiments.errors import ResultsError
 from judges.records import Interval, load_record, write_record
@@ -211,6 +211,55 @@ class Comparison(_Model):
     warnings: list[str] = []
 
 
+class Gate(_Model):
+    """A suite's pass/fail rule. Every check that is set must hold.
+
+    * ``min``: ``metric`` ("mean", "pass_rate" or "win_rate" of the gating scorer) must reach it, on the
+      lower bound of its 95% CI (``on="ci_low"``, the default) or on the estimate (``on="point"``).
+    * ``max_drop``: a regression test against the baseline run: the suite fails when the paired mean
+      difference (new − baseline) shows a drop significantly larger than ``max_drop`` (one-sided test at
+      ``alpha``); a change that is noise passes. Without a baseline the check is skipped and says so.
+    * ``max_judge_failure_rate`` / ``max_task_error_rate``: more failures than this fail the suite.
+    * Alignment: when the gating scorer is an LLM judge, the gate is binding only if a meta-evaluation of
+      that judge (same configuration, same model) on at least ``min_human_labels`` human labels has an
+      agreement (Cohen's kappa for preferences, quadratic-weighted kappa for scores) whose 95% CI lower
+      bound reaches ``min_agreement``. Otherwise, with ``alignment="advisory"``, the verdict is reported
+      but binds nothing (``passed`` None, ``advisory`` says why; task errors still fail the suite); with
+      ``alignment="strict"`` the suite fails. Deterministic scorers need no evidence.
+    * A pairwise gate never passes when every verdict on two differing candidates is a tie.
+    * ``scorer``: which scorer gates (default: the suite's first).
+    """
+
+    min: float | None = None
+    metric: Literal["mean", "pass_rate", "win_rate"] = "mean"
+    on: Literal["point", "ci_low"] = "ci_low"
+    max_drop: float | None = None
+    alpha: float = 0.05
+    max_judge_failure_rate: float = 0.2
+    max_task_error_rate: float = 0.05
+    scorer: str | None = None
+    min_human_labels: int = 50
+    min_agreement: float = 0.4
+    alignment: Literal["advisory", "strict"] = "advisory"
+
+    @model_validator(mode="after")
+    def _check(self) -> Gate:
+        if self.min is None and self.max_drop is None:
+            raise ValueError("Gate needs min=... (an absolute bar) or max_drop=... (a regression test), or both")
+        if self.max_drop is not None and self.max_drop < 0:
+            raise ValueError(f"Gate max_drop must be >= 0 (a drop is a positive number), got {self.max_drop}")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"Gate alpha must be in (0, 1), got {self.alpha}")
+        if self.min_human_labels < 1:
+            raise ValueError(f"Gate min_human_labels must be >= 1, got {self.min_human_labels}")
+        if not -1 <= self.min_agreement <= 1:
+            raise ValueError(f"Gate min_agreement is a kappa in [-1, 1], got {self.min_agreement}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
 class GateResult(_Model):
     """A suite's verdict. ``passed`` None means the gate had nothing binding to decide on.
 
@@ -276,7 +325,8 @@ class SuiteRecord(_Model):
     task: TaskInfo | None = None
     task_b: TaskInfo | None = None
     scorers: list[ScorerInfo]
-    gate: dict[str, Any] | None = None  # the Gate's settings
+    gate: Gate | None = None  # the gate's settings (its verdict is ``summary.gate``); files of any version hold
+    # the same keys, and keys added since (alignment, min_agreement, min_human_labels) have their defaults
     summary: SuiteSummary
     cases: list[CaseRecord]
 

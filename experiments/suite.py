@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from experiments.record import (
     Calls,
     CaseRecord,
     Comparison,
+    Gate,
     GateResult,
     Interval,
     MemberScore,
@@ -42,60 +43,6 @@ from judges.pairwise import PairwiseJudge
 from judges.results import JudgeFailure, Judgement, Result
 from judges.stats import Estimate as _Est
 from judges.stats import mean_ci, win_rates
-
-
-@dataclass(frozen=True)
-class Gate:
-    """A suite's pass/fail rule. Every check that is set must hold.
-
-    * ``min``: ``metric`` ("mean", "pass_rate" or "win_rate" of the gating scorer) must reach it, on the
-      lower bound of its 95% CI (``on="ci_low"``, the default) or on the estimate (``on="point"``).
-    * ``max_drop``: a regression test against the baseline run: the suite fails when the paired mean
-      difference (new − baseline) shows a drop significantly larger than ``max_drop`` (one-sided test at
-      ``alpha``); a change that is noise passes. Without a baseline the check is skipped and says so.
-    * ``max_judge_failure_rate`` / ``max_task_error_rate``: more failures than this fail the suite.
-    * Alignment: when the gating scorer is an LLM judge, the gate is binding only if a meta-evaluation of
-      that judge (same configuration, same model) on at least ``min_human_labels`` human labels has an
-      agreement (Cohen's kappa for preferences, quadratic-weighted kappa for scores) whose 95% CI lower
-      bound reaches ``min_agreement``. Otherwise, with ``alignment="advisory"``, the verdict is reported
-      but binds nothing (``passed`` None, ``advisory`` says why; task errors still fail the suite); with
-      ``alignment="strict"`` the suite fails. Deterministic scorers need no evidence.
-    * A pairwise gate never passes when every verdict on two differing candidates is a tie.
-    * ``scorer``: which scorer gates (default: the suite's first).
-    """
-
-    min: float | None = None
-    metric: Literal["mean", "pass_rate", "win_rate"] = "mean"
-    on: Literal["point", "ci_low"] = "ci_low"
-    max_drop: float | None = None
-    alpha: float = 0.05
-    max_judge_failure_rate: float = 0.2
-    max_task_error_rate: float = 0.05
-    scorer: str | None = None
-    min_human_labels: int = 50
-    min_agreement: float = 0.4
-    alignment: Literal["advisory", "strict"] = "advisory"
-
-    def __post_init__(self) -> None:
-        if self.min is None and self.max_drop is None:
-            raise ValueError("Gate needs min=... (an absolute bar) or max_drop=... (a regression test), or both")
-        if self.metric not in ("mean", "pass_rate", "win_rate"):
-            raise ValueError(f"Gate metric {self.metric!r} is not one of 'mean', 'pass_rate', 'win_rate'")
-        if self.on not in ("point", "ci_low"):
-            raise ValueError(f"Gate on={self.on!r} is not 'point' or 'ci_low'")
-        if self.max_drop is not None and self.max_drop < 0:
-            raise ValueError(f"Gate max_drop must be >= 0 (a drop is a positive number), got {self.max_drop}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"Gate alpha must be in (0, 1), got {self.alpha}")
-        if self.alignment not in ("advisory", "strict"):
-            raise ValueError(f"Gate alignment={self.alignment!r} is not 'advisory' or 'strict'")
-        if self.min_human_labels < 1:
-            raise ValueError(f"Gate min_human_labels must be >= 1, got {self.min_human_labels}")
-        if not -1 <= self.min_agreement <= 1:
-            raise ValueError(f"Gate min_agreement is a kappa in [-1, 1], got {self.min_agreement}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
