@@ -11,8 +11,8 @@ from judges.client import ModelClient
 from judges.config import get_model
 from judges.datasets import load_cases
 from judges.errors import (
-    ConfigError,
     DatasetError,
+    JudgeConfigError,
     JudgeError,
     ModelUnavailableError,
     ProviderError,
@@ -28,10 +28,10 @@ from judges.types import Completion, ModelRequest
 __all__ = [
     "Case",
     "Completion",
-    "ConfigError",
     "DatasetError",
     "GEval",
     "Judge",
+    "JudgeConfigError",
     "JudgeError",
     "JudgeFailure",
     "JudgePanel",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from judges.client import ModelClient
-from judges.errors import ConfigError, ProviderError
+from judges.errors import JudgeConfigError, ProviderError
 from judges.results import CallAccount
 from judges.scoring import (
     parse_label,
@@ -66,7 +66,7 @@ async def ask_label(client: ModelClient, q: LabelQuery, *, max_parse_retries: in
         if client.info.exact_label_probs:
             return await _exact(client, q, calls)
         return await _from_text(client, q, calls, max_parse_retries, samples)
-    except ConfigError:
+    except JudgeConfigError:
         raise
     except ProviderError as exc:
         return LabelAnswer(None, None, None, "", None, 1, calls, error=f"provider error: {exc}")

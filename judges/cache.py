@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from judges.errors import ConfigError
+from judges.errors import JudgeConfigError
 from judges.types import Completion, ModelRequest
 
 MAX_AGE_ENV = "EVALHARNESS_CACHE_MAX_AGE_DAYS"
@@ -51,7 +51,7 @@ def _max_age_from_env() -> float | None:
     except ValueError:
         days = math.nan
     if not (math.isfinite(days) and days > 0):
-        raise ConfigError(
+        raise JudgeConfigError(
             f"{MAX_AGE_ENV}={raw!r} must be a positive number of days (e.g. 30); unset keeps all"
         )
     return days
@@ -92,7 +92,7 @@ class CallCache:
         if max_age_days is None:
             max_age_days = _max_age_from_env()
         elif not (math.isfinite(max_age_days) and max_age_days > 0):
-            raise ConfigError(f"max_age_days must be a positive number of days, got {max_age_days!r}")
+            raise JudgeConfigError(f"max_age_days must be a positive number of days, got {max_age_days!r}")
         self.max_age_days = max_age_days
         self._clock = clock
         self._local = threading.local()
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         else:
             n = cache.pruned_on_open
-    except ConfigError as exc:
+    except JudgeConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{args.command}: {n} entries deleted from {args.path}; {len(cache)} left")

@@ -22,7 +22,7 @@ from typing import Any
 
 from judges.cache import CallCache
 from judges.client import ModelClient
-from judges.errors import ConfigError
+from judges.errors import JudgeConfigError
 from judges.providers._base import Provider
 
 CONFIG_FILE = "evalharness.toml"
@@ -53,11 +53,11 @@ def load_config(path: str | Path | None = None) -> JudgeConfig:
         try:
             values = dict(tomllib.loads(path.read_text()).get("judge", {}))
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+            raise JudgeConfigError(f"{path} is not valid TOML: {exc}") from exc
     known = set(JudgeConfig.__dataclass_fields__) - {"extra"}
     unknown = set(values) - known
     if unknown:
-        raise ConfigError(f"{path}: unknown [judge] keys {sorted(unknown)}; known keys are {sorted(known)}")
+        raise JudgeConfigError(f"{path}: unknown [judge] keys {sorted(unknown)}; known keys are {sorted(known)}")
     env = {
         "model": "EVALHARNESS_JUDGE_MODEL",
         "base_url": "EVALHARNESS_JUDGE_BASE_URL",
@@ -78,12 +78,12 @@ def load_config(path: str | Path | None = None) -> JudgeConfig:
             if values.get(key) is not None:
                 values[key] = float(values[key])
     except ValueError as exc:
-        raise ConfigError(f"judge setting is not a number: {exc}") from exc
+        raise JudgeConfigError(f"judge setting is not a number: {exc}") from exc
     return JudgeConfig(**values)
 
 
 def make_provider(config: JudgeConfig) -> Provider:
-    """The provider named by ``config.model``; an unknown form is a ConfigError that lists the valid ones."""
+    """The provider named by ``config.model``; an unknown form is a JudgeConfigError that lists the valid ones."""
     spec = config.model.strip()
     kind, _, arg = spec.partition(":")
     if kind == "local":
@@ -92,13 +92,13 @@ def make_provider(config: JudgeConfig) -> Provider:
         return LlamaCppProvider(arg or None, n_ctx=config.n_ctx)
     if kind == "openai":
         if not arg:
-            raise ConfigError(f"judge model {spec!r} names no model; use e.g. 'openai:gpt-4o-mini'")
+            raise JudgeConfigError(f"judge model {spec!r} names no model; use e.g. 'openai:gpt-4o-mini'")
         from judges.providers.openai_compat import OpenAICompatibleProvider
 
         return OpenAICompatibleProvider(
             arg, base_url=config.base_url, api_key_env=config.api_key_env, timeout_s=config.timeout_s
         )
-    raise ConfigError(f"unknown judge model {spec!r}; use {_FORMS} (EVALHARNESS_JUDGE_MODEL or [judge] model)")
+    raise JudgeConfigError(f"unknown judge model {spec!r}; use {_FORMS} (EVALHARNESS_JUDGE_MODEL or [judge] model)")
 
 
 _PROVIDERS: dict[tuple[str, str, int], Provider] = {}

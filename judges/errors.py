@@ -1,27 +1,31 @@
 """The judges library's exceptions, in one place.
 
     JudgeError                      base of everything raised here
-    ├── ConfigError                 a setting is wrong (unknown provider, bad model spec, bad file); says how to fix it
+    ├── JudgeConfigError            a setting is wrong (unknown provider, bad model spec, bad file); says how to fix it
     │   └── ModelUnavailableError   the configured model cannot be loaded or reached; raised before any case runs
     ├── DatasetError                a dataset row failed validation; names file, line and field
     ├── ProviderError               a provider call failed
     │   └── RetryableProviderError  429 / 5xx / timeout: the client retries these with backoff
 
-A reply that cannot be parsed is not an exception: it becomes a ``JudgeFailure`` that keeps the raw text.
+``JudgeConfigError`` is also a ``tracing.errors.ConfigError``, the shared base of every package's
+configuration error. A reply that cannot be parsed is not an exception: it becomes a ``JudgeFailure`` that
+keeps the raw text.
 """
 
 from __future__ import annotations
+
+from tracing.errors import ConfigError
 
 
 class JudgeError(Exception):
     """Base class for errors raised by the judges library."""
 
 
-class ConfigError(JudgeError):
+class JudgeConfigError(JudgeError, ConfigError):
     """A setting is wrong; the message names it and says what to do."""
 
 
-class ModelUnavailableError(ConfigError):
+class ModelUnavailableError(JudgeConfigError):
     """The configured judge model cannot be loaded or reached."""
 
 

@@ -26,21 +26,21 @@ from synth._rows import (
     write_set,
 )
 from synth._sources import Chunk, load_documents, load_golden, load_log
-from synth.errors import ConfigError, SourceError, SynthError
+from synth.errors import SynthConfigError, SynthError, SynthSourceError
 
 __all__ = [
     "EVOLUTIONS",
     "PERSONAS",
     "REVIEW_QUEUE",
     "Chunk",
-    "ConfigError",
     "Critic",
     "ReviewDecision",
-    "SourceError",
     "SynthConfig",
+    "SynthConfigError",
     "SynthError",
     "SynthReport",
     "SynthResult",
+    "SynthSourceError",
     "SyntheticRow",
     "edit_note",
     "golden_rows",

@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from synth.errors import ConfigError
+from synth.errors import SynthConfigError
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ PERSONAS: dict[str, WriterPersona] = {
 def parse_mix(spec: str | Mapping[str, float] | None) -> dict[str, float]:
     """The evolution distribution, normalised to sum 1: ``"reasoning=2,comparative=1"`` or a mapping.
 
-    ``None`` gives every evolution the same weight. Unknown names and negative weights are a ConfigError.
+    ``None`` gives every evolution the same weight. Unknown names and negative weights are a SynthConfigError.
     """
     if spec is None:
         weights: dict[str, float] = dict.fromkeys(EVOLUTIONS, 1.0)
@@ -78,14 +78,14 @@ def parse_mix(spec: str | Mapping[str, float] | None) -> dict[str, float]:
             try:
                 weights[name.strip()] = float(value) if value else 1.0
             except ValueError as exc:
-                raise ConfigError(f"evolution weight {part!r} is not a number; write name=weight") from exc
+                raise SynthConfigError(f"evolution weight {part!r} is not a number; write name=weight") from exc
     else:
         weights = {k: float(v) for k, v in spec.items()}
     unknown = sorted(set(weights) - set(EVOLUTIONS))
     if unknown:
-        raise ConfigError(f"unknown evolutions {unknown}; use {sorted(EVOLUTIONS)}")
+        raise SynthConfigError(f"unknown evolutions {unknown}; use {sorted(EVOLUTIONS)}")
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        raise ConfigError(f"evolution weights must be >= 0 with a positive sum, got {weights}")
+        raise SynthConfigError(f"evolution weights must be >= 0 with a positive sum, got {weights}")
     total = sum(weights.values())
     return {k: w / total for k, w in weights.items() if w > 0}
 
@@ -95,7 +95,7 @@ def choose_evolution(mix: Mapping[str, float], rng: random.Random, *, has_contex
     usable = {k: w for k, w in mix.items()
               if (has_context or not EVOLUTIONS[k].needs_context) and (has_partner or not EVOLUTIONS[k].needs_two)}
     if not usable:
-        raise ConfigError(f"no evolution in the mix {sorted(mix)} fits this input "
+        raise SynthConfigError(f"no evolution in the mix {sorted(mix)} fits this input "
                           "(production inputs have no context; multi-context ones need two sources)")
     names = sorted(usable)
     return rng.choices(names, weights=[usable[k] for k in names])[0]

@@ -28,7 +28,7 @@ from synth._report import RejectedCandidate, SkippedInput, SynthReport
 from synth._rows import GENERATOR_VERSION, Origin, SyntheticRow
 from synth._sources import Chunk, Skipped, by_source
 from synth._structured import CONSTRAINED_PROVIDERS
-from synth.errors import ConfigError, SourceError
+from synth.errors import SynthConfigError, SynthSourceError
 
 #: The temperature of regenerations after a rejected first try (the first try is at 0).
 RETRY_TEMPERATURE = 0.8
@@ -55,16 +55,16 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         if self.n < 1:
-            raise ConfigError(f"n must be >= 1, got {self.n}")
+            raise SynthConfigError(f"n must be >= 1, got {self.n}")
         if self.max_candidates is not None and self.max_candidates < 1:
-            raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
+            raise SynthConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
         if self.max_ratio < 1:
-            raise ConfigError(f"max_ratio must be >= 1, got {self.max_ratio}")
+            raise SynthConfigError(f"max_ratio must be >= 1, got {self.max_ratio}")
         if not 0 < self.dedup_threshold <= 1:
-            raise ConfigError(f"dedup_threshold is a cosine in (0, 1], got {self.dedup_threshold}")
+            raise SynthConfigError(f"dedup_threshold is a cosine in (0, 1], got {self.dedup_threshold}")
         unknown = sorted(set(self.personas) - set(PERSONAS))
         if unknown or not self.personas:
-            raise ConfigError(f"unknown or no personas {unknown}; use some of {sorted(PERSONAS)}")
+            raise SynthConfigError(f"unknown or no personas {unknown}; use some of {sorted(PERSONAS)}")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ async def synthesize(
     cfg = config or SynthConfig()
     if not chunks:
         reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no inputs given"
-        raise SourceError(f"no usable input to generate from ({reasons})")
+        raise SynthSourceError(f"no usable input to generate from ({reasons})")
     mix = parse_mix(cfg.mix)
     if embedder is None:
         embedder = _default_embedder()

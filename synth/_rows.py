@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from synth.errors import SourceError
+from synth.errors import SynthSourceError
 
 #: Bumped when prompts, evolutions or the critic change what a seed produces.
 GENERATOR_VERSION = "synth-1"
@@ -79,7 +79,7 @@ def write_set(path: str | Path, rows: Iterable[SyntheticRow]) -> Path:
 
 
 def read_set(path: str | Path) -> list[SyntheticRow]:
-    """Read a generated set; a bad line is a SourceError naming the file and the line."""
+    """Read a generated set; a bad line is a SynthSourceError naming the file and the line."""
     p = Path(path)
     out = []
     for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
@@ -87,7 +87,7 @@ def read_set(path: str | Path) -> list[SyntheticRow]:
             try:
                 out.append(SyntheticRow.model_validate_json(line))
             except ValueError as exc:
-                raise SourceError(f"{p}:{n}: not a generated row ({exc})") from exc
+                raise SynthSourceError(f"{p}:{n}: not a generated row ({exc})") from exc
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from synth.errors import SourceError
+from synth.errors import SynthSourceError
 
 #: Characters per chunk and overlap between neighbours. 1,200 characters is ~300 tokens: with the
 #: prompt and the reply it fits the local model's 4,096-token window several times over.
@@ -100,7 +100,7 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         else:
-            raise SourceError(f"document {p} does not exist; pass text, Markdown or JSONL files or a folder")
+            raise SynthSourceError(f"document {p} does not exist; pass text, Markdown or JSONL files or a folder")
     return out
 
 
@@ -179,7 +179,7 @@ def load_log(path: str | Path, *, redactor: object | None = None) -> tuple[list[
     """Real user inputs from the production log, PII masked by the tracing redactor before any other use.
 
     Read through ``tracing.production_log`` (the one reader of the log). Rows without a prompt are
-    skipped; a log with no usable row at all is a :class:`SourceError` that says what the rows lacked.
+    skipped; a log with no usable row at all is a :class:`SynthSourceError` that says what the rows lacked.
     """
     from tracing import Redactor
     from tracing.production_log import read_rows
@@ -207,7 +207,7 @@ def load_log(path: str | Path, *, redactor: object | None = None) -> tuple[list[
     if dupes:
         skipped.append(Skipped(f"log:{path}", f"{dupes} repeated prompts used once"))
     if not chunks:
-        raise SourceError(f"production log {path} has no usable rows: {len(rows)} rows, {empty} without a prompt"
+        raise SynthSourceError(f"production log {path} has no usable rows: {len(rows)} rows, {empty} without a prompt"
                           + (f", {dupes} repeated" if dupes else ""))
     return chunks, skipped
 

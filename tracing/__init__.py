@@ -9,6 +9,7 @@ the production log (JSONL file or Phoenix LLM spans) as rows. See docs/tracing.m
 from tracing.annotations import SpanAnnotation, annotate_spans
 from tracing.errors import (
     AnnotationError,
+    ConfigError,
     PhoenixServerError,
     ProductionLogError,
     ProviderConflictError,
@@ -32,6 +33,7 @@ from tracing.spans import (
 __all__ = [
     "DEFAULT_PRICES",
     "AnnotationError",
+    "ConfigError",
     "ModelPrice",
     "PhoenixServerError",
     "PriceTable",

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from judges.errors import ConfigError, ModelUnavailableError, ProviderError
+from judges.errors import JudgeConfigError, ModelUnavailableError, ProviderError
 from judges.providers._base import ProviderInfo
 from judges.types import Completion, Message, ModelRequest, Usage
 
@@ -179,7 +179,7 @@ class LlamaCppProvider:
             try:
                 grammar = json_schema_to_gbnf(json_schema)
             except Exception as exc:  # the converter raises bare Exceptions/AssertionErrors on unsupported schemas
-                raise ConfigError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
+                raise JudgeConfigError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
             self._grammars[json_schema] = grammar
         return grammar
 
@@ -204,7 +204,7 @@ class LlamaCppProvider:
             rng = np.random.default_rng((request.seed + i) if request.seed is not None else None)
             sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar_text.encode(), b"root")
             if not sampler:
-                raise ConfigError("llama.cpp rejected the grammar made from the JSON schema")
+                raise JudgeConfigError("llama.cpp rejected the grammar made from the JSON schema")
             try:
                 llm.reset()
                 llm.eval(prompt_tokens)
@@ -263,7 +263,7 @@ class LlamaCppProvider:
         """
         llm = self._llm
         if not labels:
-            raise ConfigError("labels must not be empty")
+            raise JudgeConfigError("labels must not be empty")
         llm.reset()
         llm.eval(prompt_tokens)
         base = len(prompt_tokens)
@@ -273,7 +273,7 @@ class LlamaCppProvider:
         for label in labels:
             toks = self._tokens(label, bos=False)
             if not toks:
-                raise ConfigError(f"label {label!r} tokenizes to nothing; use a non-empty label")
+                raise JudgeConfigError(f"label {label!r} tokenizes to nothing; use a non-empty label")
             total = 0.0
             for k, tok in enumerate(toks):
                 prefix = tuple(toks[:k])

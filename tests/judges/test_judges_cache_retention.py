@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from judges.cache import CallCache, main
-from judges.errors import ConfigError
+from judges.errors import JudgeConfigError
 from judges.types import Completion, ModelRequest
 
 DAY = 86400.0
@@ -58,9 +58,9 @@ def test_retention_from_the_environment(tmp_path: Path, monkeypatch: pytest.Monk
     assert reopened.max_age_days == 2 and reopened.pruned_on_open == 1
     reopened.close()
     monkeypatch.setenv("EVALHARNESS_CACHE_MAX_AGE_DAYS", "forever")
-    with pytest.raises(ConfigError, match="EVALHARNESS_CACHE_MAX_AGE_DAYS='forever'"):
+    with pytest.raises(JudgeConfigError, match="EVALHARNESS_CACHE_MAX_AGE_DAYS='forever'"):
         CallCache(tmp_path / "c.sqlite")
-    with pytest.raises(ConfigError, match="positive"):
+    with pytest.raises(JudgeConfigError, match="positive"):
         CallCache(tmp_path / "c.sqlite", max_age_days=0)
 
 

@@ -10,7 +10,14 @@ import pytest
 from judge_fakes import client_for, exact_fake
 
 from judges import PairwiseJudge, PointwiseJudge
-from judges.meta_eval import format_report, load_labelled, load_meta_eval, meta_evaluate, qualifies, write_meta_eval
+from judges.meta_eval import (
+    format_report,
+    load_labelled,
+    load_meta_eval,
+    meta_evaluate,
+    qualifies,
+    write_meta_eval,
+)
 
 
 def write_pairs(path, n=40, wrong_humans=()):

@@ -16,7 +16,7 @@ from synth import EVOLUTIONS, Chunk, Critic, SynthConfig, synthesize
 from synth._evolutions import choose_evolution, parse_mix
 from synth._generate import QuestionReply
 from synth._structured import ask_json
-from synth.errors import ConfigError, SourceError
+from synth.errors import SynthConfigError, SynthSourceError
 
 DOCS = [
     Chunk(f"doc{i}.md", 0, f"Topic {w} fact: the {w} value is {i} units and depends on {w} pressure.")
@@ -54,11 +54,11 @@ def test_each_evolution_instructs_the_model_and_is_recorded(evolution: str) -> N
 def test_mix_is_normalised_and_validated() -> None:
     assert parse_mix("reasoning=3,comparative=1") == {"reasoning": 0.75, "comparative": 0.25}
     assert parse_mix(None) == {k: 1 / len(EVOLUTIONS) for k in EVOLUTIONS}
-    with pytest.raises(ConfigError, match="unknown evolutions"):
+    with pytest.raises(SynthConfigError, match="unknown evolutions"):
         parse_mix("reasoning=1,sideways=1")
-    with pytest.raises(ConfigError, match="positive sum"):
+    with pytest.raises(SynthConfigError, match="positive sum"):
         parse_mix({"reasoning": 0})
-    with pytest.raises(ConfigError, match="not a number"):
+    with pytest.raises(SynthConfigError, match="not a number"):
         parse_mix("reasoning=lots")
 
 
@@ -74,7 +74,7 @@ def test_inputs_without_context_get_only_evolutions_that_need_none() -> None:
     rng = random.Random(0)
     got = {choose_evolution(mix, rng, has_context=False, has_partner=False) for _ in range(200)}
     assert got == {k for k, e in EVOLUTIONS.items() if not e.needs_context and not e.needs_two}
-    with pytest.raises(ConfigError, match="no evolution"):
+    with pytest.raises(SynthConfigError, match="no evolution"):
         choose_evolution(parse_mix("multi_context=1"), rng, has_context=True, has_partner=False)
 
 
@@ -178,7 +178,7 @@ def test_n_beyond_what_the_sources_support_says_what_was_possible() -> None:
 def test_no_usable_input_is_an_error_naming_the_skipped_inputs() -> None:
     from synth._sources import Skipped
 
-    with pytest.raises(SourceError, match="empty.txt: empty document"):
+    with pytest.raises(SynthSourceError, match="empty.txt: empty document"):
         asyncio.run(synthesize(ScriptedModel().client(), [], SynthConfig(), embedder=WordEmbedder(),
                                skipped=[Skipped("empty.txt", "empty document")]))
 
@@ -199,9 +199,9 @@ def test_a_context_too_long_for_the_window_is_skipped_with_the_reason() -> None:
 
 
 def test_config_is_validated() -> None:
-    with pytest.raises(ConfigError, match="n must be"):
+    with pytest.raises(SynthConfigError, match="n must be"):
         SynthConfig(n=0)
-    with pytest.raises(ConfigError, match="personas"):
+    with pytest.raises(SynthConfigError, match="personas"):
         SynthConfig(personas=("pirate",))
     with pytest.raises(ValueError, match="threshold"):
         Critic(threshold=7)

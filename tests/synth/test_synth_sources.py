@@ -10,7 +10,7 @@ import pytest
 
 from synth import load_documents, load_golden, load_log
 from synth._sources import chunk_text
-from synth.errors import SourceError
+from synth.errors import SynthSourceError
 
 
 def test_chunks_overlap_and_keep_their_offsets() -> None:
@@ -61,7 +61,7 @@ def test_documents_of_each_format_and_the_bad_ones_are_reported(tmp_path: Path) 
 
 
 def test_missing_document_is_an_error_that_names_it(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="nope.md does not exist"):
+    with pytest.raises(SynthSourceError, match="nope.md does not exist"):
         load_documents([tmp_path / "nope.md"])
 
 
@@ -90,5 +90,5 @@ def test_log_prompts_are_redacted_before_use_and_an_empty_log_is_an_error(tmp_pa
     assert {s.reason for s in skipped} == {"1 of 3 rows have no prompt", "1 repeated prompts used once"}
     empty = tmp_path / "empty.jsonl"
     empty.write_text(json.dumps({"prompt": None}) + "\n")
-    with pytest.raises(SourceError, match="no usable rows: 1 rows, 1 without a prompt"):
+    with pytest.raises(SynthSourceError, match="no usable rows: 1 rows, 1 without a prompt"):
         load_log(empty)
