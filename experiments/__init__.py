@@ -5,18 +5,18 @@
                       gate=Gate(max_drop=0.05))          # fail when the mean drop vs baseline is significant
 
 The pytest plugin (``from experiments.pytest_plugin import *`` in ``evals/conftest.py``) runs every suite
-this way; ``load_run`` reads a results file (``results/<run-id>.json``) as the one typed ``RunRecord``.
+this way; ``load_run`` reads a results file (``results/<run-id>.json``) as the one typed ``experiments.record.RunRecord``
+(the record's types are imported from ``experiments.record``).
 """
 
 from experiments.errors import BaselineError, ExperimentError, ResultsError, TaskError
-from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord, load_run
+from experiments.record import load_run
 from experiments.scorers import Contains, ExactMatch, JsonValid, Regex, RougeL, SemanticSimilarity, TokenF1
 from experiments.suite import EvalSuite, Gate, VersusBaseline
 from experiments.task import PromptTask, Task, TaskOutput
 
 __all__ = [
     "BaselineError",
-    "CaseRecord",
     "Contains",
     "EvalSuite",
     "ExactMatch",
@@ -27,10 +27,7 @@ __all__ = [
     "Regex",
     "ResultsError",
     "RougeL",
-    "RunRecord",
-    "Score",
     "SemanticSimilarity",
-    "SuiteRecord",
     "Task",
     "TaskError",
     "TaskOutput",

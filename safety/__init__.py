@@ -17,8 +17,8 @@ from typing import Any
 # (judges, pydantic records), so their names load on first use.
 from safety.errors import AttackLibraryError, CounterfactualError, GuardrailError, SafetyError
 from safety.guardrails import (
-    Decision,
     Guardrail,
+    GuardrailDecision,
     GuardrailVerdict,
     InjectionHeuristics,
     InjectionSimilarity,
@@ -28,9 +28,8 @@ from safety.guardrails import (
 from safety.offline import block_network
 
 _LAZY = {
-    "CATEGORIES": "safety.attacks", "Attack": "safety.attacks", "load_attacks": "safety.attacks",
     "make_canary": "safety.attacks", "bias_report": "safety.bias", "bias_suite": "safety.bias",
-    "counterfactual_pairs": "safety.bias", "AttackGrader": "safety.grading", "grader_errors": "safety.grading",
+    "counterfactual_pairs": "safety.bias",
     "redteam_report": "safety.redteam", "redteam_suite": "safety.redteam",
 }
 
@@ -44,13 +43,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CATEGORIES",
-    "Attack",
-    "AttackGrader",
     "AttackLibraryError",
     "CounterfactualError",
-    "Decision",
     "Guardrail",
+    "GuardrailDecision",
     "GuardrailError",
     "GuardrailVerdict",
     "InjectionHeuristics",
@@ -62,8 +58,6 @@ __all__ = [
     "counterfactual_pairs",
     "default_input_checks",
     "default_output_checks",
-    "grader_errors",
-    "load_attacks",
     "make_canary",
     "redteam_report",
     "redteam_suite",

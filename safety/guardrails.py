@@ -59,7 +59,7 @@ class GuardrailVerdict:
 
 
 @dataclass(frozen=True)
-class Decision:
+class GuardrailDecision:
     """The guardrail's decision on one text: ``action``, ``reason``, the text to use, and every verdict."""
 
     stage: Stage
@@ -299,7 +299,7 @@ class Guardrail:
     input_checks: tuple[Check | AsyncCheck, ...] = field(default_factory=default_input_checks)
     output_checks: tuple[Check | AsyncCheck, ...] = ()
     fail: Literal["closed", "open"] = "closed"
-    on_block: Callable[[Decision], None] | None = None
+    on_block: Callable[[GuardrailDecision], None] | None = None
     refusal: str = "I can't help with that request."
     trace: bool = True
 
@@ -310,23 +310,23 @@ class Guardrail:
             if not isinstance(c, (Check, AsyncCheck)) or not getattr(c, "name", ""):
                 raise GuardrailError(f"{c!r} is not a guardrail check: it needs a name and check() or acheck()")
 
-    def check_input(self, text: str) -> Decision:
+    def check_input(self, text: str) -> GuardrailDecision:
         """Check a user's text (or a retrieved document) before it reaches the model."""
         return self._run_sync("input", self.input_checks, text, None)
 
-    def check_output(self, text: str, *, prompt: str | None = None) -> Decision:
+    def check_output(self, text: str, *, prompt: str | None = None) -> GuardrailDecision:
         """Check the model's reply (to ``prompt``) before it reaches the user."""
         return self._run_sync("output", self.output_checks, text, prompt)
 
-    async def acheck_input(self, text: str) -> Decision:
+    async def acheck_input(self, text: str) -> GuardrailDecision:
         """``check_input`` with async checks (judges) allowed."""
         return await self._run_async("input", self.input_checks, text, None)
 
-    async def acheck_output(self, text: str, *, prompt: str | None = None) -> Decision:
+    async def acheck_output(self, text: str, *, prompt: str | None = None) -> GuardrailDecision:
         """``check_output`` with async checks (judges) allowed."""
         return await self._run_async("output", self.output_checks, text, prompt)
 
-    def _run_sync(self, stage: Stage, checks: Sequence[Any], text: str, prompt: str | None) -> Decision:
+    def _run_sync(self, stage: Stage, checks: Sequence[Any], text: str, prompt: str | None) -> GuardrailDecision:
         if any(not isinstance(c, Check) for c in checks):
             raise GuardrailError(f"the {stage} checks include an async check; call acheck_{stage}()")
         t0, verdicts = time.perf_counter(), _Verdicts(text)
@@ -339,7 +339,7 @@ class Guardrail:
                 break
         return self._decide(stage, text, verdicts, t0)
 
-    async def _run_async(self, stage: Stage, checks: Sequence[Any], text: str, prompt: str | None) -> Decision:
+    async def _run_async(self, stage: Stage, checks: Sequence[Any], text: str, prompt: str | None) -> GuardrailDecision:
         t0, verdicts = time.perf_counter(), _Verdicts(text)
         for c in checks:
             try:
@@ -355,7 +355,7 @@ class Guardrail:
         return GuardrailVerdict(name, "block" if self.fail == "closed" else "allow",
                        f"check {name} errored ({type(exc).__name__}: {exc}); failing {self.fail}", error=True)
 
-    def _decide(self, stage: Stage, original: str, run: _Verdicts, t0: float) -> Decision:
+    def _decide(self, stage: Stage, original: str, run: _Verdicts, t0: float) -> GuardrailDecision:
         verdicts, current = run.verdicts, run.text
         blocks = [v for v in verdicts if v.action == "block"]
         redacts = [v for v in verdicts if v.action == "redact"]
@@ -364,7 +364,7 @@ class Guardrail:
         errored = [v for v in verdicts if v.error and v.action == "allow"]
         if errored:  # failing open must still say so
             reason += "; " + "; ".join(v.reason for v in errored)
-        decision = Decision(stage, action, reason, current if action != "block" else original, tuple(verdicts),
+        decision = GuardrailDecision(stage, action, reason, current if action != "block" else original, tuple(verdicts),
                             round((time.perf_counter() - t0) * 1000, 4))
         if self.trace:
             _span(decision, original)
@@ -390,7 +390,7 @@ class _Verdicts:
         return v.action == "block"
 
 
-def _span(decision: Decision, original: str) -> None:
+def _span(decision: GuardrailDecision, original: str) -> None:
     import tracing
 
     with tracing.chain_span(f"guardrail:{decision.stage}", kind="GUARDRAIL", input=original) as span:

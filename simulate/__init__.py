@@ -5,12 +5,12 @@
     transcript = await sim.run(case, app)                         # app(messages) -> next assistant reply
     SUITE = EvalSuite("chat", "conversations.jsonl", "conversation", task=ConversationTask(app, sim), ...)
 
-See docs/conversations.md.
+A transcript's turns are ``judges.case.Turn`` (declared once there). See docs/conversations.md.
 """
 
 from simulate._simulator import UserSimulator
 from simulate._task import ConversationTask
-from simulate._transcript import Transcript, Turn
+from simulate._transcript import Transcript
 from simulate.errors import SimulationError
 
-__all__ = ["ConversationTask", "SimulationError", "Transcript", "Turn", "UserSimulator"]
+__all__ = ["ConversationTask", "SimulationError", "Transcript", "UserSimulator"]

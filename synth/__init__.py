@@ -12,7 +12,7 @@ See docs/synth.md.
 
 from synth._critic import Critic
 from synth._evolutions import EVOLUTIONS, PERSONAS
-from synth._pipeline import SynthConfig, SynthResult, synthesize
+from synth._pipeline import SynthConfig, synthesize
 from synth._report import SynthReport
 from synth._review import review_fields, reviewed
 from synth._rows import (
@@ -39,7 +39,6 @@ __all__ = [
     "SynthConfigError",
     "SynthError",
     "SynthReport",
-    "SynthResult",
     "SynthSourceError",
     "SyntheticRow",
     "edit_note",

@@ -19,7 +19,7 @@ from tracing.errors import (
 from tracing.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, estimate_cost
 from tracing.redaction import RedactingSpanProcessor, RedactionRule, Redactor
 from tracing.setup import TracingHandle, setup, setup_from_env
-from tracing.span_select import SpanSelector, SpanSelectorError, parse_selector
+from tracing.span_select import SpanSelector
 from tracing.spans import (
     chain_span,
     current_span_ids,
@@ -44,7 +44,6 @@ __all__ = [
     "Redactor",
     "SpanAnnotation",
     "SpanSelector",
-    "SpanSelectorError",
     "TracingConfigError",
     "TracingError",
     "TracingHandle",
@@ -54,7 +53,6 @@ __all__ = [
     "estimate_cost",
     "evaluator_span",
     "llm_span",
-    "parse_selector",
     "retriever_span",
     "setup",
     "setup_from_env",
