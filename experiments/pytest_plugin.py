@@ -243,11 +243,11 @@ def judge_client(request: pytest.FixtureRequest) -> ModelClient:
     cannot be loaded (a missing optional dependency, an unknown spec), every eval item errors with the
     reason and the fix; other tests of the session still run.
     """
-    from judges.errors import ConfigError
+    from judges.errors import JudgeConfigError
 
     try:
         return _runtime(request).make_client()
-    except ConfigError as exc:
+    except JudgeConfigError as exc:
         pytest.fail(f"judge model unavailable: {exc}", pytrace=False)
 
 
