@@ -4,6 +4,8 @@ report (``python -m drift report``). Verdicts are size-aware (:class:`Decision`:
 observed sample sizes, Holm across features, an effect floor, "insufficient data"). Heavy dependencies
 (pandas, duckdb, torch, evidently) are imported only where used."""
 
+from embed import TextEmbedder
+
 from .categorical import chi2, js_categorical, psi_categorical
 from .chunked import drift_parquet, summarize_parquet
 from .concept import ConceptWindow, concept_drift, two_proportion_ztest, wilson_interval
@@ -31,7 +33,6 @@ from .numeric import js, js_from_counts, ks, ks_from_counts, psi, psi_from_count
 from .profile import FeatureProfile, KSReference, Profile, ks_from_value_counts
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
-from embed import TextEmbedder
 from .windows import drift_over_time, ops_panel, split_windows
 
 __all__ = [
