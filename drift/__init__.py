@@ -29,8 +29,9 @@ from .errors import (
 )
 from .features import llm_features
 from .io import load_frame, prepare
+from .ks_counts import KSReference, ks_from_value_counts
 from .numeric import js, js_from_counts, ks, ks_from_counts, psi, psi_from_counts
-from .profile import FeatureProfile, KSReference, Profile, ks_from_value_counts
+from .profile import FeatureProfile, Profile
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
 from .windows import drift_over_time, ops_panel, split_windows

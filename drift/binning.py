@@ -179,3 +179,11 @@ def shares(counts: np.ndarray, eps: Eps, *, column: str = "value", which: str = 
     p = p.copy()
     p[zero] = fill
     return p
+
+
+def canonical_categories(ref: CategoricalSummary, cur: Mapping[str, int], n_missing: int) -> CategoricalSummary:
+    """A current category summary in a fixed order: the reference's categories first (in its order), then
+    unseen ones sorted, so sums over categories add in the same order in every engine."""
+    counts = {k: int(cur[k]) for k in ref.counts if cur.get(k)}
+    counts.update({k: int(cur[k]) for k in sorted(k for k in cur if k not in ref.counts and cur[k])})
+    return CategoricalSummary(counts, int(n_missing))

@@ -1,6 +1,7 @@
 """``python -m drift report``: the scheduled drift report.
 
-Exit 0 no drift, 1 drift, 2 error (including a failure of the optional Evidently report), 3 insufficient
+Exit 0 no drift, 1 drift, 2 error (including a failure of the optional Evidently report, and a feature
+missing in the reference or the current data that ``--allow-missing`` does not list), 3 insufficient
 data. Any unexpected exception also exits 2: Python's own exit status for a crash is 1, which would read as
 "drift" to a cron job.
 """
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EPILOG = "exit codes: 0 no drift, 1 drift, 2 error, 3 insufficient data (see docs/drift.md)"
+EPILOG = ("exit codes: 0 no drift, 1 drift, 2 error or a feature missing on one side (see --allow-missing), "
+          "3 insufficient data (see docs/drift.md)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--evidently", action="store_true", help="also save Evidently's report as evidently.html")
     r.add_argument("--chunked", action="store_true",
                    help="Parquet inputs larger than memory: stream them in batches (no --window panels)")
+    r.add_argument("--allow-missing", action="append", default=[], metavar="FEATURES",
+                   help="comma-separated features that may be missing in the reference or the current data (else "
+                        "such a schema change exits 2); adds to the config's allow_missing")
     r.add_argument("--quiet", action="store_true", help="print nothing but errors; the exit code says it all")
     pr = sub.add_parser("profile", help="fit the reference profile (edges, counts, KS reference) and save it as JSON",
                         epilog="exit codes: 0 written, 2 error")
@@ -59,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (0 no drift, 1 drift, 2 error, 3 insufficient data)."""
+    """Run the CLI and return its exit code (0 no drift, 1 drift, 2 error or schema changed, 3 insufficient data)."""
     args = _parser().parse_args(argv)
     # The libraries only log; the command decides what reaches the terminal.
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
@@ -84,6 +89,9 @@ def _run(args: argparse.Namespace) -> int:
     from .report import fit_profile, headline, run_report, run_report_parquet, write_report
 
     config = load_config(args.config)
+    allow = [n.strip() for item in getattr(args, "allow_missing", []) for n in item.split(",") if n.strip()]
+    if allow:
+        config = config.model_copy(update={"allow_missing": list(dict.fromkeys([*config.allow_missing, *allow]))})
     if args.command == "profile":
         saved = fit_profile(args.reference, config).save(args.out)
         if not args.quiet:
@@ -142,11 +150,17 @@ def _run(args: argparse.Namespace) -> int:
         print(f"drift report written to {args.out}, but the optional Evidently report failed: {extra_error}",
               file=sys.stderr)
         return 2
+    if report.schema.refused:  # exit 2: said even with --quiet, on stderr like every other error
+        for line in report.schema.lines():
+            print(line, file=sys.stderr)
     if not args.quiet:
         print(headline(report))
         for f in report.verdict.features:
             if f.status in ("drift", "insufficient data"):
                 print(f"  {f.status}: {f.column}")
+        if not report.schema.refused:
+            for line in report.schema.lines():
+                print(line)
         for note in report.warnings:
             if note.startswith("Evidently"):
                 print(note)

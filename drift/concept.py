@@ -4,28 +4,16 @@ per window, with Wilson confidence intervals and a two-proportion z-test against
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from stats import wilson_interval  # the harness's one Wilson interval (re-exported as drift.wilson_interval)
 
-
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (Wilson 1927); ``(nan, nan)`` when ``n == 0``."""
-    from scipy.stats import norm
-
-    if not 0 < confidence < 1:
-        raise ConfigError(f"confidence must be in (0, 1), got {confidence!r}")
-    if n == 0:
-        return float("nan"), float("nan")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+__all__ = ["ConceptWindow", "Proportion", "concept_drift", "concept_metrics", "concept_windows",
+           "two_proportion_ztest", "wilson_interval"]
 
 
 def two_proportion_ztest(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
@@ -103,23 +91,35 @@ def _metrics(y: np.ndarray, judged: tuple[np.ndarray, np.ndarray] | None) -> dic
     return out
 
 
+def concept_metrics(frame: Any, label_col: str, score_col: str, pass_threshold: float) -> dict[str, tuple[int, int]]:
+    """Counts behind the label panel of one frame: (successes, n) of pass rate, judge accuracy, precision and
+    recall."""
+    y, judged = _labels(frame, label_col, score_col, pass_threshold)
+    return _metrics(y, judged)
+
+
+def concept_windows(reference: Mapping[str, tuple[int, int]], windows: Sequence[tuple[str, Mapping[str, tuple[int, int]]]],
+                    *, alpha: float = 0.05, confidence: float = 0.95) -> list[ConceptWindow]:
+    """:func:`concept_drift` from counts (:func:`concept_metrics`): one :class:`ConceptWindow` per
+    ``(label, metrics)``, as a stored profile and the Spark engine have them."""
+    out = []
+    for label, cur in windows:
+        props: dict[str, Proportion | None] = {}
+        for name in ("pass_rate", "accuracy", "precision", "recall"):
+            if name in cur and name in reference and reference[name][1] > 0 and cur[name][1] > 0:
+                props[name] = _prop(*cur[name], *reference[name], alpha, confidence)
+            else:
+                props[name] = None
+        out.append(ConceptWindow(label, int(cur.get("pass_rate", (0, 0))[1]), props["pass_rate"], props["accuracy"],
+                                 props["precision"], props["recall"]))
+    return out
+
+
 def concept_drift(reference: Any, windows: list[Any], *, label_col: str = "label", score_col: str = "judge_score",
                   pass_threshold: float = 0.5, alpha: float = 0.05, confidence: float = 0.95) -> list[ConceptWindow]:
     """Per window: human pass rate, and judge accuracy/precision/recall when judge scores exist,
     each with a Wilson CI and a two-proportion z-test against the same metric on ``reference``.
     Rows without a label are ignored; ``windows`` are :class:`drift.windows.Window` objects."""
-    y_ref, j_ref = _labels(reference, label_col, score_col, pass_threshold)
-    ref = _metrics(y_ref, j_ref)
-    out = []
-    for w in windows:
-        y, j = _labels(w.frame, label_col, score_col, pass_threshold)
-        cur = _metrics(y, j)
-        props: dict[str, Proportion | None] = {}
-        for name in ("pass_rate", "accuracy", "precision", "recall"):
-            if name in cur and name in ref and ref[name][1] > 0 and cur[name][1] > 0:
-                props[name] = _prop(*cur[name], *ref[name], alpha, confidence)
-            else:
-                props[name] = None
-        out.append(ConceptWindow(w.label, int(y.size), props["pass_rate"], props["accuracy"],
-                                 props["precision"], props["recall"]))
-    return out
+    ref = concept_metrics(reference, label_col, score_col, pass_threshold)
+    return concept_windows(ref, [(w.label, concept_metrics(w.frame, label_col, score_col, pass_threshold))
+                                 for w in windows], alpha=alpha, confidence=confidence)

@@ -67,6 +67,9 @@ class DriftConfig(BaseModel):
     judge_score_column: str = "judge_score"
     judge_pass_threshold: float = 0.5
     max_embed_rows: int = Field(default=2000, ge=10)
+    allow_missing: list[str] = Field(default_factory=list,
+                                     description="features that may be missing on one side (reference or current) "
+                                                 "without the report exiting 2; also --allow-missing")
     ks_max_distinct: int = Field(default=100_000, ge=0,
                                  description="a stored profile keeps exact KS value counts up to this many distinct "
                                              "values per column, else a 10,000-bin histogram; 0: no limit")

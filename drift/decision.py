@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 
+from stats import holm, holm_levels
+
 from . import nulls
 from .errors import ConfigError
 from .results import DatasetDrift, DatasetStatus, DriftResult, FeatureDrift, FeatureStatus
@@ -118,20 +120,6 @@ class PendingFeature:
     df: int | None = None
 
 
-def holm(pvalues: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """Holm's step-down adjusted p-values (Holm 1979) and the level each p-value is tested at
-    (``alpha / (k - rank + 1)`` as a fraction of ``alpha``: multiply by ``alpha``)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    k = p.size
-    order = np.argsort(p, kind="stable")
-    steps = k - np.arange(k)  # k, k-1, ..., 1
-    adjusted = np.empty(k)
-    adjusted[order] = np.minimum(np.maximum.accumulate(p[order] * steps), 1.0)
-    fraction = np.empty(k)
-    fraction[order] = 1.0 / steps
-    return adjusted, fraction
-
-
 def decide(groups: Sequence[Sequence[PendingFeature]], decision: Decision = DEFAULT_DECISION) -> list[list[FeatureDrift]]:
     """Settle every test in ``groups`` (windows, each a list of features).
 
@@ -154,7 +142,7 @@ def decide(groups: Sequence[Sequence[PendingFeature]], decision: Decision = DEFA
             continue
         resolution = decision.alpha / len(members)
         pvals = [t.null.pvalue(t.base.statistic, resolution) for *_, t in members]
-        adjusted, fraction = holm(pvals)
+        adjusted, fraction = holm(pvals), holm_levels(pvals)
         for (g, i, j, t), p, adj, frac in zip(members, pvals, adjusted, fraction, strict=True):
             level = decision.alpha * float(frac)
             floor = float(getattr(decision.min_effect, t.base.method))

@@ -11,7 +11,14 @@ import numpy as np
 
 from . import categorical as cat
 from . import numeric as num
-from .binning import as_float_array, category_counts, histogram, quantile_edges, split_finite
+from .binning import (
+    as_float_array,
+    canonical_categories,
+    category_counts,
+    histogram,
+    quantile_edges,
+    split_finite,
+)
 from .decision import (
     DEFAULT_DECISION,
     Decision,
@@ -22,15 +29,9 @@ from .decision import (
 )
 from .embedding_drift import as_matrix, mmd
 from .errors import ConfigError, EmptyDataError, LowPowerWarning, SchemaError
+from .ks_counts import KS_MAX_DISTINCT, KSReference, ks_reference, ks_result, value_counts_sorted
 from .nulls import GivenPNull, KSNull
-from .profile import (
-    FeatureProfile,
-    KSReference,
-    Profile,
-    canonical_categories,
-    ks_result,
-    value_counts_sorted,
-)
+from .profile import FeatureProfile, Profile
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary
 from .schema import Schema
 
@@ -103,6 +104,17 @@ class NumericDriftDetector:
         det.reference_summary_ = feature.numeric
         det.constant_ = feature.constant
         return det
+
+    def feature_profile(self, *, dtype: str = "", ks_max_distinct: int | None = KS_MAX_DISTINCT) -> FeatureProfile:
+        """The stored reference of this fitted column: edges, counts and the KS reference (a fine histogram
+        when it has more than ``ks_max_distinct`` distinct values; ``None``: never)."""
+        ks = self.ks_reference_
+        if self.sorted_reference_ is not None:
+            ks = ks_reference(self.sorted_reference_, ks_max_distinct)
+        elif ks is not None and ks.kind == "values" and ks_max_distinct is not None and ks.values.size > ks_max_distinct:
+            ks = ks_reference(np.repeat(ks.values, ks.counts), ks_max_distinct)
+        return FeatureProfile(self.column, "numeric", dtype, numeric=self.reference_summary_, ks=ks,
+                              n_reference=self.reference_summary_.n, constant=self.constant_)
 
     def score(self, current: Any) -> FeatureDrift:
         """Compare ``current`` with the fitted reference; NaN/inf are dropped and counted."""
@@ -199,6 +211,11 @@ class CategoricalDriftDetector:
             raise ConfigError(f"profile feature {feature.name!r} is not categorical ({feature.kind})")
         return cls(feature.name, **kw).fit(feature.categorical)
 
+    def feature_profile(self, *, dtype: str = "", ks_max_distinct: int | None = None) -> FeatureProfile:
+        """The stored reference of this fitted column: its category counts."""
+        return FeatureProfile(self.column, "categorical", dtype, categorical=self.reference_summary_,
+                              n_reference=self.reference_summary_.n)
+
     def score(self, current: Any) -> FeatureDrift:
         """Compare ``current`` with the fitted reference; unseen categories are reported."""
         return decide([[self.pending(current)]], self.decision)[0][0]
@@ -262,6 +279,10 @@ class EmbeddingDriftDetector:
         det.n_reference_ = feature.n_reference
         det.reference_ = np.asarray(feature.embedding, dtype=np.float64)
         return det
+
+    def feature_profile(self, *, dtype: str = "", ks_max_distinct: int | None = None) -> FeatureProfile:
+        """The stored reference of this fitted column: its (subsampled) reference vectors."""
+        return FeatureProfile(self.column, "embedding", dtype, embedding=self.reference_, n_reference=self.n_reference_)
 
     def score(self, current: Any) -> FeatureDrift:
         """MMD permutation test of ``current`` against the stored reference vectors."""

@@ -28,102 +28,26 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .binning import edges_from_quantiles, histogram
 from .errors import ConfigError, InputFormatError, SchemaError
-from .results import CategoricalSummary, DriftResult, NumericSummary
+from .ks_counts import (  # re-exported: drift.profile was their home
+    KS_HIST_BINS,
+    KS_MAX_DISTINCT,
+    SCIPY_MAX_AUTO_N,
+    KSReference,
+    ks_finish,
+    ks_from_value_counts,
+    ks_reference,
+    ks_result,
+    value_counts_sorted,
+)
+from .results import CategoricalSummary, NumericSummary
+
+__all__ = ["KS_HIST_BINS", "KS_MAX_DISTINCT", "SCHEMA_VERSION", "SCIPY_MAX_AUTO_N", "FeatureProfile", "KSReference",
+           "Profile", "ks_finish", "ks_from_value_counts", "ks_reference", "ks_result", "value_counts_sorted"]
 
 #: Version of the profile file format; :meth:`Profile.load` refuses other versions.
 SCHEMA_VERSION = 1
-#: Columns with more distinct reference values than this keep a fine histogram for KS instead of the
-#: value counts (KS is then a lower bound, off by at most the largest fine bin's share).
-KS_MAX_DISTINCT = 100_000
-#: Bins of that fine histogram (at reference quantiles).
-KS_HIST_BINS = 10_000
-#: scipy's ks_2samp uses the exact distribution up to this many values per sample (method="auto").
-SCIPY_MAX_AUTO_N = 10_000
-
 Kind = Literal["numeric", "categorical", "embedding"]
-
-
-# ------------------------------------------------------------------ KS from counts per distinct value
-
-@dataclass(frozen=True, eq=False)
-class KSReference:
-    """The reference side of KS. ``kind="values"``: sorted distinct finite values and their counts (exact KS);
-    ``kind="histogram"``: ``values`` are fine bin edges (``len(counts) + 1``) and KS is the histogram bound."""
-
-    kind: Literal["values", "histogram"]
-    values: np.ndarray
-    counts: np.ndarray
-
-    @property
-    def n(self) -> int:
-        """Number of finite reference values."""
-        return int(self.counts.sum())
-
-    @property
-    def exact(self) -> bool:
-        """True when KS against this reference is exact."""
-        return self.kind == "values"
-
-
-def value_counts_sorted(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a sorted array and their counts (one pass over run ends)."""
-    if sorted_values.size == 0:
-        return sorted_values.astype(np.float64), np.zeros(0, dtype=np.int64)
-    ends = np.append(np.flatnonzero(sorted_values[1:] != sorted_values[:-1]), sorted_values.size - 1)
-    counts = np.diff(np.concatenate([[-1], ends])).astype(np.int64)
-    return sorted_values[ends].astype(np.float64), counts
-
-
-def ks_reference(sorted_finite: np.ndarray, max_distinct: int | None = KS_MAX_DISTINCT,
-                 hist_bins: int = KS_HIST_BINS) -> KSReference:
-    """The KS reference of a sorted finite sample: value counts, or a fine histogram when the sample has
-    more than ``max_distinct`` distinct values (``None``: never)."""
-    values, counts = value_counts_sorted(sorted_finite)
-    if max_distinct is None or values.size <= max_distinct:
-        return KSReference("values", values, counts)
-    qs = np.quantile(sorted_finite, np.linspace(0.0, 1.0, hist_bins + 1)[1:-1])
-    edges = edges_from_quantiles(qs, float(sorted_finite[0]))
-    return KSReference("histogram", edges, histogram(sorted_finite, edges, presorted=True))
-
-
-def ks_from_value_counts(ref_values: np.ndarray, ref_counts: np.ndarray, cur_values: np.ndarray,
-                         cur_counts: np.ndarray, *, method: str = "auto") -> tuple[float, float]:
-    """Two-sided KS ``(statistic, pvalue)`` of two samples given as sorted distinct values with counts,
-    equal to :func:`scipy.stats.ks_2samp` on the expanded samples.
-
-    At or below scipy's exact-mode size the samples are expanded and scipy runs (its exact statistic is
-    rounded to the lattice of ``1/lcm(n1, n2)``). Above, the ECDF difference is evaluated at every distinct
-    value of both samples from cumulative counts: the same integers scipy divides, so the same floats.
-    """
-    n1, n2 = int(ref_counts.sum()), int(cur_counts.sum())
-    if n1 == 0 or n2 == 0:
-        raise ConfigError("KS needs at least one value in each sample")
-    if method == "exact" or (method == "auto" and max(n1, n2) <= SCIPY_MAX_AUTO_N):
-        from scipy.stats import ks_2samp
-
-        res = ks_2samp(np.repeat(ref_values, ref_counts), np.repeat(cur_values, cur_counts), method=method)
-        return float(res.statistic), float(res.pvalue)
-    if method not in ("auto", "asymp"):
-        raise ConfigError(f"KS method must be 'auto', 'exact' or 'asymp', got {method!r}")
-    c1 = np.concatenate([[0], np.cumsum(ref_counts)])
-    c2 = np.concatenate([[0], np.cumsum(cur_counts)])
-    d1 = c1[1:] / n1 - c2[np.searchsorted(cur_values, ref_values, side="right")] / n2
-    d2 = c1[np.searchsorted(ref_values, cur_values, side="right")] / n1 - c2[1:] / n2
-    return ks_finish(max(d1.max(), d2.max()), min(d1.min(), d2.min()), n1, n2)
-
-
-def ks_finish(max_diff: float, min_diff: float, n1: int, n2: int) -> tuple[float, float]:
-    """Statistic and asymptotic p-value from the largest and smallest ECDF difference, as scipy's
-    ``ks_2samp(method='asymp')``."""
-    from scipy.stats import kstwo
-
-    min_s = float(np.clip(-min_diff, 0, 1))
-    d = float(max(max_diff, min_s))
-    m, n = sorted([float(n1), float(n2)], reverse=True)
-    p = float(np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
-    return d, p
 
 
 # ------------------------------------------------------------------ the profile
@@ -161,6 +85,45 @@ class Profile:
     judge_pass_threshold: float = 0.5
     schema_inferred: bool = True
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    #: the raw columns of the reference input (before feature extraction), to name columns on one side only
+    columns: tuple[str, ...] = ()
+
+    def definitions(self) -> dict[str, Any]:
+        """What the features are, as a comparison depends on it: per feature its kind, dtype, bins and text
+        column, plus the profile's bins and the time, label and judge-score columns (not the counts)."""
+        feats = {f.name: {"kind": f.kind, "dtype": f.dtype, "text_column": f.text_column,
+                          "bins": len(f.numeric.edges) - 1 if f.numeric is not None else None}
+                 for f in self.features}
+        return {"features": feats, "bins": self.bins, "time_column": self.time_column,
+                "label_column": self.label_column, "judge_score_column": self.judge_score_column,
+                "judge_pass_threshold": self.judge_pass_threshold}
+
+    def definition_differences(self, other: Profile) -> list[str]:
+        """How ``other``'s feature definitions differ from this profile's, one phrase each (empty: none)."""
+        mine, theirs = self.definitions(), other.definitions()
+        out = []
+        a, b = mine.pop("features"), theirs.pop("features")
+        only_a, only_b = [n for n in a if n not in b], [n for n in b if n not in a]
+        if only_a:
+            out.append(f"features only in {self.source or 'the first profile'}: {only_a}")
+        if only_b:
+            out.append(f"features only in {other.source or 'the second profile'}: {only_b}")
+        for name in (n for n in a if n in b):
+            for key in ("kind", "dtype", "bins", "text_column"):
+                if a[name][key] != b[name][key] and (key != "dtype" or (a[name][key] and b[name][key])):
+                    out.append(f"{name}: {key} {a[name][key]!r} vs {b[name][key]!r}")
+        out.extend(f"{key} {mine[key]!r} vs {theirs[key]!r}" for key in mine if mine[key] != theirs[key])
+        return out
+
+    def check_same_definitions(self, other: Profile) -> None:
+        """Refuse (:class:`SchemaError`) to compare with ``other`` when their feature definitions differ,
+        saying what differs: their counts would not measure the same things."""
+        diff = self.definition_differences(other)
+        if diff:
+            names = [p.source or "an unnamed source" for p in (self, other)]
+            raise SchemaError(f"the profiles from {names[0]} and {names[1]} define their features differently: "
+                              + "; ".join(diff)
+                              + ". Refit both with the same config (python -m drift profile --config ...)")
 
     def feature(self, name: str) -> FeatureProfile:
         """The profile of feature ``name``."""
@@ -186,13 +149,21 @@ class Profile:
 
     # -------------------------------------------------------------- schema check
 
-    def check_schema(self, current: Mapping[str, str], *, where: str = "current data") -> None:
+    def extra_features(self, current: Mapping[str, str]) -> list[str]:
+        """Numeric or categorical columns of ``current`` (as :meth:`check_schema` takes it) that an inferred
+        profile does not have (none for a profile whose columns were listed in a config)."""
+        known = {f.name for f in self.features}
+        return sorted(c for c, k in current.items() if k in ("numeric", "categorical") and c not in known) \
+            if self.schema_inferred else []
+
+    def check_schema(self, current: Mapping[str, str], *, where: str = "current data", missing_ok: bool = False) -> None:
         """Raise :class:`SchemaError` listing every feature that differs from ``current`` (column name to
         ``"numeric"`` / ``"categorical"`` / ``"text"`` (a string column with too many values to be a category) /
         ``"other"``; only numeric and categorical columns count as extra).
 
         Missing: a profiled feature the current data lacks; type changed: numeric in one, not in the other;
-        extra: (inferred profiles only) a feature column the reference did not have."""
+        extra: (inferred profiles only) a feature column the reference did not have. ``missing_ok``: only a
+        changed type is refused here (the message still lists the rest)."""
         missing, changed = [], []
         for f in self.features:
             if f.kind == "embedding":
@@ -202,9 +173,9 @@ class Profile:
                 missing.append(f.name)
             elif got != f.kind and not (f.kind == "categorical" and got == "text"):
                 changed.append(f"{f.name} ({f.kind} in the profile, {got} in the {where})")
-        known = {f.name for f in self.features}
-        extra = sorted(c for c, k in current.items() if k in ("numeric", "categorical") and c not in known) \
-            if self.schema_inferred else []
+        extra = self.extra_features(current)
+        if missing_ok and not changed:  # the caller reports features on one side only (drift.schema.SchemaDiff)
+            return
         if missing or changed or extra:
             parts = []
             if missing:
@@ -227,33 +198,16 @@ class Profile:
         """The profile of a fitted :class:`drift.DatasetDriftDetector` (plus ``extra`` features, e.g. text
         embeddings). Columns with more than ``ks_max_distinct`` distinct values keep a
         :data:`KS_HIST_BINS`-bin histogram for KS."""
-        from .detectors import CategoricalDriftDetector, EmbeddingDriftDetector, NumericDriftDetector
-
         if not hasattr(detector, "detectors_"):
             raise ConfigError("the detector is not fitted; call fit(reference) before building its profile")
         dtypes = dtypes or {}
         feats: list[FeatureProfile] = []
         for col in detector.schema.columns:
-            kind = detector.schema.kind_of(col)
             dt = dtypes.get(col, "")
             if col in detector.skipped_:
-                feats.append(FeatureProfile(col, kind, dt, skipped=detector.skipped_[col]))
-                continue
-            det = detector.detectors_[col]
-            if isinstance(det, NumericDriftDetector):
-                ks = det.ks_reference_
-                if det.sorted_reference_ is not None:
-                    ks = ks_reference(det.sorted_reference_, ks_max_distinct)
-                elif ks is not None and ks.kind == "values" and ks_max_distinct is not None \
-                        and ks.values.size > ks_max_distinct:
-                    ks = ks_reference(np.repeat(ks.values, ks.counts), ks_max_distinct)
-                feats.append(FeatureProfile(col, "numeric", dt, numeric=det.reference_summary_, ks=ks,
-                                            n_reference=det.reference_summary_.n, constant=det.constant_))
-            elif isinstance(det, CategoricalDriftDetector):
-                feats.append(FeatureProfile(col, "categorical", dt, categorical=det.reference_summary_,
-                                            n_reference=det.reference_summary_.n))
-            elif isinstance(det, EmbeddingDriftDetector):
-                feats.append(FeatureProfile(col, "embedding", dt, embedding=det.reference_, n_reference=det.n_reference_))
+                feats.append(FeatureProfile(col, detector.schema.kind_of(col), dt, skipped=detector.skipped_[col]))
+            else:  # each fitted column detector knows its own reference (drift.detectors imports this module)
+                feats.append(detector.detectors_[col].feature_profile(dtype=dt, ks_max_distinct=ks_max_distinct))
         return cls(tuple(feats) + tuple(extra), bins=detector.bins, n_rows=detector.n_reference_rows_, source=source,
                    time_range=time_range, concept=dict(concept) if concept else None, schema_inferred=schema_inferred,
                    **kw)
@@ -269,7 +223,7 @@ class Profile:
             "schema_inferred": self.schema_inferred,
             "concept": {k: list(v) for k, v in self.concept.items()} if self.concept else None,
             "label_column": self.label_column, "judge_score_column": self.judge_score_column,
-            "judge_pass_threshold": self.judge_pass_threshold,
+            "judge_pass_threshold": self.judge_pass_threshold, "columns": list(self.columns),
             "features": [_feature_dict(f) for f in self.features],
         }
 
@@ -321,7 +275,7 @@ class Profile:
                        judge_score_column=str(raw.get("judge_score_column", "judge_score")),
                        judge_pass_threshold=float(raw.get("judge_pass_threshold", 0.5)),
                        schema_inferred=bool(raw.get("schema_inferred", True)),
-                       created_at=str(raw.get("created_at", "")))
+                       created_at=str(raw.get("created_at", "")), columns=tuple(map(str, raw.get("columns") or ())))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise InputFormatError(f"profile {where!r} is damaged ({type(exc).__name__}: {exc}); "
                                    f"refit it with `python -m drift profile`") from exc
@@ -397,58 +351,3 @@ def _feature_from(d: Mapping[str, Any]) -> FeatureProfile:
     return FeatureProfile(str(d["name"]), kind, str(d.get("dtype", "")), numeric, ks, cat, emb,
                           int(d.get("n_reference", 0)), d.get("skipped"), d.get("text_column"),
                           bool(d.get("constant", False)))
-
-
-# ------------------------------------------------------------------ helpers shared by both engines
-
-def ks_result(ks: KSReference, n_current: int, *, cur_values: np.ndarray | None = None,
-              cur_counts: np.ndarray | None = None, stat: tuple[float, float] | None = None) -> DriftResult:
-    """The undecided KS result against ``ks``: from the current's value counts (or a statistic computed
-    elsewhere, ``stat``) for an exact reference, from the current's counts on the fine edges otherwise."""
-    from .decision import PVALUE_THRESHOLD
-    from .numeric import ks_statistic_from_counts
-
-    if ks.kind == "histogram":
-        assert cur_counts is not None
-        return ks_statistic_from_counts(ks.counts, cur_counts)
-    if stat is None:
-        assert cur_values is not None and cur_counts is not None
-        stat = ks_from_value_counts(ks.values, ks.counts, cur_values, cur_counts)
-    d, p = stat
-    return DriftResult("ks", d, p, PVALUE_THRESHOLD, False,
-                       {"method": "auto", "n_reference": ks.n, "n_current": int(n_current)})
-
-
-def canonical_categories(ref: CategoricalSummary, cur: Mapping[str, int], n_missing: int) -> CategoricalSummary:
-    """A current category summary in a fixed order: the reference's categories first (in its order), then
-    unseen ones sorted, so sums over categories add in the same order in every engine."""
-    counts = {k: int(cur[k]) for k in ref.counts if cur.get(k)}
-    counts.update({k: int(cur[k]) for k in sorted(k for k in cur if k not in ref.counts and cur[k])})
-    return CategoricalSummary(counts, int(n_missing))
-
-
-def concept_metrics(frame: Any, label_col: str, score_col: str, pass_threshold: float) -> dict[str, tuple[int, int]]:
-    """Counts behind the label panel of one frame: (successes, n) of pass rate, judge accuracy, precision and
-    recall (see :mod:`drift.concept`)."""
-    from .concept import _labels, _metrics
-
-    y, judged = _labels(frame, label_col, score_col, pass_threshold)
-    return _metrics(y, judged)
-
-
-def concept_windows(reference: Mapping[str, tuple[int, int]], windows: Sequence[tuple[str, Mapping[str, tuple[int, int]]]],
-                    *, alpha: float = 0.05, confidence: float = 0.95) -> list[Any]:
-    """:func:`drift.concept_drift` from counts: one :class:`drift.ConceptWindow` per ``(label, metrics)``."""
-    from .concept import ConceptWindow, _prop
-
-    out = []
-    for label, cur in windows:
-        props: dict[str, Any] = {}
-        for name in ("pass_rate", "accuracy", "precision", "recall"):
-            if name in cur and name in reference and reference[name][1] > 0 and cur[name][1] > 0:
-                props[name] = _prop(*cur[name], *reference[name], alpha, confidence)
-            else:
-                props[name] = None
-        out.append(ConceptWindow(label, int(cur.get("pass_rate", (0, 0))[1]), props["pass_rate"], props["accuracy"],
-                                 props["precision"], props["recall"]))
-    return out

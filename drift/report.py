@@ -1,8 +1,9 @@
 """The scheduled drift report: compare two inputs, optionally per window, and write a
 self-contained HTML page (inline SVG, no scripts) plus a JSON summary.
 
-Exit codes: 0 no drift, 1 drift (data or labelled quality), 2 error, 3 insufficient data (no drift found,
-but some feature had too few values to find the stated shift)."""
+Exit codes: 0 no drift, 1 drift (data or labelled quality), 2 error (also: a feature missing in the reference or
+the current data that ``allow_missing`` does not list), 3 insufficient data (no drift found, but some feature had
+too few values to find the stated shift)."""
 
 from __future__ import annotations
 
@@ -21,16 +22,16 @@ from typing import Any
 import numpy as np
 
 from . import svg
-from .concept import ConceptWindow
+from .concept import ConceptWindow, concept_metrics, concept_windows
 from .config import DriftConfig
 from .decision import Decision, PendingFeature, decide, verdict
 from .detectors import DatasetDriftDetector, EmbeddingDriftDetector
 from .errors import ConfigError, EmptyDataError, LowPowerWarning, SchemaError
 from .features import feature_schema
 from .io import load_frame, prepare
-from .profile import FeatureProfile, Profile, concept_metrics, concept_windows
+from .profile import FeatureProfile, Profile
 from .results import CategoricalSummary, DatasetDrift, DriftResult, FeatureDrift, NumericSummary, _jsonable
-from .schema import Schema
+from .schema import Schema, SchemaDiff, present_features, schema_diff
 from .windows import OpsWindow, Window, WindowDrift, drift_over_time, ops_panel, split_windows
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class Report:
     reference_name: str
     current_name: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: features and columns on one side only; a feature missing without being allowed makes the exit code 2
+    schema: SchemaDiff = field(default_factory=SchemaDiff)
 
     @property
     def concept_changed(self) -> bool:
@@ -63,26 +66,46 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 no drift, 1 drift (data or labelled quality), 3 insufficient data."""
+        """0 no drift, 1 drift (data or labelled quality), 2 a feature missing on one side and not allowed to
+        be (the schema changed), 3 insufficient data."""
+        if self.schema.refused:
+            return EXIT_ERROR
         if self.verdict.drifted or self.concept_changed:
             return EXIT_DRIFT
         return EXIT_INSUFFICIENT if self.verdict.status == "insufficient data" else EXIT_OK
 
 
 def _schema(config: DriftConfig, ref: Any, cur: Any) -> Schema:
+    """The features to compare: the config's, else the LLM features, else the columns inferred on either side
+    (a column on one side only is a feature missing on the other, which :func:`schema_diff` reports)."""
     if config.numeric is not None or config.categorical is not None:
         return Schema(tuple(config.numeric or ()), tuple(config.categorical or ()))
     if "prompt_chars" in ref.columns:
         return feature_schema(ref)
-    inferred = Schema.infer(ref, exclude=_NOT_FEATURES | {config.time_column, config.label_column})
-    other = Schema.infer(cur, exclude=_NOT_FEATURES | {config.time_column, config.label_column})
-    for kind in ("numeric", "categorical"):
-        a, b = set(getattr(inferred, kind)), set(getattr(other, kind))
-        if a != b:
-            diff = sorted(a ^ b)
-            raise SchemaError(f"reference and current disagree on {kind} columns {diff}; "
-                              f"make the types match or list the columns in a config file")
-    return inferred
+    skip = _NOT_FEATURES | {config.time_column, config.label_column}
+    inferred, other = Schema.infer(ref, exclude=skip), Schema.infer(cur, exclude=skip)
+    kinds: dict[str, dict[str, str]] = {}
+    for side in (inferred, other):
+        for kind in ("numeric", "categorical", "embedding"):
+            for c in getattr(side, kind):
+                kinds.setdefault(c, {})[kind] = kind
+    changed = sorted(c for c, k in kinds.items() if len(k) > 1)
+    if changed:
+        raise SchemaError(f"reference and current disagree on the type of columns {changed}; "
+                          f"make the types match or list the columns in a config file")
+    by_kind = {kind: tuple(c for c, k in kinds.items() if kind in k) for kind in ("numeric", "categorical", "embedding")}
+    return Schema(by_kind["numeric"], by_kind["categorical"], by_kind["embedding"])
+
+
+def _with_columns(frame: Any, columns: Any) -> Any:
+    """``frame`` with every one of ``columns`` it lacks added as all-missing (so the detectors skip it)."""
+    absent = [c for c in columns if c not in frame.columns]
+    if not absent:
+        return frame
+    frame = frame.copy()
+    for c in absent:
+        frame[c] = None
+    return frame
 
 
 def frame_kinds(frame: Any, max_categories: int = 1000) -> dict[str, str]:
@@ -132,14 +155,14 @@ def fit_profile(reference: Any, config: DriftConfig | None = None, *, schema: Sc
     """Fit the reference profile of ``reference`` (a path, ``phoenix://`` URL or DataFrame): the detectors'
     edges and counts, the KS reference, label statistics and text embeddings. ``ks_max_distinct`` (default:
     the config's; 0 keeps every distinct value) caps the distinct values kept for exact KS."""
-    ref = prepare(load_frame(reference))
-    return profile_frame(ref, config, schema=schema, source=source if source is not None else _name(reference),
-                         ks_max_distinct=ks_max_distinct)
+    raw = load_frame(reference)
+    return profile_frame(prepare(raw), config, schema=schema, source=source if source is not None else _name(reference),
+                         ks_max_distinct=ks_max_distinct, columns=raw.columns)
 
 
 def profile_frame(ref: Any, config: DriftConfig | None = None, *, schema: Schema | None = None, source: str = "",
-                  ks_max_distinct: int | None = None) -> Profile:
-    """:func:`fit_profile` of an already prepared reference frame."""
+                  ks_max_distinct: int | None = None, columns: Any = ()) -> Profile:
+    """:func:`fit_profile` of an already prepared reference frame (``columns``: the raw input's, recorded)."""
     config = config or DriftConfig()
     if len(ref) == 0:
         raise EmptyDataError(f"the reference {source or '<DataFrame>'} has no rows; point --reference at logged data")
@@ -172,7 +195,8 @@ def profile_frame(ref: Any, config: DriftConfig | None = None, *, schema: Schema
                                dtypes={c: str(ref[c].dtype) for c in schema.columns if c in ref.columns}, extra=extra,
                                time_column=config.time_column, label_column=config.label_column,
                                judge_score_column=config.judge_score_column,
-                               judge_pass_threshold=config.judge_pass_threshold)
+                               judge_pass_threshold=config.judge_pass_threshold,
+                               columns=tuple(str(c) for c in columns))
 
 
 def _iso(t: Any) -> str:
@@ -192,20 +216,61 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
     controlled at ``alpha`` (Holm over features, and over windows x features for the series)."""
     config = config or DriftConfig()
     window = window or config.window
-    cur = prepare(load_frame(current))
+    cur_raw = load_frame(current)
+    cur = prepare(cur_raw)
     if profile is None:
         if reference is None:
             raise ConfigError("give a reference (--reference) or a stored profile (--profile)")
-        ref = prepare(load_frame(reference))
+        ref_raw = load_frame(reference)
+        ref = prepare(ref_raw)
         schema = _schema(config, ref, cur)
-        prof = profile_frame(ref, config, schema=schema, source=_name(reference), ks_max_distinct=0)
+        diff = schema_diff(schema.columns, present_features(ref, schema.columns), present_features(cur, schema.columns),
+                           reference_columns=ref_raw.columns, current_columns=cur_raw.columns,
+                           allowed=config.allow_missing)
+        # a feature on one side only is compared as all-missing on the other (skipped, and named by the diff);
+        # one on neither side stays absent, so a config naming a column no input has is refused as before
+        either = [c for c in schema.columns if c in ref.columns or c in cur.columns]
+        ref, cur = _with_columns(ref, either), _with_columns(cur, either)
+        prof = profile_frame(ref, config, schema=schema, source=_name(reference), ks_max_distinct=0,
+                             columns=ref_raw.columns)
     else:
         prof = Profile.load(profile) if isinstance(profile, (str, os.PathLike)) else profile
         if len(cur) == 0:
             raise EmptyDataError("the current window has no rows; widen the window or check the data source")
-        prof.check_schema(feature_kinds(frame_kinds(cur), config), where=f"current data {_name(current)}")
-    return report_from_profile(prof, cur, config, window=window, current_name=_name(current),
-                               reference_name=_name(reference) if reference is not None else prof.source)
+        check_config_definitions(prof, config)
+        kinds = feature_kinds(frame_kinds(cur), config)
+        prof.check_schema(kinds, where=f"current data {_name(current)}", missing_ok=True)
+        feats = [*(f.name for f in prof.features if f.text_column is None), *prof.extra_features(kinds)]
+        diff = schema_diff(feats, [f.name for f in prof.features if not f.skipped], present_features(cur, feats),
+                           reference_columns=prof.columns, current_columns=cur_raw.columns, allowed=config.allow_missing)
+        cur = _with_columns(cur, prof.schema.columns)
+    report = report_from_profile(prof, cur, config, window=window,
+                                 current_name=_name(current),
+                                 reference_name=_name(reference) if reference is not None else prof.source)
+    return dataclasses.replace(report, schema=diff, warnings=(*diff.lines(), *report.warnings))
+
+
+def check_config_definitions(profile: Profile, config: DriftConfig) -> None:
+    """Refuse a stored profile whose feature definitions differ from what ``config`` sets explicitly (its
+    ``numeric``/``categorical`` lists, ``bins``, ``embed_text``, time/label/judge-score columns), saying what
+    differs: the profile fixes the features, so such a config would otherwise be ignored in silence."""
+    set_ = config.model_fields_set
+    diff = []
+    for kind in ("numeric", "categorical"):
+        wanted = getattr(config, kind)
+        have = [f.name for f in profile.features if f.kind == kind and f.text_column is None]
+        if kind in set_ and wanted is not None and list(wanted) != have:
+            diff.append(f"{kind} {have} in the profile, {list(wanted)} in the config")
+    texts = [f.text_column for f in profile.text_embeddings]
+    if "embed_text" in set_ and list(config.embed_text) != texts:
+        diff.append(f"embed_text {texts} in the profile, {list(config.embed_text)} in the config")
+    for key in ("bins", "time_column", "label_column", "judge_score_column", "judge_pass_threshold"):
+        if key in set_ and getattr(config, key) != getattr(profile, key):
+            diff.append(f"{key} {getattr(profile, key)!r} in the profile, {getattr(config, key)!r} in the config")
+    if diff:
+        raise SchemaError(f"the profile (from {profile.source or 'an unnamed source'}) defines its features "
+                          "differently from the config: " + "; ".join(diff) + ". Refit the profile with this config "
+                          "(python -m drift profile --config ...) or drop those keys from the config")
 
 
 def report_from_profile(profile: Profile, cur: Any, config: DriftConfig, *, window: str | None,
@@ -306,6 +371,7 @@ def summary_dict(report: Report) -> dict[str, Any]:
         "reference": report.reference_name, "current": report.current_name,
         "exit_code": report.exit_code, "status": report.verdict.status, "drifted": report.verdict.drifted,
         "concept_changed": report.concept_changed,
+        "schema": report.schema.to_dict(),
         "dataset": report.verdict.to_dict(),
         "windows": [{"label": w.label, "n_rows": w.n_rows, "reason": w.reason,
                      "status": w.result.status if w.result else None,
@@ -419,6 +485,9 @@ def headline(report: Report) -> str:
         head += f" (fixed thresholds; share {v.drift_share:.0%}, threshold {threshold:.0%})"
     if report.concept_changed:
         head += " · labelled pass rate changed"
+    if report.schema.refused:
+        head = (f"SCHEMA CHANGED: {len(report.schema.refused)} feature(s) missing on one side "
+                f"({', '.join(report.schema.refused)}), exit 2 · {head}")
     return head
 
 
@@ -451,13 +520,16 @@ def render_html(report: Report) -> str:
     """The self-contained HTML page: verdict first, then the per-feature table and histograms,
     windowed drift, operations and label-based quality."""
     v = report.verdict
-    cls = {EXIT_DRIFT: "drift", EXIT_INSUFFICIENT: "insufficient"}.get(report.exit_code, "ok")
+    cls = {EXIT_DRIFT: "drift", EXIT_ERROR: "drift", EXIT_INSUFFICIENT: "insufficient"}.get(report.exit_code, "ok")
     out = [(f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>{_CSS}</style>"
             f"</head><body><div class='verdict {cls}' id='verdict'>{escape(headline(report))}</div>"),
            (f"<p>Reference <code>{escape(report.reference_name)}</code> ({v.n_reference_rows:,} rows) vs current "
             f"<code>{escape(report.current_name)}</code> ({v.n_current_rows:,} rows). Primary test: "
-            f"{escape(report.config.primary)}. Exit code {report.exit_code} (0 no drift, 1 drift, 2 error, "
-            f"3 insufficient data).</p>")]
+            f"{escape(report.config.primary)}. Exit code {report.exit_code} (0 no drift, 1 drift, 2 error or schema "
+            f"changed, 3 insufficient data).</p>")]
+    if report.schema.changed:
+        out.append("<h2>Schema</h2><ul id='schema'>" + "".join(f"<li>{escape(x)}</li>" for x in report.schema.lines())
+                   + "</ul>")
     out.append("<h2>Features</h2><table id='features'><tr><th class=l>column</th><th class=l>kind</th>"
                "<th class=l>status</th><th class=l>test</th><th>statistic</th><th>critical value (level, null)</th>"
                "<th>p</th><th>Holm p</th><th>effect ≥ floor</th><th>power</th><th>n ref</th><th>n cur</th>"

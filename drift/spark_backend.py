@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .concept import concept_windows
 from .config import DriftConfig
 from .decision import PendingFeature, decide, verdict
 from .errors import (
@@ -41,7 +42,8 @@ from .errors import (
     MissingDependencyError,
     SchemaError,
 )
-from .profile import SCIPY_MAX_AUTO_N, Profile, concept_windows, ks_finish, ks_result
+from .ks_counts import SCIPY_MAX_AUTO_N, ks_finish, ks_result
+from .profile import Profile
 from .results import CategoricalSummary, DriftResult, FeatureDrift
 
 logger = logging.getLogger(__name__)

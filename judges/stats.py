@@ -13,6 +13,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+# Holm's correction, the Wilson interval and Welch's test live one floor down, in the shared ``stats`` package
+# (drift and monitor use them too, and drift imports nothing of judges); re-exported here.
+from stats import holm, holm_levels, welch_pvalue, wilson_interval  # noqa: F401
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -659,19 +663,3 @@ def rank_correlation_ci(
     est = case_bootstrap(stat, xa.size, n_resamples=n_resamples, seed=seed)
     p = float(fn(xa, xb).pvalue) if np.ptp(xa) > 0 and np.ptp(xb) > 0 else float("nan")
     return Correlation(est, p)
-
-
-def holm(pvalues: ArrayLike) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1), in the order given.
-
-    Reject hypothesis i at family-wise level ``alpha`` when ``holm(p)[i] < alpha``.
-    """
-    p = np.asarray(pvalues, dtype=float).ravel()
-    if np.isnan(p).any():
-        raise ValueError("holm needs p-values without NaN; drop the tests that could not be computed")
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(np.maximum.accumulate((m - np.arange(m)) * p[order]), 1.0)
-    out = np.empty(m)
-    out[order] = adjusted
-    return out

@@ -2,19 +2,23 @@
 
 Per evaluator and per time bucket (hour or day): the mean score with a bootstrap 95% CI
 (``judges.stats.mean_ci``), the fail rate (score below the evaluator's pass threshold) and the
-judge-failure rate (no verdict), each with a Wilson CI (``drift.wilson_interval``).
+judge-failure rate (no verdict), each with a Wilson CI (``stats.wilson_interval``).
 
 The current window is tested against the reference window before it, per evaluator and per slice
-(``model``, ``topic``, ``language`` by default): mean score (Welch's t-test), fail rate (pooled
+(``model``, ``topic``, ``language`` by default): mean score (Welch's t-test, ``stats.welch_pvalue``), fail rate (pooled
 two-proportion z-test, ``drift.two_proportion_ztest``) and the score distribution (KS and PSI,
 ``drift.ks`` / ``drift.psi``). An evaluator alerts when its mean fell or its fail rate rose
 significantly at ``alpha / number of evaluators`` (Bonferroni), or when its current CI lies wholly past
 a configured bound; slices are reported as moved at Holm-adjusted ``alpha`` within their evaluator.
 Fewer than ``min_n`` verdicts on either side is its own state, "too little data", never an alert.
+
+An evaluator's status (``alert``, ``ok`` or ``too little data``) is decided once, in :func:`decide`; the
+summary line, the ``all`` row of the comparison table and ``alerting`` all read that one status.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from monitor.config import EvaluatorConfig, QualityConfig
+from stats import holm, welch_pvalue, wilson_interval
 
 __all__ = ["Bucket", "Comparison", "EvaluatorQuality", "QualityReport", "quality_report", "write_quality"]
 
@@ -63,7 +68,7 @@ class Comparison:
     fail_pvalue: float | None
     ks_pvalue: float | None
     psi: float | None
-    status: str  # "ok", "moved", "too little data"
+    status: str  # "ok", "too little data"; the evaluator's "all" row also "alert" (decide), a slice "moved"
     adjusted_pvalue: float | None = None
 
 
@@ -79,6 +84,11 @@ class EvaluatorQuality:
     slices: tuple[Comparison, ...]
     alerts: tuple[str, ...]
     agreement: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> str:
+        """``"alert"``, ``"ok"`` or ``"too little data"``: the one status :func:`decide` gave (the ``all`` row's)."""
+        return self.overall.status
 
     @property
     def moved_slices(self) -> list[str]:
@@ -98,7 +108,7 @@ class QualityReport:
 
     @property
     def alerting(self) -> bool:
-        return any(e.alerts for e in self.evaluators)
+        return any(e.status == "alert" for e in self.evaluators)
 
     def line(self) -> str:
         """The one summary line of the quality step."""
@@ -107,7 +117,7 @@ class QualityReport:
             c = e.current
             mean = "n/a" if c.mean is None else f"{c.mean:.2f} [{c.mean_low:.2f}, {c.mean_high:.2f}]"
             fail = "n/a" if c.fail_rate is None else f"{c.fail_rate:.0%}"
-            head = f"{e.evaluator} n={c.n} mean {mean} fail {fail} ({e.overall.status})"
+            head = f"{e.evaluator} n={c.n} mean {mean} fail {fail} ({e.status})"
             if e.alerts:
                 head += " ALERT: " + "; ".join(e.alerts)
             if e.moved_slices:
@@ -127,8 +137,6 @@ def _mean_ci(values: np.ndarray) -> tuple[float | None, float | None, float | No
 
 
 def _rate(x: int, n: int) -> tuple[float | None, float | None, float | None]:
-    from drift import wilson_interval
-
     if n == 0:
         return None, None, None
     low, high = wilson_interval(x, n)
@@ -143,20 +151,6 @@ def _bucket(start: str, frame: Any, pass_at: float) -> Bucket:
     fail, f_lo, f_hi = _rate(fails, scores.size)
     jf = failures / len(frame) if len(frame) else None
     return Bucket(start, int(scores.size), mean, lo, hi, fail, f_lo, f_hi, failures, jf)
-
-
-def welch_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """Two-sided p-value of Welch's t-test (unequal variances); 0 or 1 when both samples are constant."""
-    from scipy.stats import t as student_t
-
-    n1, n2 = reference.size, current.size
-    v1, v2 = reference.var(ddof=1) / n1, current.var(ddof=1) / n2
-    diff = float(current.mean() - reference.mean())
-    if v1 + v2 == 0:
-        return 1.0 if diff == 0 else 0.0
-    t = diff / math.sqrt(v1 + v2)
-    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
-    return float(2 * student_t.sf(abs(t), df))
 
 
 def compare(name: str, ref: Any, cur: Any, pass_at: float, min_n: int) -> Comparison:
@@ -196,20 +190,7 @@ def worse(c: Comparison, alpha: float) -> list[str]:
     return out
 
 
-def _holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (Holm 1979), in the input order."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    adjusted = [1.0] * len(pvalues)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
-
-
 def _slices(ev: EvaluatorConfig, ref: Any, cur: Any, q: QualityConfig) -> tuple[Comparison, ...]:
-    import dataclasses
-
     found: list[Comparison] = []
     for column in q.slice_by:
         if column not in cur.columns or cur[column].nunique() < 2:
@@ -220,17 +201,37 @@ def _slices(ev: EvaluatorConfig, ref: Any, cur: Any, q: QualityConfig) -> tuple[
     tested = [i for i, c in enumerate(found) if c.status != "too little data"]
     # one p-value per slice: the smaller of its mean and fail-rate tests, doubled (Bonferroni over the two)
     raw = [min(1.0, 2 * min(found[i].mean_pvalue or 1.0, found[i].fail_pvalue or 1.0)) for i in tested]
-    for i, adj in zip(tested, _holm(raw), strict=True):
+    for i, adj in zip(tested, holm(raw).tolist() if raw else [], strict=True):
         moved = adj < q.alpha and bool(worse(found[i], 1.0))
         found[i] = dataclasses.replace(found[i], adjusted_pvalue=adj, status="moved" if moved else "ok")
     return tuple(found)
+
+
+def decide(ev: EvaluatorConfig, overall: Comparison, current: Bucket, q: QualityConfig,
+           alpha: float) -> tuple[Comparison, tuple[str, ...]]:
+    """The evaluator's one status and its reasons: ``"alert"`` when the mean fell or the fail rate rose
+    significantly at ``alpha`` (``on_change``), or the current CI lies wholly past a configured bound; else the
+    change tests' ``"ok"`` / ``"too little data"``. Returns the ``all`` comparison carrying that status, and the
+    alerts; the summary line, the table and ``QualityReport.alerting`` all read it from there."""
+    alerts = []
+    if ev.alert.on_change:
+        alerts += worse(overall, alpha)
+    if ev.alert.min_mean_score is not None and current.mean_high is not None \
+            and current.n >= q.min_n and current.mean_high < ev.alert.min_mean_score:
+        alerts.append(f"mean {current.mean:.2f} [CI high {current.mean_high:.2f}] < {ev.alert.min_mean_score:g}")
+    if ev.alert.max_fail_rate is not None and current.fail_low is not None \
+            and current.n >= q.min_n and current.fail_low > ev.alert.max_fail_rate:
+        alerts.append(f"fail rate {current.fail_rate:.0%} [CI low {current.fail_low:.0%}] > "
+                      f"{ev.alert.max_fail_rate:.0%}")
+    status = "alert" if alerts else overall.status
+    return dataclasses.replace(overall, status=status), tuple(alerts)
 
 
 def _agreement(ev: EvaluatorConfig, labels: Sequence[Any] | None) -> dict[str, Any] | None:
     """Judge–human agreement over the review queue's labels of this evaluator's verdicts."""
     if labels is None:
         return None
-    from dashboard import criterion_agreement
+    from review import criterion_agreement
 
     mine = [r for r in labels if (r.meta or {}).get("evaluator") == ev.name]
     if not mine:
@@ -263,18 +264,9 @@ def quality_report(scores: Any, evaluators: Sequence[EvaluatorConfig], q: Qualit
         series = tuple(_bucket(edge.isoformat(), mine[floor == edge], ev.pass_at) for edge in edges)
         overall = compare("all", ref, cur, ev.pass_at, q.min_n)
         current = _bucket(pd.Timestamp(cur_start).isoformat(), cur, ev.pass_at)
-        alerts = []
-        if ev.alert.on_change:
-            alerts += worse(overall, alpha_ev)
-        if ev.alert.min_mean_score is not None and current.mean_high is not None \
-                and current.n >= q.min_n and current.mean_high < ev.alert.min_mean_score:
-            alerts.append(f"mean {current.mean:.2f} [CI high {current.mean_high:.2f}] < {ev.alert.min_mean_score:g}")
-        if ev.alert.max_fail_rate is not None and current.fail_low is not None \
-                and current.n >= q.min_n and current.fail_low > ev.alert.max_fail_rate:
-            alerts.append(f"fail rate {current.fail_rate:.0%} [CI low {current.fail_low:.0%}] > "
-                          f"{ev.alert.max_fail_rate:.0%}")
+        overall, alerts = decide(ev, overall, current, q, alpha_ev)
         out.append(EvaluatorQuality(ev.name, ev.metric, current, series, overall, _slices(ev, ref, cur, q),
-                                    tuple(alerts), _agreement(ev, labels)))
+                                    alerts, _agreement(ev, labels)))
     return QualityReport(pd.Timestamp(cur_start).isoformat(), pd.Timestamp(until).isoformat(),
                          pd.Timestamp(ref_start).isoformat(), q.bucket, tuple(out))
 
@@ -288,6 +280,7 @@ def write_quality(report: QualityReport, folder: str | Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     data = {"alerting": report.alerting, **asdict(report)}
     for ev, e in zip(data["evaluators"], report.evaluators, strict=True):
+        ev["status"] = e.status
         ev["moved_slices"] = e.moved_slices
     paths = {"quality_json": folder / "quality.json", "quality_html": folder / "quality.html"}
     paths["quality_json"].write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
@@ -299,39 +292,64 @@ def _fmt(x: float | None, pattern: str = "{:.2f}") -> str:
     return "–" if x is None else pattern.format(x)
 
 
+def when(t: Any) -> str:
+    """A time as printed: ISO 8601 to the second (``2026-01-31T14:05:09+00:00``), never microseconds."""
+    import pandas as pd
+
+    return pd.Timestamp(t).isoformat(timespec="seconds")
+
+
 def _svg(series: Sequence[Bucket], width: int = 640, height: int = 120) -> str:
-    pts = [(i, b) for i, b in enumerate(series) if b.mean is not None]
+    # (bucket index, mean, CI low, CI high) of the buckets that have a mean; a CI bound missing is the mean
+    pts = [(i, b.mean, b.mean if b.mean_low is None else b.mean_low, b.mean if b.mean_high is None else b.mean_high)
+           for i, b in enumerate(series) if b.mean is not None]
     if not pts:
         return "<p>no verdicts in this range</p>"
-    lo = min(b.mean_low for _, b in pts if b.mean_low is not None)
-    hi = max(b.mean_high for _, b in pts if b.mean_high is not None)
+    lo, hi = min(p[2] for p in pts), max(p[3] for p in pts)
     span = (hi - lo) or 1.0
 
-    def xy(i: int, v: float) -> tuple[float, float]:
-        x = 10 + (width - 20) * (i / max(1, len(series) - 1))
-        return x, height - 10 - (height - 20) * (v - lo) / span
+    def xy(i: int, v: float) -> str:
+        # one bucket sits in the middle; several spread from edge to edge
+        x = width / 2 if len(series) == 1 else 10 + (width - 20) * (i / (len(series) - 1))
+        return f"{x:.1f},{height - 10 - (height - 20) * (v - lo) / span:.1f}"
 
-    band_top = [xy(i, b.mean_high) for i, b in pts if b.mean_high is not None]
-    band_bot = [xy(i, b.mean_low) for i, b in reversed(pts) if b.mean_low is not None]
-    band = " ".join(f"{x:.1f},{y:.1f}" for x, y in band_top + band_bot)
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, b.mean) for i, b in pts if b.mean is not None))
-    return (f'<svg width="{width}" height="{height}" role="img" aria-label="mean score with 95% CI">'
-            f'<polygon points="{band}" fill="#cfe3f7"/><polyline points="{line}" fill="none" stroke="#1f5f99" '
-            f'stroke-width="2"/><text x="2" y="12" font-size="10">{hi:.2f}</text>'
+    if len(pts) == 1:  # a line needs two points: the one mean is a dot, its CI a bar
+        i, mean, low, high = pts[0]
+        (x, top), (_, bottom), (_, y) = (xy(i, v).split(",") for v in (high, low, mean))
+        marks = (f'<line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}" stroke="#9cc2e8" stroke-width="6"/>'
+                 f'<circle cx="{x}" cy="{y}" r="4" fill="#1f5f99"/>')
+    else:
+        band = [xy(i, high) for i, _, _, high in pts] + [xy(i, low) for i, _, low, _ in reversed(pts)]
+        marks = (f'<polygon points="{" ".join(band)}" fill="#cfe3f7"/><polyline points="'
+                 f'{" ".join(xy(i, mean) for i, mean, _, _ in pts)}" fill="none" stroke="#1f5f99" stroke-width="2"/>')
+    return (f'<svg width="{width}" height="{height}" role="img" aria-label="mean score with 95% CI">{marks}'
+            f'<text x="2" y="12" font-size="10">{hi:.2f}</text>'
             f'<text x="2" y="{height - 2}" font-size="10">{lo:.2f}</text></svg>')
+
+
+def _agreement_html(a: dict[str, Any]) -> str:
+    """Judge–human agreement as a table (quadratic-weighted kappa with its CI, Spearman's rho)."""
+    if not a.get("n_items"):
+        return "<p>agreement with human labels: no labelled verdicts of this evaluator yet</p>"
+    ci = a.get("kappa_ci") or [None, None]
+    rows = [("labelled verdicts", str(a["n_items"])),
+            ("quadratic-weighted kappa [95% CI]", f"{_fmt(a.get('kappa_qw'))} [{_fmt(ci[0])}, {_fmt(ci[1])}]"),
+            ("Spearman's rho (p)", f"{_fmt(a.get('spearman_rho'))} ({_fmt(a.get('spearman_p'), '{:.3g}')})")]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f"<table class='agreement'><caption>agreement with human labels</caption>{body}</table>"
 
 
 def _html(report: QualityReport) -> str:
     parts = [f"<h1>Online judge quality {'— ALERT' if report.alerting else ''}</h1>",
-             (f"<p>current [{escape(report.current_start)}, {escape(report.until)}) against reference "
-              f"[{escape(report.reference_start)}, {escape(report.current_start)}); buckets of {report.bucket}</p>")]
+             (f"<p>current [{when(report.current_start)}, {when(report.until)}) against reference "
+              f"[{when(report.reference_start)}, {when(report.current_start)}); buckets of {report.bucket}</p>")]
     for e in report.evaluators:
-        parts.append(f"<h2>{escape(e.evaluator)} ({escape(e.criterion)})</h2>")
+        parts.append(f"<h2>{escape(e.evaluator)} ({escape(e.criterion)}): {escape(e.status)}</h2>")
         for a in e.alerts:
             parts.append(f'<p class="alert">ALERT: {escape(a)}</p>')
         parts.append(_svg(e.series))
         rows = "".join(
-            f"<tr><td>{escape(b.start)}</td><td>{b.n}</td><td>{_fmt(b.mean)} [{_fmt(b.mean_low)}, "
+            f"<tr><td>{when(b.start)}</td><td>{b.n}</td><td>{_fmt(b.mean)} [{_fmt(b.mean_low)}, "
             f"{_fmt(b.mean_high)}]</td><td>{_fmt(b.fail_rate, '{:.0%}')} [{_fmt(b.fail_low, '{:.0%}')}, "
             f"{_fmt(b.fail_high, '{:.0%}')}]</td><td>{b.judge_failures}</td></tr>"
             for b in e.series if b.n or b.judge_failures)
@@ -346,7 +364,7 @@ def _html(report: QualityReport) -> str:
         parts.append("<table><tr><th>slice</th><th>n ref/cur</th><th>mean</th><th>p (Welch)</th><th>fail rate</th>"
                      f"<th>p (z)</th><th>KS p</th><th>PSI</th><th>status</th></tr>{comps}</table>")
         if e.agreement:
-            parts.append(f"<p>agreement with human labels: {escape(json.dumps(e.agreement))}</p>")
+            parts.append(_agreement_html(e.agreement))
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
              "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}.alert{color:#a00;font-weight:bold}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>online judge quality</title>"

@@ -22,7 +22,7 @@ from monitor.checkpoint import RunLock, StateFile
 from monitor.config import MonitorConfig
 from monitor.errors import MonitorError
 from monitor.online import EvaluateReport, OnlineEvaluation
-from monitor.quality import QualityReport, quality_report, write_quality
+from monitor.quality import QualityReport, quality_report, when, write_quality
 from monitor.scores import ScoresTable
 from monitor.sources import Source, make_source
 from monitor.writeback import review_items
@@ -46,6 +46,8 @@ class RunResult:
     drift: dict[str, Any] | None = None
     queue: dict[str, Any] | None = None
     reports: dict[str, str] = field(default_factory=dict)
+    #: what made the run alert: "quality alert" and/or "drift" (the exit line names them)
+    fired: list[str] = field(default_factory=list)
 
 
 def make_client(config: MonitorConfig) -> Any:
@@ -112,12 +114,16 @@ def run_monitor(
         result.exit_code = EXIT_ERROR
         say(f"monitor: ERROR {exc}")
         return result
-    say(f"monitor: exit {result.exit_code} ({_meaning(result.exit_code)}); run {run_id}")
+    say(f"monitor: exit {result.exit_code} ({_meaning(result)}); run {run_id}")
     return result
 
 
-def _meaning(code: int) -> str:
-    return {EXIT_OK: "ok", EXIT_ALERT: "quality alert or drift", EXIT_ERROR: "error"}[code]
+def _meaning(result: RunResult) -> str:
+    """What the exit code stands for in this run: which of quality and drift fired (also beside an error)."""
+    fired = " and ".join(result.fired)
+    if result.exit_code == EXIT_ERROR:
+        return f"error; also {fired}" if fired else "error"
+    return fired or "ok"
 
 
 def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None], *, now: datetime,
@@ -127,7 +133,6 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
     state = StateFile(Path(config.state_dir) / "checkpoint.json")
     out_dir = Path(config.reports_dir) / result.run_id
     errors = 0
-    alert = False
 
     # 1. online evaluation
     try:
@@ -152,7 +157,8 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
         quality = quality_report(frame, config.evaluator, config.quality, until=window_end, labels=labels)
         result.quality = quality
         result.reports.update({k: str(v) for k, v in write_quality(quality, out_dir).items()})
-        alert = alert or quality.alerting
+        if quality.alerting:
+            result.fired.append("quality alert")
         say(quality.line() + f"; report {out_dir / 'quality.html'}")
     except (MonitorError, OSError, ValueError) as exc:
         say(f"quality: ERROR {exc}")
@@ -162,7 +168,8 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
             drift_summary = _drift(config, source or source_for(config), window_end, out_dir / "drift")
             result.drift = drift_summary
             result.reports["drift"] = str(out_dir / "drift" / "report.html")
-            alert = alert or drift_summary["exit_code"] == EXIT_ALERT
+            if drift_summary["exit_code"] == EXIT_ALERT:
+                result.fired.append("drift")
             say(drift_summary["line"])
         except MonitorError as exc:
             say(f"drift: ERROR {exc}")
@@ -182,8 +189,8 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
     else:
         say("queue: skipped (no [review] store configured)")
 
-    result.exit_code = EXIT_ERROR if errors else (EXIT_ALERT if alert else EXIT_OK)
-    summary = {"run_id": result.run_id, "exit_code": result.exit_code, "lines": result.lines,
+    result.exit_code = EXIT_ERROR if errors else (EXIT_ALERT if result.fired else EXIT_OK)
+    summary = {"run_id": result.run_id, "exit_code": result.exit_code, "fired": result.fired, "lines": result.lines,
                "reports": result.reports}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -213,8 +220,7 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
     start = until - config.quality.current
     rows = [dict(r.columns) for page in source.pages(start, until) for r in page.rows]
     if not rows:
-        return {"exit_code": EXIT_OK, "line": f"drift: skipped (no production rows in [{start.isoformat()}, "
-                                              f"{until.isoformat()}))"}
+        return {"exit_code": EXIT_OK, "line": f"drift: skipped (no production rows in [{when(start)}, {when(until)}))"}
     current = pd.DataFrame(rows)
     current = current[[c for c in LOG_COLUMNS if c in current.columns]]
     try:
@@ -223,6 +229,9 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
         write_report(report, out)
     except (DriftError, OSError) as exc:
         raise MonitorError(f"drift report failed: {exc}") from exc
+    if report.schema.refused:  # the drift report's exit 2: an error of this step, not drift
+        raise MonitorError(f"drift report refused a schema change ({'; '.join(report.schema.lines())}); "
+                           f"report {out / 'report.html'}")
     v = report.verdict
     # exit 1 (drift) alerts; 3 (insufficient data) is said as such and does not alert
     return {"exit_code": report.exit_code, "drifted": v.drifted, "n_drifted": v.n_drifted,

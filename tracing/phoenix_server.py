@@ -225,7 +225,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something listens on ``host:port`` (or holds it bound).
+
+    The probe binds with ``SO_REUSEADDR``, as the server itself (uvicorn) does: connections of a stopped
+    server left in TIME_WAIT (about 60 s on Linux) do not keep the port from a new server, so they must not
+    make the probe say "in use"; a socket that listens on the port still makes the bind fail."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

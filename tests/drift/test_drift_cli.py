@@ -286,3 +286,74 @@ def test_tables_and_axes_use_no_scientific_notation(tmp_path) -> None:
     assert len(shown) > 500
     assert not [t for t in shown if re.search(r"\d(\.\d+)?e[+-]?\d", t)]
     assert re.search(r"<td>\d\d,\d\d\d</td>", html)  # e.g. a p95 latency of 24,317 ms
+
+
+def _rename_columns(src: Path, dst: Path) -> Path:
+    """``src`` with ``latency_ms`` logged as ``latency``, ``language`` as ``lang`` and no ``topic``."""
+    rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
+    for r in rows:
+        r["latency"], r["lang"] = r.pop("latency_ms"), r.pop("language")
+        del r["topic"]
+    dst.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return dst
+
+
+def test_a_renamed_reference_column_exits_2_naming_it(log_files, tmp_path, capsys) -> None:
+    ref, same, _ = log_files
+    renamed = _rename_columns(ref, tmp_path / "renamed.jsonl")
+    out = tmp_path / "o"
+    assert main(["report", "--reference", str(renamed), "--current", str(same), "--out", str(out)]) == 2
+    said = capsys.readouterr()
+    assert said.out.startswith("SCHEMA CHANGED: 3 feature(s) missing on one side (latency_ms, topic, language), exit 2")
+    assert "feature(s) missing in the reference: latency_ms, topic, language" in said.err
+    assert "column(s) only in the reference: latency, lang" in said.err
+    assert "--allow-missing latency_ms,topic,language" in said.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["exit_code"] == 2
+    schema = summary["schema"]
+    assert schema["missing_in_reference"] == ["latency_ms", "topic", "language"]
+    assert schema["missing_in_current"] == ["latency", "lang"]
+    assert schema["allowed"] == [] and schema["refused"] == ["latency_ms", "topic", "language"]
+    assert "id='schema'" in (out / "report.html").read_text()
+    # --quiet still says why it exits 2 (on stderr)
+    assert _run("--reference", str(renamed), "--current", str(same), "--out", str(out)) == 2
+    assert "latency_ms" in capsys.readouterr().err
+
+
+def test_allow_missing_lets_the_renamed_column_pass(log_files, tmp_path, capsys) -> None:
+    ref, same, _ = log_files
+    renamed = _rename_columns(ref, tmp_path / "renamed.jsonl")
+    out = tmp_path / "o"
+    assert main(["report", "--reference", str(renamed), "--current", str(same), "--out", str(out),
+                 "--allow-missing", "latency_ms,topic", "--allow-missing", "language"]) == 0
+    said = capsys.readouterr().out
+    assert "latency_ms (allowed)" in said and "column(s) only in the reference: latency, lang" in said
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["exit_code"] == 0 and summary["schema"]["refused"] == []
+    assert summary["schema"]["allowed"] == ["latency_ms", "topic", "language"]
+    skipped = {f["column"] for f in summary["dataset"]["features"] if f["status"] == "skipped"}
+    assert {"latency_ms", "topic", "language"} <= skipped
+    # the same from the config file's allow_missing
+    cfg = tmp_path / "drift.toml"
+    cfg.write_text('allow_missing = ["latency_ms", "topic"]\n')
+    assert _run("--reference", str(renamed), "--current", str(same), "--out", str(out), "--config", str(cfg)) == 2
+    assert "refused (exit 2): language" in capsys.readouterr().err
+    cfg.write_text('allow_missing = ["latency_ms", "topic", "language"]\n')
+    assert _run("--reference", str(renamed), "--current", str(same), "--out", str(out), "--config", str(cfg)) == 0
+
+
+def test_a_feature_missing_in_the_current_data_exits_2(log_files, tmp_path) -> None:
+    ref, same, _ = log_files
+    renamed = _rename_columns(same, tmp_path / "renamed.jsonl")
+    out = tmp_path / "o"
+    assert _run("--reference", str(ref), "--current", str(renamed), "--out", str(out)) == 2
+    schema = json.loads((out / "summary.json").read_text())["schema"]
+    assert schema["missing_in_current"] == ["latency_ms", "topic", "language"]
+    assert schema["missing_in_reference"] == ["latency", "lang"]
+    # the same from a stored profile
+    assert main(["profile", "--reference", str(ref), "--out", str(tmp_path / "p.json"), "--quiet"]) == 0
+    assert _run("--profile", str(tmp_path / "p.json"), "--current", str(renamed), "--out", str(out)) == 2
+    schema = json.loads((out / "summary.json").read_text())["schema"]
+    assert schema["refused"] == ["latency_ms", "topic", "language"] and "latency" in schema["missing_in_reference"]
+    assert _run("--profile", str(tmp_path / "p.json"), "--current", str(renamed), "--out", str(out),
+                "--allow-missing", "latency_ms,topic,language") == 0

@@ -8,18 +8,39 @@ from scipy.stats import chi2
 
 import drift
 from drift.binning import histogram, quantile_edges
-from drift.decision import holm
 from drift.nulls import binned_nulls, chi2_rows, js_rows, power, psi_rows, rows_needed
+from stats import holm, holm_levels, welch_pvalue, wilson_interval
 
 
 def test_holm_equals_statsmodels() -> None:
     multitest = pytest.importorskip("statsmodels.stats.multitest")
     p = np.array([0.01, 0.04, 0.03, 0.005, 0.2, 0.04])
-    adjusted, fraction = holm(p)
+    adjusted, fraction = holm(p), holm_levels(p)
     reject, expected, _, _ = multitest.multipletests(p, alpha=0.05, method="holm")
     np.testing.assert_allclose(adjusted, expected, rtol=1e-12)
     assert list(adjusted <= 0.05) == list(reject)
     assert fraction[np.argmin(p)] == pytest.approx(1 / 6) and fraction[np.argmax(p)] == 1.0
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])  # by hand: 3p, max(2p, .03), max(p, .06)
+    with pytest.raises(ValueError, match="NaN"):
+        holm([0.1, float("nan")])
+
+
+def test_the_one_wilson_and_welch_equal_scipy_and_hand_values() -> None:
+    # drift, judges and monitor share one copy of each (the stats package); drift imports nothing of judges
+    from scipy.stats import binomtest, ttest_ind
+
+    import judges.stats
+
+    assert drift.wilson_interval is wilson_interval is judges.stats.wilson_interval
+    assert judges.stats.holm is holm and judges.stats.welch_pvalue is welch_pvalue
+    assert wilson_interval(3, 10) == pytest.approx((0.1078, 0.6032), abs=1e-4)  # Wilson 95%, 3 of 10, by hand
+    ci = binomtest(42, 57).proportion_ci(confidence_level=0.9, method="wilson")
+    assert wilson_interval(42, 57, 0.9) == (ci.low, ci.high)
+    assert wilson_interval(0, 0) != wilson_interval(0, 0)  # (nan, nan)
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0, 1, 50), rng.normal(0.3, 2, 80)
+    assert welch_pvalue(a, b) == pytest.approx(ttest_ind(b, a, equal_var=False).pvalue, rel=1e-12)
+    assert welch_pvalue(np.full(5, 4.0), np.full(5, 4.0)) == 1.0 and welch_pvalue(np.full(5, 4.0), np.full(5, 3.0)) == 0.0
 
 
 @pytest.mark.filterwarnings("ignore::drift.LowPowerWarning")

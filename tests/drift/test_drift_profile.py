@@ -176,3 +176,43 @@ def test_free_text_columns_are_not_extra_features(tmp_path: Path) -> None:
     assert "notes" not in [f.name for f in prof.features]
     cur = _frame(1500, 2).assign(notes=[f"other {i}" for i in range(1500)])
     assert run_report(None, cur, profile=prof).verdict.n_features == 3
+
+
+def test_the_profile_records_its_source_columns_and_feature_definitions(log_files, tmp_path: Path, capsys) -> None:
+    ref, same, _ = log_files
+    prof = Profile.load(fit_profile(ref).save(tmp_path / "p.json"))
+    assert prof.source == str(ref) and {"latency_ms", "topic", "prompt"} <= set(prof.columns)
+    d = prof.definitions()
+    assert d["features"]["latency_ms"] == {"kind": "numeric", "dtype": "float64", "text_column": None, "bins": 10}
+    assert d["features"]["topic"]["kind"] == "categorical" and d["bins"] == 10
+    # profiles whose feature definitions differ are not compared: the message says what differs
+    other = fit_profile(ref, DriftConfig(bins=20, numeric=["latency_ms", "ttft_ms"], categorical=["topic"]),
+                        source="other week")
+    assert prof.definition_differences(prof) == []
+    with pytest.raises(SchemaError) as err:
+        prof.check_same_definitions(other)
+    msg = str(err.value)
+    assert "other week" in msg and "latency_ms: bins 10 vs 20" in msg and "features only in" in msg
+    assert "'model'" in msg and "bins 10 vs 20" in msg
+    # nor a report whose config defines the features otherwise than the stored profile
+    cfg = tmp_path / "drift.toml"
+    cfg.write_text("bins = 20\n")
+    assert main(["report", "--profile", str(tmp_path / "p.json"), "--current", str(same), "--out",
+                 str(tmp_path / "o"), "--config", str(cfg), "--quiet"]) == 2
+    assert "bins 10 in the profile, 20 in the config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["drift.profile", "drift.detectors", "drift.ks_counts", "drift"])
+def test_each_drift_module_imports_alone_and_nothing_of_judges(module: str) -> None:
+    import subprocess
+    import sys
+
+    code = (f"import sys, {module}; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('judges', 'monitor', 'experiments', 'dashboard', 'pandas', 'scipy')); assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+    # the profile is a floor below the detectors: it never imports them, not even lazily
+    import ast
+
+    tree = ast.parse((Path(drift.__file__).parent / "profile.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "detectors" not in imported

@@ -10,7 +10,9 @@ import pytest
 from monitor_helpers import NOW
 
 from monitor.config import EvaluatorConfig, QualityConfig
-from monitor.quality import _holm, compare, quality_report, welch_pvalue, worse, write_quality
+from monitor.quality import _html, _svg, compare, quality_report, worse, write_quality
+from monitor.runner import EXIT_ALERT, EXIT_ERROR, EXIT_OK, RunResult, _meaning
+from stats import holm, welch_pvalue
 
 Q = QualityConfig(bucket="1d", current=timedelta(days=1), reference=timedelta(days=7), min_n=30)
 
@@ -91,7 +93,7 @@ def test_welch_matches_scipy_and_handles_constant_samples():
 
 
 def test_holm_adjustment():
-    assert _holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
 
 
 def test_change_alarm_error_rates_by_simulation():
@@ -119,3 +121,47 @@ def test_report_files(tmp_path):
     html = paths["quality_html"].read_text()
     assert "<svg" in html and "helpfulness" in html and "<script" not in html
     assert '"alerting"' in paths["quality_json"].read_text()
+
+
+def test_one_status_for_the_header_the_line_and_the_table():
+    rng = np.random.default_rng(5)
+    report = quality_report(frame(rng.normal(2.8, 0.6, 700), rng.normal(2.5, 0.6, 300)), [ev()], Q, until=NOW)
+    e = report.evaluators[0]
+    assert e.alerts and "mean fell" in e.alerts[0]
+    assert report.alerting and e.status == "alert" and e.overall.status == "alert"  # the `all` row says so too
+    line = report.line()
+    assert line.startswith("quality: ALERT ") and "(alert)" in line and "(ok)" not in line
+    html = _html(report)
+    assert "<td>all</td>" in html and html.split("<td>all</td>")[1].split("</tr>")[0].endswith("<td>alert</td>")
+    calm = quality_report(frame([4.0] * 70, [4.0] * 40), [ev()], Q, until=NOW)
+    assert not calm.alerting and calm.evaluators[0].status == "ok" and "(ok)" in calm.line()
+    bound = quality_report(frame([4.0] * 5, [2.0] * 40), [ev(alert={"min_mean_score": 3.0})], Q, until=NOW)
+    assert bound.evaluators[0].status == "alert" and bound.alerting  # a bound alert with too little reference
+
+
+def test_agreement_is_a_table_and_times_are_to_the_second():
+    import dataclasses
+
+    report = quality_report(frame([4.0] * 70, [3.0] * 40), [ev()], Q, until=NOW + timedelta(microseconds=123456))
+    e = dataclasses.replace(report.evaluators[0], agreement={"n_items": 12, "kappa_qw": 0.61, "kappa_ci": [0.3, 0.8],
+                                                             "spearman_rho": 0.7, "spearman_p": 0.01})
+    html = _html(dataclasses.replace(report, evaluators=(e,)))
+    assert "<table class='agreement'>" in html and "0.61 [0.30, 0.80]" in html and '"n_items"' not in html
+    assert not __import__("re").search(r"T\d\d:\d\d:\d\d\.\d", html)  # no fractions of a second
+    assert NOW.strftime("%Y-%m-%dT%H:%M:%S") in html
+
+
+def test_the_chart_draws_one_bucket():
+    report = quality_report(frame([4.0] * 70, [3.0] * 40), [ev()], Q, until=NOW)
+    one = [b for b in report.evaluators[0].series if b.mean is not None][-1:]
+    svg = _svg(one)
+    assert "<circle" in svg and "<line" in svg and "NaN" not in svg and "nan" not in svg
+    assert "<polyline" in _svg(report.evaluators[0].series)
+
+
+@pytest.mark.parametrize("code,fired,said", [
+    (EXIT_OK, [], "ok"), (EXIT_ALERT, ["quality alert"], "quality alert"), (EXIT_ALERT, ["drift"], "drift"),
+    (EXIT_ALERT, ["quality alert", "drift"], "quality alert and drift"), (EXIT_ERROR, ["drift"], "error; also drift"),
+])
+def test_the_exit_line_says_what_fired(code, fired, said):
+    assert _meaning(RunResult("r", exit_code=code, fired=fired)) == said

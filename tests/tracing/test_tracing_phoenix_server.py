@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tracing.phoenix_server import (
     LOCKDOWN_ENV,
     PhoenixProcess,
     ensure_server_venv,
+    free_port,
     main,
     phoenix_status,
     start_phoenix,
@@ -68,3 +70,22 @@ def test_nothing_running_and_missing_venv(tmp_path: Path, capsys: pytest.Capture
     assert "no Phoenix running" in capsys.readouterr().out
     with pytest.raises(PhoenixServerError, match=str(tmp_path / "nope")):
         ensure_server_venv(tmp_path / "nope", install=False)
+
+
+def test_stop_then_start_on_the_same_port(tmp_path: Path) -> None:
+    """`stop` then `start` on the same port works at once: the stopped server's connections in TIME_WAIT
+    (it closed them first, as after a "Connection: close" request) no longer read as "port in use"."""
+    port, work = free_port(), tmp_path / "phoenix"
+    first = start_phoenix(port, work, timeout_s=180)
+    try:
+        request = urllib.request.Request(f"{first.url}/healthz", headers={"Connection": "close"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 200
+    finally:
+        first.stop()
+    assert not first.is_alive()
+    second = start_phoenix(port, work, timeout_s=180)  # as `python -m tracing.phoenix_server start` after `stop`
+    try:
+        assert second.port == port and _listening_addresses(port) == {"127.0.0.1"}
+    finally:
+        second.stop()
