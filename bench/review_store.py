@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard.models import JudgeView, NewItem
-from dashboard.store import ReviewStore
+from review.models import JudgeView, NewItem
+from review.store import ReviewStore
 
 _RAW_CLAIM = """
 UPDATE review_slots SET state='leased', reviewer=?, lease_expires=?, version=version+1
@@ -198,7 +198,7 @@ def _fill(db: Path | str, n: int) -> float:
 
 
 def _postgres(url: str, args: argparse.Namespace) -> dict[str, object]:
-    from dashboard._schema import metadata
+    from review._schema import metadata
 
     store = ReviewStore(url)
     metadata.drop_all(store.engine)

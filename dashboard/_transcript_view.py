@@ -13,8 +13,9 @@ from typing import Any
 
 import streamlit as st
 
+from review.transcript import Step, TranscriptError, Turn, conversation, trajectory
+
 from . import _ui
-from .transcript import Step, TranscriptError, Turn, conversation, trajectory
 
 __all__ = ["show_conversation", "show_payload", "show_trajectory"]
 

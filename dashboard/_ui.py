@@ -20,12 +20,13 @@ from typing import Any
 
 import streamlit as st
 
+from review.store import ReviewStore
+
 from .auth import User, check_private, load_users
 from .config import DashboardConfig
 from .errors import ConfigError
 from .logins import LoginGuard, LoginPolicy
 from .sessions import COOKIE_NAME, issue_token, load_secret, verify_token
-from .store import ReviewStore
 
 USER_KEY = "dashboard_user"
 _TOKEN_KEY = "dashboard_login_token"

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from review.errors import ReviewError
+
 from .config import DashboardConfig
 from .errors import DashboardError
 
@@ -132,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(cfg).parse_args(argv)
     try:
         return _run(args)
-    except DashboardError as exc:
+    except (DashboardError, ReviewError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -154,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
 
-    from .store import ReviewStore
+    from review.store import ReviewStore
 
     if args.command == "purge" and (args.no_store or ("://" not in args.db and not Path(args.db).exists())):
         return _purge(None, args)  # no store to purge (and none is created by looking for it)
@@ -164,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "fill":
             return _fill(store, args)
         if args.command == "export":
-            from .export import export_to_phoenix, write_fewshot, write_golden
+            from review.export import export_to_phoenix, write_fewshot, write_golden
 
             records = store.labels()
             redactor = None
@@ -199,16 +201,15 @@ def _run(args: argparse.Namespace) -> int:
 def _fill(store: object, args: argparse.Namespace) -> int:
     from experiments.errors import ResultsError
     from experiments.record import load_run
-
-    from .fill import (
-        EscalationRules,
+    from review.escalation import EscalationRules
+    from review.fill import (
         FillReport,
         audit_items,
         calibration_items,
         escalation_items,
         rows_from_phoenix,
     )
-    from .store import ReviewStore
+    from review.store import ReviewStore
 
     assert isinstance(store, ReviewStore)
     if not (args.results or args.prod_log or args.phoenix_url):
@@ -248,8 +249,8 @@ def _fill(store: object, args: argparse.Namespace) -> int:
 
 
 def _purge(store: object, args: argparse.Namespace) -> int:
-    from .purge import Who, purge
-    from .store import ReviewStore
+    from review.purge import Who, purge
+    from review.store import ReviewStore
 
     assert store is None or isinstance(store, ReviewStore)
     who = Who(frozenset(args.user_id), frozenset(args.session_id))

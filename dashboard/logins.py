@@ -29,15 +29,32 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, func, select, update
 
-from ._engine import serialize
-from ._schema import logins
+from review import ReviewStore
+from review._engine import serialize
+
 from .auth import User, authenticate
 from .errors import AuthError, ConfigError
-from .store import ReviewStore
 
 __all__ = ["LoginAttempt", "LoginGuard", "LoginPolicy", "LoginThrottled"]
+
+# The login audit lives in the review store's database, beside the review tables (created on first use).
+_metadata = MetaData()
+# Every login attempt: "pending" while the password is checked, then "ok" or "failed"; "refused" when the
+# throttle turned it away unchecked; "logout" ends every remembered login of the name issued before it.
+logins = Table(
+    "login_audit",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("name", String(128), nullable=False),  # as typed (unknown names too), cut to 128 characters
+    Column("client", String(128), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+Index("ix_logins_name", logins.c.name, logins.c.id)
+Index("ix_logins_client", logins.c.client, logins.c.id)
 
 _FAILED = ("failed", "pending")
 _COUNTED = ("ok", "failed", "pending")
@@ -127,6 +144,7 @@ class LoginGuard:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        _metadata.create_all(store.engine)
         self.policy = policy or LoginPolicy()
         self._clock = clock
 

@@ -199,7 +199,7 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
 def _labels(config: MonitorConfig) -> Sequence[Any] | None:
     if not config.review.store:
         return None
-    from dashboard import ReviewStore
+    from review import ReviewStore
 
     store = ReviewStore(config.review.store)
     try:
@@ -242,7 +242,7 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
 def _fill_queue(config: MonitorConfig, scores: ScoresTable, state: StateFile, source: Source | None, *,
                 since: datetime, until: datetime, backfill: bool, run_id: str) -> dict[str, Any]:
     """Doubtful verdicts (and an optional audit sample of the rows) into the review store; idempotent."""
-    from dashboard import ReviewStore, audit_items
+    from review import ReviewStore, audit_items
 
     name = source.name if source is not None else "none"
     checkpoint = state.load(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dashboard.sampling import unit_hash
+from review.sampling import unit_hash
 
 __all__ = ["RateChoice", "in_sample", "rate_for_ci_width"]
 

@@ -104,7 +104,7 @@ def write_annotations(
 def review_items(verdicts: Sequence[Verdict], evaluators: Mapping[str, EvaluatorConfig],
                  phoenix_url: str | None) -> list[Any]:
     """Escalation items for the doubtful verdicts, each with a link to its trace in Phoenix."""
-    from dashboard import JudgeView, NewItem
+    from review import JudgeView, NewItem
 
     out = []
     for v in verdicts:

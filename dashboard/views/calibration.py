@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import _ui
-from dashboard.agreement import criteria, criterion_agreement, disagreements
+from review.agreement import criteria, criterion_agreement, disagreements
 
 _ui.require_user()
 store = _ui.store()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import _ui
-from dashboard.export import export_to_phoenix, golden_rows, span_annotations, write_fewshot, write_golden
+from review.export import export_to_phoenix, golden_rows, span_annotations, write_fewshot, write_golden
 from tracing.errors import TracingError
 
 _ui.require_user(admin=True)

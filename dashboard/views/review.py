@@ -10,10 +10,10 @@ import streamlit as st
 
 from dashboard import _ui
 from dashboard._transcript_view import show_payload
-from dashboard.errors import DuplicateLabel, InvalidLabel, LeaseLost
-from dashboard.fill import PAIRWISE_SCORES
-from dashboard.models import QUEUES, Item, Lease
-from dashboard.transcript import TranscriptError, conversation, turn_indices
+from review.errors import DuplicateLabel, InvalidLabel, LeaseLost
+from review.fill import PAIRWISE_SCORES
+from review.models import QUEUES, Item, Lease
+from review.transcript import TranscriptError, conversation, turn_indices
 
 user = _ui.require_user()
 store = _ui.store()

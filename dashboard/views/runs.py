@@ -13,7 +13,8 @@ import streamlit as st
 
 from dashboard import _ui
 from dashboard._transcript_view import show_payload
-from dashboard.run_diff import (
+from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord, load_run
+from review.run_diff import (
     TRACE_ID,
     CaseDiff,
     RunFile,
@@ -23,8 +24,7 @@ from dashboard.run_diff import (
     list_runs,
     regression_item,
 )
-from dashboard.transcript import case_payload
-from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord, load_run
+from review.transcript import case_payload
 
 MAX_CASES = 100
 STATUSES = ["all", "regressed", "improved", "unchanged", "not scored"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import _ui
-from dashboard.errors import InvalidLabel, LeaseLost
-from dashboard.models import Lease, NewItem
+from review.errors import InvalidLabel, LeaseLost
+from review.models import Lease, NewItem
 from synth import REVIEW_QUEUE, SynthError, edit_note, read_set, review_fields, reviewed, write_golden
 
 user = _ui.require_user()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from dashboard_helpers import PASSWORDS, FakeClock, sample_items
 
-from dashboard import ReviewStore, add_user
+from dashboard import add_user
+from review import ReviewStore
 
 
 @pytest.fixture

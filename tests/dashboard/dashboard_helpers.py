@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dashboard import JudgeView, NewItem
 from experiments.record import (
     CaseRecord,
     GitInfo,
@@ -13,6 +12,7 @@ from experiments.record import (
     SuiteSummary,
     TaskRun,
 )
+from review import JudgeView, NewItem
 
 PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3"}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from dashboard.store import ReviewStore
+from review.store import ReviewStore
 
 
 def main(argv: list[str]) -> int:

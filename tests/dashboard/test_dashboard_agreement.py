@@ -7,9 +7,9 @@ import pytest
 from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score
 
-from dashboard import criterion_agreement, disagreements
-from dashboard.models import LabelRecord
 from judges.stats import krippendorff_alpha
+from review import criterion_agreement, disagreements
+from review.models import LabelRecord
 
 
 def _rec(item: int, reviewer: str, score: float, judge: float | None) -> LabelRecord:

@@ -9,7 +9,7 @@ import pytest
 from dashboard_helpers import PASSWORDS
 from streamlit.testing.v1 import AppTest
 
-from dashboard import ReviewStore
+from review import ReviewStore
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -182,7 +182,7 @@ def test_reviewer_cannot_open_admin_pages_directly(app_env: dict[str, Path], pag
 
 
 def test_pairwise_item_answered_with_a_letter(app_env: dict[str, Path]) -> None:
-    from dashboard import JudgeView, NewItem
+    from review import JudgeView, NewItem
 
     store = ReviewStore(app_env["db"])
     store.add_items(
@@ -262,7 +262,7 @@ def test_login_throttle_on_the_page_and_failures_listed_for_admins(
 def test_calibration_ci_never_shows_negative_zero_and_the_heat_map_has_one_tick_per_label(
     app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dashboard import agreement
+    from review import agreement
 
     real = agreement.criterion_agreement
 

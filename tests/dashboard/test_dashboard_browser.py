@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from dashboard_helpers import PASSWORDS, conversation_run, run_pair, sample_items
 
-from dashboard import ReviewStore
-from dashboard.fill import escalation_items
 from experiments.baseline import compare
 from experiments.record import write_run
+from review import ReviewStore
+from review.fill import escalation_items
 
 pytestmark = pytest.mark.slow
 
@@ -372,7 +372,7 @@ def _hostile(trap_url: str, where: str) -> str:
 
 
 def test_hostile_markdown_makes_no_request_beyond_the_dashboard(server: dict, browser, trap: dict) -> None:
-    from dashboard import JudgeView, NewItem
+    from review import JudgeView, NewItem
 
     t = trap["url"]
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from dashboard_helpers import FakeClock
 
-from dashboard import LeaseLost, NewItem, ReviewStore
-from dashboard._rows import case_key
+from review import LeaseLost, NewItem, ReviewStore
+from review._rows import case_key
 
 
 def eval_item(case_id: str, queue: str, *, overlap: int = 1, output: str = "answer", criterion: str = "quality",
               suite: str = "qa-app") -> NewItem:  # fmt: skip
-    """An item as ``dashboard.fill`` makes one (source id: suite, criterion, case and output hash)."""
+    """An item as ``review.fill`` makes one (source id: suite, criterion, case and output hash)."""
     return NewItem(
         queue=queue,
         source_id=f"eval:{suite}:{criterion}:{case_id}:{hashlib.sha256(output.encode()).hexdigest()[:12]}",

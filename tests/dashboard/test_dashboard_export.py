@@ -13,7 +13,9 @@ import httpx
 import pytest
 from dashboard_helpers import FakeClock
 
-from dashboard import (
+from dashboard.cli import main
+from judges import Case, PointwiseJudge, load_cases, load_few_shot
+from review import (
     NewItem,
     ReviewStore,
     export_to_phoenix,
@@ -22,11 +24,9 @@ from dashboard import (
     span_annotations,
     write_golden,
 )
-from dashboard.cli import main
-from dashboard.export import write_fewshot
-from dashboard.fill import PAIRWISE_CHOICES, PAIRWISE_SCORES
-from dashboard.models import LabelRecord
-from judges import Case, PointwiseJudge, load_cases, load_few_shot
+from review.export import write_fewshot
+from review.fill import PAIRWISE_CHOICES, PAIRWISE_SCORES
+from review.models import LabelRecord
 from tracing.redaction import Redactor
 
 
@@ -213,7 +213,7 @@ def _eval_item(
     scale: tuple[float, float] | None = (1, 5),
     criterion: str = "quality",
 ) -> NewItem:
-    """An item the way ``dashboard.fill`` makes one from an eval case."""
+    """An item the way ``review.fill`` makes one from an eval case."""
     pairwise = kind == "pairwise"
     return NewItem(
         queue=queue,
@@ -326,7 +326,7 @@ def test_pairwise_output_that_does_not_split_is_skipped(
     shown = "A: first\n\nB: quoted\n\nB: again"  # two "B:" markers: which is response B?
     store.add_items([_eval_item("pairwise", "pw-02", "Q?", shown, overlap=1)])
     _label(store, clock, "ann", category="A")
-    with caplog.at_level(logging.WARNING, logger="dashboard.export"):
+    with caplog.at_level(logging.WARNING, logger="review.export"):
         assert write_golden(store.labels(), tmp_path) == {}
     assert "skipped case 'pw-02'" in caplog.text and "two responses" in caplog.text
 
@@ -402,7 +402,7 @@ def test_out_of_scale_scores_are_mapped_or_skipped(
     _label(store, clock, "ann", score=0.5)
     _label(store, clock, "ben", score=1.0)
     _label(store, clock, "cat", score=0.8)
-    with caplog.at_level(logging.WARNING, logger="dashboard.export"):
+    with caplog.at_level(logging.WARNING, logger="review.export"):
         cases = _export_one(store, tmp_path, "rag")
     assert [c.id for c in cases] == ["rag-01"]
     assert cases[0].metadata["human_score"] == 4  # mean 0.75 -> 1 + 4 * 0.75 = 4
@@ -419,7 +419,7 @@ def test_rows_keep_the_latest_output_and_name_shared_ids_by_suite(caplog: pytest
         2, "ben", 5, created=2.0, output="new answer", suite="s1", meta={"case_id": "c-1", "kind": "qa"}
     )
     other = _rec(3, "ann", 3, created=3.0, suite="s2", meta={"case_id": "c-1", "kind": "qa"})
-    with caplog.at_level(logging.WARNING, logger="dashboard.export"):
+    with caplog.at_level(logging.WARNING, logger="review.export"):
         rows = {g.row["id"]: g.row for g in golden_rows([old, new, other])}
     assert set(rows) == {"s1:c-1", "s2:c-1"}  # two suites share the case id in one file
     assert rows["s1:c-1"]["answer"] == "new answer" and rows["s1:c-1"]["human_score"] == 5
@@ -460,7 +460,7 @@ def test_export_cli_phoenix_without_a_url_uses_the_running_server(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr("tracing.phoenix_server.running_url", lambda workdir=None: "http://127.0.0.1:7123")
     sent: list[str] = []
-    monkeypatch.setattr("dashboard.export.export_to_phoenix", lambda records, endpoint: sent.append(endpoint) or 0)
+    monkeypatch.setattr("review.export.export_to_phoenix", lambda records, endpoint: sent.append(endpoint) or 0)
     db = str(tmp_path / "review.sqlite")
     assert main(["export", "--db", db, "--datasets", str(tmp_path / "ds"), "--phoenix"]) == 0
     assert main(["export", "--db", db, "--datasets", str(tmp_path / "ds"), "--phoenix", "http://10.0.0.5:6006"]) == 0

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from dashboard import EscalationRules, ReviewStore, audit_items, calibration_items, escalation_items
 from dashboard.cli import main
-from dashboard.errors import ConfigError
-from dashboard.fill import escalation_reasons, rows_from_phoenix
-from dashboard.sampling import hash_sample, stratified_hash_sample, unit_hash
 from experiments.record import RunRecord, Score
+from review import EscalationRules, ReviewStore, audit_items, calibration_items, escalation_items
+from review.errors import ConfigError
+from review.escalation import review_reasons
+from review.fill import rows_from_phoenix
+from review.sampling import hash_sample, stratified_hash_sample, unit_hash
 
 
 def _score(**kw: object) -> dict:
@@ -50,30 +52,48 @@ def _run(cases: list[dict]) -> RunRecord:
     return RunRecord.model_validate(_results(cases))
 
 
-def test_escalation_reasons_each_rule() -> None:
+def test_review_reasons_each_rule() -> None:
     rules = EscalationRules(max_entropy=1.0, min_top_mass=0.5, max_panel_range=0.25)
     sure = Score.model_validate(_score(label_probs={"4": 0.9, "5": 0.1}))
-    assert escalation_reasons(sure, rules) == []
+    assert review_reasons(sure, rules) == []
     flagged = Score.model_validate(_score(flags=["order_inconsistent"]))
-    assert escalation_reasons(flagged, rules) == ["order_inconsistent"]
+    assert review_reasons(flagged, rules) == ["order_inconsistent"]
     # Uniform over 5 labels: entropy log2(5) = 2.32 bits and top mass 0.2 both trip.
     spread = Score.model_validate(_score(label_probs={str(i): 0.2 for i in range(1, 6)}))
-    reasons = escalation_reasons(spread, rules)
+    reasons = review_reasons(spread, rules)
     assert any(r.startswith("entropy 2.32") for r in reasons) and any(
         "top label mass 0.20" in r for r in reasons
     )
     # A panel spanning 2 of the 4 scale points (0.5 > 0.25) disagrees.
     panel = Score.model_validate(_score(members=[{"judge_model": "x", "score": 2}, {"judge_model": "y", "score": 4}]))
-    assert escalation_reasons(panel, rules) == ["panel range 0.50 of scale > 0.25"]
+    assert review_reasons(panel, rules) == ["panel range 0.50 of scale > 0.25"]
     failed = Score.model_validate(_score(score=None, failure="unparseable reply"))
-    assert escalation_reasons(failed, rules) == ["judge_failure"]
+    assert review_reasons(failed, rules) == ["judge_failure"]
     given = Score.model_validate(_score(entropy=1.5))
-    assert escalation_reasons(given, rules) == ["entropy 1.50 > 1"]
+    assert review_reasons(given, rules) == ["entropy 1.50 > 1"]
 
 
 def test_escalation_rules_validate() -> None:
     with pytest.raises(ConfigError, match="min_top_mass=1.5"):
         EscalationRules(min_top_mass=1.5)
+    with pytest.raises(ConfigError, match="unknown review reasons"):
+        EscalationRules.from_reasons(["judge_failure", "unsure"])
+    with pytest.raises(ConfigError, match="pass mark"):
+        EscalationRules.from_reasons(["below_pass"])
+
+
+def test_reason_names_turn_on_their_rules_only() -> None:
+    # The monitor's per-evaluator ``review`` list: no distribution thresholds, a pass mark, chosen flags.
+    rules = EscalationRules.from_reasons(["judge_failure", "below_pass", "low_confidence"], pass_at=3)
+    doubtful = Score.model_validate(_score(score=2.0, flags=["low_confidence", "order_inconsistent"],
+                                           label_probs={str(i): 0.2 for i in range(1, 6)}))
+    assert review_reasons(doubtful, rules) == ["low_confidence", "score 2.00 < 3"]
+    assert review_reasons(doubtful, EscalationRules.from_reasons(["flagged"])) == ["order_inconsistent"]
+    failed = Score.model_validate(_score(score=None, failure="model unavailable"))
+    assert review_reasons(failed, rules) == ["judge_failure"]
+    assert review_reasons(failed, EscalationRules.from_reasons([])) == []
+    # the eval fillers' defaults never escalate on the score alone
+    assert review_reasons(Score.model_validate(_score(score=1.0)), EscalationRules()) == []
 
 
 def test_escalation_items_carry_judges_and_priority() -> None:
@@ -162,12 +182,12 @@ def test_audit_items_and_stratification() -> None:
     items = audit_items(rows, rate=0.02)
     assert 70 < len(items) < 130
     first = items[0]
-    assert first.queue == "audit" and first.source_id == f"prod:{first.span_id}"
+    assert first.queue == "audit" and first.source_id == f"prod:{first.trace_id}"
     assert first.judge_score == 3.0 and first.meta["judge_score"] == 3.0  # the logged online judge score
     assert first.meta["topic"] and "prompt" not in first.meta
     strat = audit_items(rows, rate=0.02, stratify_by="topic")
     assert "rare" in {it.meta["topic"] for it in strat}
-    with pytest.raises(ConfigError, match="span_id or trace_id"):
+    with pytest.raises(ConfigError, match="trace_id or span_id"):
         audit_items([{"prompt": "p", "response": "r"}])
     with pytest.raises(ConfigError, match="'response'"):
         audit_items([{"prompt": "p", "span_id": "1"}])
@@ -240,7 +260,61 @@ def test_rows_from_phoenix_keeps_spans_with_text() -> None:
     [call] = client.spans.calls
     assert (call["project_identifier"], call["span_kind"], call["limit"]) == ("prod", "LLM", 50)
     [item] = audit_items([row], rate=1.0)
-    assert item.source_id == f"prod:{'a' * 16}" and item.meta["topic"] == "greeting"
+    assert item.source_id == f"prod:{'t' * 32}" and item.meta["topic"] == "greeting"
+
+
+def test_one_trace_is_one_audit_item_whichever_span_names_it(tmp_path: Path) -> None:
+    # The app's log names the call by its CHAIN span, Phoenix by its LLM span: same trace, one item.
+    trace = "c" * 32
+    chain = {"prompt": "p", "response": "r", "trace_id": trace, "span_id": "1" * 16, "topic": "greeting"}
+    llm = {**chain, "span_id": "2" * 16}
+    store = ReviewStore(tmp_path / "review.sqlite")
+    try:
+        assert store.add_items(audit_items([chain], rate=1.0)) == (1, 0)
+        assert store.add_items(audit_items([llm], rate=1.0)) == (0, 1)
+        # an item of the same trace under another source id (the monitor's) is the same production item too
+        [item] = audit_items([llm], rate=1.0)
+        assert store.add_items([replace(item, source_id=f"online:judge:v1:{llm['span_id']}")]) == (0, 1)
+        # ... while another criterion or another queue of that trace is a new item
+        assert store.add_items([replace(item, criterion="safety", source_id="online:safety:v1:x")]) == (1, 0)
+        assert store.add_items([replace(item, queue="escalation")]) == (1, 0)
+        assert store.count_items() == 3
+    finally:
+        store.close()
+    # sampled in or out alike, whichever span a row names
+    for rate in (0.1, 0.5):
+        rows = [{**chain, "trace_id": f"{i:032x}", "span_id": f"{i:016x}"} for i in range(200)]
+        other = [{**r, "span_id": r["span_id"][::-1]} for r in rows]
+        assert [it.trace_id for it in audit_items(rows, rate=rate)] == [it.trace_id for it in audit_items(other, rate=rate)]
+
+
+def test_a_store_of_before_trace_keys_is_upgraded_keeping_its_duplicates(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from review._rows import item_row
+    from review._schema import items
+
+    db = tmp_path / "old.sqlite"
+    trace = "d" * 32
+    chain = {"prompt": "p", "response": "r", "trace_id": trace, "span_id": "1" * 16}
+    store = ReviewStore(db)
+    [a] = audit_items([chain], rate=1.0)
+    with store.engine.begin() as conn:  # as a store of before trace keys held them: the trace queued twice
+        conn.execute(sa.text("DROP INDEX uq_items_queue_trace"))
+        conn.execute(sa.text("ALTER TABLE review_items DROP COLUMN trace_key"))
+        for span in ("1" * 16, "2" * 16):
+            row = item_row(replace(a, source_id=f"prod:{span}", span_id=span), 0.0)
+            conn.execute(items.insert().values({k: v for k, v in row.items() if k != "trace_key"}))
+    store.close()
+    store = ReviewStore(db)
+    try:
+        with store.engine.connect() as conn:
+            keys = conn.execute(sa.select(items.c.source_id, items.c.trace_key).order_by(items.c.id)).all()
+        assert keys[0].trace_key is not None and keys[1].trace_key is None  # the oldest keeps the key
+        assert store.add_items(audit_items([chain], rate=1.0)) == (0, 1)
+        assert store.count_items() == 2
+    finally:
+        store.close()
 
 
 def test_fill_cli_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from dashboard_helpers import PASSWORDS, FakeClock
 
-from dashboard import AuthError, ReviewStore, load_users
+from dashboard import AuthError, load_users
 from dashboard.errors import ConfigError
 from dashboard.logins import LoginGuard, LoginPolicy, LoginThrottled
+from review import ReviewStore
 
 
 @pytest.fixture

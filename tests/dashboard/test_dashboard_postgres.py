@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from dashboard_helpers import sample_items
 
-from dashboard import ReviewStore
+from review import ReviewStore
 from tracing.pg_cluster import PostgresCluster, PostgresClusterError
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def pg_store(pg_url: str) -> Iterator[ReviewStore]:
     store = ReviewStore(pg_url, lease_seconds=60)
-    from dashboard._schema import metadata
+    from review._schema import metadata
 
     metadata.drop_all(store.engine)  # a clean schema per test
     metadata.create_all(store.engine)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import ReviewStore, audit_items
-from dashboard.errors import ConfigError
-from dashboard.purge import PurgeReport, Who, purge_log, purge_results, purge_store
 from experiments.record import CaseRecord, RunRecord, SuiteRecord, SuiteSummary, load_run, write_run
+from review import ReviewStore, audit_items
+from review.errors import ConfigError
+from review.purge import PurgeReport, Who, purge_log, purge_results, purge_store
 
 USER = "user-7f3a9c"  # distinctive, so a leftover anywhere on disk is found by a byte search
 SESSION = "sess-b41e02"
@@ -168,8 +168,8 @@ def test_purge_does_not_create_a_missing_store(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_eval_items_carry_the_cases_user_so_the_purge_finds_them(tmp_path: Path) -> None:
-    from dashboard import calibration_items
     from experiments.record import Score
+    from review import calibration_items
 
     score = Score(scorer="geval:q", criterion="q", kind="judge", scale=(1, 5), score=3.0, judge_model="m")
     case = CaseRecord(

@@ -8,10 +8,10 @@ import pytest
 from dashboard_helpers import PASSWORDS, run_pair
 from streamlit.testing.v1 import AppTest
 
-from dashboard import ReviewStore
-from dashboard.run_diff import list_runs
 from experiments.baseline import compare
 from experiments.record import write_run
+from review import ReviewStore
+from review.run_diff import list_runs
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 SEND = "runs_send:qa:geval:Correctness:q-drop"

@@ -10,9 +10,9 @@ from dashboard_helpers import FakeClock, sample_items
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dashboard import DuplicateLabel, InvalidLabel, LeaseLost, NoSuchItem, ReviewStore
-from dashboard.errors import ConfigError
-from dashboard.store import claim_statement
+from review import DuplicateLabel, InvalidLabel, LeaseLost, NoSuchItem, ReviewStore
+from review.errors import ConfigError
+from review.store import claim_statement
 
 
 def test_sqlite_runs_in_wal_mode_with_busy_timeout(store: ReviewStore, tmp_path: Path) -> None:
@@ -223,7 +223,7 @@ def test_flag_needs_a_note_and_counts_as_answer(store: ReviewStore) -> None:
 
 
 def test_invalid_labels_are_refused(store: ReviewStore) -> None:
-    from dashboard import NewItem
+    from review import NewItem
 
     store.add_items(
         [NewItem(queue="q", source_id="x", input="i", output="o", scale=(1, 5), categories=("good", "bad"))]
@@ -289,7 +289,7 @@ def test_postgres_claim_uses_skip_locked_and_returning() -> None:
 def test_postgres_insert_uses_on_conflict() -> None:
     from sqlalchemy.dialects.postgresql import insert
 
-    from dashboard._schema import items
+    from review._schema import items
 
     sql = str(
         insert(items)
@@ -306,7 +306,7 @@ def test_writer_waits_for_the_lock_then_gives_up(
     import threading
     import time
 
-    import dashboard._engine as store_mod
+    import review._engine as store_mod
 
     store.add_items(sample_items(2))
     blocker = sqlite3.connect(tmp_path / "review.sqlite", isolation_level=None, check_same_thread=False)

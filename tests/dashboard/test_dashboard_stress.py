@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from dashboard_helpers import sample_items
 
-from dashboard import ReviewStore
+from review import ReviewStore
 
 pytestmark = pytest.mark.slow
 

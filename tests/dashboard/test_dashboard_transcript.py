@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from dashboard_helpers import PASSWORDS, FakeClock, conversation_run, sample_items
 from streamlit.testing.v1 import AppTest
 
-from dashboard import DuplicateLabel, InvalidLabel, LeaseLost, NewItem, ReviewStore
-from dashboard._rows import item_row
-from dashboard._schema import audit, items, logins, passes, slots
-from dashboard.agreement import criteria, criterion_agreement, disagreements
-from dashboard.export import golden_rows, span_annotations, turn_rows, write_golden
-from dashboard.fill import calibration_items, escalation_items
+from dashboard.logins import logins
 from experiments.record import write_run
+from review import DuplicateLabel, InvalidLabel, LeaseLost, NewItem, ReviewStore
+from review._rows import item_row
+from review._schema import audit, items, passes, slots
+from review.agreement import criteria, criterion_agreement, disagreements
+from review.export import golden_rows, span_annotations, turn_rows, write_golden
+from review.fill import calibration_items, escalation_items
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -424,7 +425,7 @@ def test_a_postgres_store_from_before_turn_labels_is_upgraded_in_place() -> None
 
 
 def test_turn_rows_skip_notes_only_turns() -> None:
-    from dashboard.models import LabelRecord
+    from review.models import LabelRecord
 
     [it] = _items_of("turn relevancy")
     rec = LabelRecord(
@@ -455,8 +456,8 @@ def test_turn_rows_skip_notes_only_turns() -> None:
 
 
 def test_a_regressed_conversation_sent_from_the_runs_page_carries_its_transcript() -> None:
-    from dashboard.run_diff import case_diffs, diff_runs, regression_item
-    from dashboard.transcript import conversation
+    from review.run_diff import case_diffs, diff_runs, regression_item
+    from review.transcript import conversation
 
     new = conversation_run()
     chat_suite = new.suites[0]

@@ -80,7 +80,7 @@ def _spans(client: Any, project: str) -> list[Any]:
 
 
 def test_example_app_traffic_is_judged_annotated_queued_and_reported(phoenix, phoenix_client, project, tmp_path):
-    from dashboard import ReviewStore
+    from review import ReviewStore
 
     _app_traffic(phoenix, project, tmp_path, 30)
     app_spans = len(_spans(phoenix_client, project))

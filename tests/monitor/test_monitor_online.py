@@ -244,7 +244,7 @@ def test_a_killed_run_resumes_without_judging_anything_twice(tmp_path, die_after
 
 
 def test_human_labels_on_queued_verdicts_give_judge_human_agreement(tmp_path):
-    from dashboard import ReviewStore
+    from review import ReviewStore
 
     cfg = make_config(tmp_path, write_log(tmp_path / "prod.jsonl", log_rows(120, bad_every=3)),
                       evaluator=[{"name": "helpfulness", "rubric": "r", "sample_rate": 0.5, "review": ["below_pass"],

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import ReviewStore, add_user
-from dashboard.models import NewItem
+from dashboard import add_user
 from experiments import EvalSuite, TokenF1
 from experiments.suite import run_case
 from judges import load_cases
 from judges.client import ModelClient
 from judges.providers.fakes import FakeScriptedProvider
+from review import ReviewStore
+from review.models import NewItem
 from synth import (
     ReviewDecision,
     SyntheticRow,
@@ -85,7 +86,7 @@ def test_the_latest_decision_wins_and_flags_are_not_decisions() -> None:
     with pytest.raises(ValueError, match="decision"):
         ReviewDecision("synth-0", "bob", "maybe", t0)
 
-    from dashboard.models import LabelRecord
+    from review.models import LabelRecord
 
     flag = LabelRecord(item_id=1, queue="synthetic", source_id="synth:synth-0", criterion="synthetic", reviewer="bob",
                        kind="flag", score=None, category=None, note="broken", created=0.0, judge_score=None,

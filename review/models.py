@@ -33,7 +33,8 @@ class JudgeView:
 
 @dataclass(frozen=True)
 class NewItem:
-    """An item to enqueue. ``(queue, source_id)`` is unique: enqueuing it twice adds it once."""
+    """An item to enqueue. ``(queue, source_id)`` is unique, and so is a production item's (queue, trace,
+    criterion): enqueuing it twice adds it once."""
 
     queue: str
     source_id: str

@@ -1,8 +1,8 @@
 """Filling the review queues from eval results and production logs (idempotent: refills add nothing twice).
 
-* **escalation** — eval cases a judge was unsure about: flags from the judge (low confidence, order
-  inconsistency, parse failure, panel disagreement) or this module's own thresholds on entropy, on the
-  spread of probability mass, and on the range of a panel's scores.
+* **escalation** — eval cases a judge was unsure about, by the one rule set of ``review.escalation``:
+  flags from the judge (low confidence, order inconsistency, parse failure, panel disagreement) and
+  thresholds on entropy, on the spread of probability mass, and on the range of a panel's scores.
 * **calibration** — a stable ~5% of eval cases (chosen by hashing their ids), each for 2+ reviewers.
 * **audit** — a 1–2% sample of production calls from a JSONL log or from Phoenix spans (both read by
   ``tracing.production_log``), optionally stratified (e.g. by topic) so rare strata are not missed.
@@ -16,22 +16,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .escalation import EscalationRules, review_reasons
 from .models import JudgeView, NewItem
 from .sampling import hash_sample, stratified_hash_sample
 from .transcript import case_payload
 
-if TYPE_CHECKING:  # the one results record; imported for types only so `import dashboard` stays light
+if TYPE_CHECKING:  # the one results record; imported for types only so `import review` stays light
     from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord
 
 __all__ = [
     "PAIRWISE_CHOICES",
     "PAIRWISE_SCORES",
-    "EscalationRules",
     "FillReport",
     "audit_items",
     "calibration_items",
     "escalation_items",
-    "escalation_reasons",
     "rows_from_phoenix",
 ]
 
@@ -39,28 +38,6 @@ __all__ = [
 #: A human's answer to a pairwise case, and the judge-scale score each one means (A wins = 1).
 PAIRWISE_CHOICES = ("A", "B", "tie")
 PAIRWISE_SCORES = {"A": 1.0, "B": 0.0, "tie": 0.5}
-
-
-@dataclass(frozen=True)
-class EscalationRules:
-    """When an eval case goes to a human.
-
-    ``max_entropy`` is in bits (as ``judges.stats.entropy`` reports it) over the judge's label distribution; ``min_top_mass`` is the least
-    probability the top label must carry; ``max_panel_range`` is the largest tolerated spread of a panel's
-    scores as a fraction of the scale width. Any judge flag escalates too.
-    """
-
-    max_entropy: float = 1.0
-    min_top_mass: float = 0.5
-    max_panel_range: float = 0.25
-    escalate_failures: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_entropy < 0 or not 0 <= self.min_top_mass <= 1 or not 0 <= self.max_panel_range <= 1:
-            raise ConfigError(
-                f"escalation thresholds out of range: max_entropy={self.max_entropy!r} (>= 0), "
-                f"min_top_mass={self.min_top_mass!r} and max_panel_range={self.max_panel_range!r} (0..1)"
-            )
 
 
 @dataclass(frozen=True)
@@ -75,34 +52,6 @@ class FillReport:
         return ", ".join(
             f"{q}: +{self.added.get(q, 0)} ({self.present.get(q, 0)} already queued)" for q in queues
         )
-
-
-def _entropy(probs: Mapping[str, float]) -> float:
-    total = sum(p for p in probs.values() if p > 0)
-    return -sum((p / total) * math.log2(p / total) for p in probs.values() if p > 0) if total > 0 else 0.0
-
-
-def escalation_reasons(score: Score, rules: EscalationRules) -> list[str]:
-    """Why this judge verdict needs a human (empty when it does not)."""
-    reasons = list(score.flags)
-    if score.failure and rules.escalate_failures and "parse_failure" not in reasons and "judge_failure" not in reasons:
-        reasons.append("judge_failure")
-    entropy = score.entropy
-    if entropy is None and score.label_probs:
-        entropy = _entropy(score.label_probs)
-    if entropy is not None and entropy > rules.max_entropy:
-        reasons.append(f"entropy {entropy:.2f} > {rules.max_entropy:g}")
-    if score.label_probs:
-        top = max(score.label_probs.values()) / (sum(score.label_probs.values()) or 1.0)
-        if top < rules.min_top_mass:
-            reasons.append(f"top label mass {top:.2f} < {rules.min_top_mass:g}")
-    scale = score.scale
-    panel = [m.score for m in score.members if m.score is not None]
-    if len(panel) >= 2 and scale is not None and scale[1] > scale[0]:
-        spread = (max(panel) - min(panel)) / (scale[1] - scale[0])
-        if spread > rules.max_panel_range and "judges_disagree" not in reasons:
-            reasons.append(f"panel range {spread:.2f} of scale > {rules.max_panel_range:g}")
-    return reasons
 
 
 _PERSON_KEYS = ("user_id", "session_id", "user.id", "session.id")
@@ -146,7 +95,7 @@ def _case_item(suite: SuiteRecord, case: CaseRecord, score: Score, queue: str, *
             **({"output_a": case.output_a, "output_b": case.output_b} if suite.kind == "pairwise" else {}),
             # whose case it is, when the dataset says so: `python -m dashboard purge` finds the item by it
             **{k: case.metadata[k] for k in _PERSON_KEYS if k in case.metadata},
-            # a conversation turn by turn (with per-turn scores) and an agent's steps (dashboard.transcript)
+            # a conversation turn by turn (with per-turn scores) and an agent's steps (review.transcript)
             **case_payload(case, score, kind=suite.kind),
         },
         **kw,
@@ -163,7 +112,7 @@ def escalation_items(results: RunRecord, rules: EscalationRules | None = None) -
     rules = rules or EscalationRules()
     out = []
     for suite, case, score in _judge_scores(results):
-        reasons = escalation_reasons(score, rules)
+        reasons = review_reasons(score, rules)
         if reasons:
             out.append(_case_item(suite, case, score, "escalation", reason="; ".join(reasons),
                                   priority=float(len(reasons))))
@@ -181,9 +130,11 @@ def calibration_items(results: RunRecord, *, rate: float = 0.05, reviewers: int 
 
 
 def _row_key(row: Mapping[str, Any], where: str) -> str:
-    key = row.get("span_id") or row.get("trace_id")
+    # The trace, not the span: the app's log names its CHAIN span and Phoenix its LLM span, and one trace
+    # must be one audit item (and sampled in or out alike) whichever of them a filler reads.
+    key = row.get("trace_id") or row.get("span_id")
     if not key:
-        raise ConfigError(f"{where}: a production row needs a span_id or trace_id to be sampled stably")
+        raise ConfigError(f"{where}: a production row needs a trace_id or span_id to be sampled stably")
     return str(key)
 
 

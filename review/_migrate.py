@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from ._rows import case_key
+from ._rows import case_key, trace_key
 from ._schema import items, labels, slots
 
 
@@ -91,3 +91,44 @@ def add_label_turns(engine: Engine) -> None:
 
 def _has_label_turns(inspector: sa.Inspector) -> bool:
     return "turn" in {c["name"] for c in inspector.get_columns(labels.name)}
+
+
+def add_trace_keys(engine: Engine) -> None:
+    """Add ``trace_key`` (and its unique index per queue) to the items of a store made before production
+    items were keyed by trace.
+
+    Existing production items get their key; where one trace was already queued twice (the app's log keyed
+    it by its CHAIN span, the monitor by its LLM span) the oldest item keeps the key and the later ones stay
+    as they are, labels and all, with none. One transaction: all or nothing.
+    """
+    if _has_trace_keys(sa.inspect(engine)):
+        return
+    with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: one process upgrades, the others wait
+        if _has_trace_keys(sa.inspect(conn)):
+            return
+        exists = " IF NOT EXISTS" if engine.dialect.name == "postgresql" else ""
+        conn.execute(sa.text(f"ALTER TABLE {items.name} ADD COLUMN{exists} trace_key VARCHAR(64)"))
+        rows = conn.execute(
+            select(items.c.id, items.c.queue, items.c.source_id, items.c.criterion, items.c.trace_id)
+            .where(items.c.trace_id.is_not(None))
+            .order_by(items.c.id)
+        ).all()
+        seen: set[tuple[str, str]] = set()
+        keyed = []
+        for r in rows:
+            key = trace_key(r.source_id, r.criterion, r.trace_id)
+            if key is not None and (r.queue, key) not in seen:
+                seen.add((r.queue, key))
+                keyed.append({"b_id": r.id, "b_key": key})
+        if keyed:
+            conn.execute(
+                update(items).where(items.c.id == sa.bindparam("b_id")).values(trace_key=sa.bindparam("b_key")),
+                keyed,
+            )
+        for index in items.indexes:
+            if index.name == "uq_items_queue_trace":
+                index.create(conn, checkfirst=True)
+
+
+def _has_trace_keys(inspector: sa.Inspector) -> bool:
+    return "trace_key" in {c["name"] for c in inspector.get_columns(items.name)}

@@ -100,9 +100,9 @@ def diff_runs(base: RunRecord, new: RunRecord, *, source: str = "") -> list[Suit
         old = base.suite(suite.suite)
         if old is None:
             continue
-        gate = suite.gate or {}
-        max_drop = float(gate.get("max_drop") or 0.0)
-        alpha = float(gate.get("alpha") or 0.05)
+        gate = suite.gate  # the typed experiments.record.Gate (None: the suite had no gate)
+        max_drop = float(gate.max_drop or 0.0) if gate is not None else 0.0
+        alpha = float(gate.alpha) if gate is not None else 0.05
         warnings = incompatibilities(
             suite, old, judge_model=new.judge_model, base_judge_model=base.judge_model
         )

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ._engine import dialect_insert, engine_for, serialize
-from ._migrate import add_case_keys, add_label_turns
+from ._migrate import add_case_keys, add_label_turns, add_trace_keys
 from ._rows import item_from_row, item_row, label_from_row
 from ._schema import audit, items, labels, metadata, passes, slots
 from ._statements import (
@@ -88,6 +88,7 @@ class ReviewStore:
         metadata.create_all(self.engine)
         add_case_keys(self.engine)
         add_label_turns(self.engine)
+        add_trace_keys(self.engine)
 
     def close(self) -> None:
         """Close all pooled connections."""
@@ -101,7 +102,8 @@ class ReviewStore:
     # ---------------------------------------------------------------- filling
 
     def add_items(self, new_items: Iterable[NewItem]) -> tuple[int, int]:
-        """Enqueue items; those whose ``(queue, source_id)`` is already stored are skipped.
+        """Enqueue items; those whose ``(queue, source_id)`` is already stored are skipped, and so are
+        production items whose (queue, trace, criterion) is (``_rows.trace_key``), whichever tool queued it.
 
         Returns ``(added, already_present)``. Each added item gets ``overlap`` open slots.
         """
@@ -115,7 +117,7 @@ class ReviewStore:
                 chunk = rows[start : start + 2000]
                 stmt = (
                     insert(items)
-                    .on_conflict_do_nothing(index_elements=["queue", "source_id"])
+                    .on_conflict_do_nothing()  # (queue, source_id) or (queue, trace_key) already stored
                     .returning(items.c.id, items.c.queue, items.c.priority, items.c.overlap, items.c.case_key)
                 )
                 got = conn.execute(stmt, chunk).all()

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .errors import TranscriptError
+
 if TYPE_CHECKING:
     from experiments.record import CaseRecord, Score
 
@@ -39,10 +41,6 @@ __all__ = [
     "turn_indices",
     "turn_judge_score",
 ]
-
-
-class TranscriptError(ValueError):
-    """A transcript or trajectory that cannot be shown; the message says what is wrong with it."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,7 @@ def _per_turn(score: Score) -> list[dict[str, Any]]:
 
 
 def _steps_from_spans(spans: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    # imported only when a case has spans: `import dashboard` stays light
+    # imported only when a case has spans: `import review` stays light
     from judges.trajectory import trajectory_from_spans
 
     return [

@@ -39,7 +39,29 @@ def item_row(it: NewItem, now: float) -> dict[str, Any]:
         "meta": json.dumps(it.meta),
         "created": now,
         "case_key": case_key(it.source_id, it.criterion, it.suite, it.meta, it.output),
+        "trace_key": trace_key(it.source_id, it.criterion, it.trace_id),
     }
+
+
+#: Source-id prefixes of production items: the audit sample (``prod:``) and the monitor's verdicts (``online:``).
+PRODUCTION_PREFIXES = ("prod:", "online:")
+
+
+def is_production(source_id: str) -> bool:
+    """Whether an item shows a production call (as opposed to an eval case, a regression or a synthetic row)."""
+    return source_id.startswith(PRODUCTION_PREFIXES)
+
+
+def trace_key(source_id: str, criterion: str, trace_id: str | None) -> str | None:
+    """A production item's identity in its queue: its trace under its criterion, hashed to 64 hex characters.
+
+    The app's log names a call by its CHAIN span, Phoenix by its LLM span; both carry the trace id, so keying
+    by trace makes one item of one trace whichever tool queues it. None for eval and other items, and for a
+    production item without a trace id (its ``(queue, source_id)`` still keys it).
+    """
+    if not trace_id or not is_production(source_id):
+        return None
+    return hashlib.sha256(f"trace\x1f{trace_id}\x1f{criterion}".encode()).hexdigest()
 
 
 def case_key(source_id: str, criterion: str, suite: str | None, meta: Mapping[str, Any], output: str) -> str:
@@ -48,9 +70,9 @@ def case_key(source_id: str, criterion: str, suite: str | None, meta: Mapping[st
     An eval item's case is (suite, ``meta["case_id"]``, criterion, the output shown): the escalation and
     calibration items of one verdict share it, as does a Runs-page regression item with the same output,
     while a new run's different output is a new thing to judge. Any other item (production audit rows
-    are ``prod:<span id>``) is its source id under its criterion. Hashed to 64 hex characters.
+    are ``prod:<trace id>``) is its source id under its criterion. Hashed to 64 hex characters.
     """
-    case_id = None if source_id.startswith("prod:") else meta.get("case_id")
+    case_id = None if is_production(source_id) else meta.get("case_id")
     if case_id is not None and str(case_id):
         output_digest = hashlib.sha256(output.encode("utf-8")).hexdigest()
         parts = ["case", suite or "", str(case_id), criterion, output_digest]

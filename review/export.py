@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._rows import is_production
 from .errors import ConfigError
 from .fill import PAIRWISE_CHOICES, PAIRWISE_SCORES
 from .models import LabelRecord
@@ -100,9 +101,9 @@ def _latest_per_reviewer(labels: Iterable[LabelRecord]) -> tuple[LabelRecord, ..
 
 
 def _is_production(rec: LabelRecord) -> bool:
-    # fill.audit_items names production items "prod:<span or trace id>"; their meta is the app's log row,
-    # whose fields (a "kind" of its own, say) say nothing about datasets.
-    return rec.source_id.startswith("prod:")
+    # production items (the audit sample, the monitor's verdicts): their meta is the app's log row, whose
+    # fields (a "kind" of its own, say) say nothing about datasets.
+    return is_production(rec.source_id)
 
 
 def _kind(rec: LabelRecord) -> str:
@@ -475,7 +476,7 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[SpanAnnotation]:
     it never overwrites a judge's annotation of the same criterion; a label of one conversation turn is
     annotated apart, as ``"<criterion> (human, turn <N>)"``.
     """
-    from tracing import SpanAnnotation  # imported here: `import dashboard` stays light until you export
+    from tracing import SpanAnnotation  # imported here: `import review` stays light until you export
 
     groups: dict[tuple[str, str, int], list[LabelRecord]] = defaultdict(list)
     for r in records:

@@ -45,8 +45,13 @@ items = Table(
     Column("created", Float, nullable=False),
     # The case an item shows (see _rows.case_key): one reviewer labels a case once, whatever its queues.
     Column("case_key", String(64)),
+    # A production item's trace under its criterion (see _rows.trace_key), NULL for any other item: one
+    # production item per (queue, trace, criterion), whichever tool queued it. Added by _migrate.add_trace_keys.
+    Column("trace_key", String(64)),
     UniqueConstraint("queue", "source_id", name="uq_items_queue_source"),
 )
+# NULLs never collide in a unique index (SQLite and Postgres alike), so eval items are not constrained.
+Index("uq_items_queue_trace", items.c.queue, items.c.trace_key, unique=True)
 
 # One row per (item, reviewer position): an item with overlap N has N slots. A lease is a slot in
 # state "leased" with a reviewer, an expiry and a version that changes whenever the slot changes hands.
@@ -120,18 +125,3 @@ audit = Table(
     Column("slot_id", Integer),
     Column("detail", Text, nullable=False, default="{}"),
 )
-
-# Every login attempt: "pending" while the password is checked, then "ok" or "failed"; "refused" when the
-# throttle turned it away unchecked; "logout" ends every remembered login of the name issued before it.
-logins = Table(
-    "login_audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("ts", Float, nullable=False),
-    Column("name", String(128), nullable=False),  # as typed (unknown names too), cut to 128 characters
-    Column("client", String(128), nullable=False),
-    Column("outcome", String(16), nullable=False),
-    Column("detail", Text, nullable=False, default="{}"),
-)
-Index("ix_logins_name", logins.c.name, logins.c.id)
-Index("ix_logins_client", logins.c.client, logins.c.id)
