@@ -39,7 +39,9 @@ def _parser(cfg: DashboardConfig) -> argparse.ArgumentParser:
     f.add_argument(
         "--prod-log", action="append", default=[], type=Path, help="production JSONL log (repeatable)"
     )
-    f.add_argument("--phoenix-url", help="read production LLM spans from this Phoenix server")
+    f.add_argument("--strict", action="store_true",
+                   help="stop at a corrupt log line (exit 2) instead of skipping, counting and naming it")
+    f.add_argument("--phoenix-url", help="read production requests (root spans) from this Phoenix server")
     f.add_argument("--phoenix-project", default="default", help="Phoenix project to read spans from")
     f.add_argument(
         "--audit-rate", type=float, default=0.02, help="share of production rows to audit (0.02 = 2%%)"
@@ -226,10 +228,15 @@ def _fill(store: object, args: argparse.Namespace) -> int:
         new += escalation_items(results, rules)
         new += calibration_items(results, rate=args.calibration_rate, reviewers=args.calibration_reviewers)
     from tracing.errors import ProductionLogError
-    from tracing.production_log import iter_rows
+    from tracing.production_log import LogProblems, iter_rows
 
     try:
-        rows = [row for path in args.prod_log for row in iter_rows(path)]
+        rows = []
+        for path in args.prod_log:
+            problems = LogProblems()
+            rows += iter_rows(path, strict=args.strict, problems=problems)
+            if (note := problems.summary()) is not None:  # skipped lines are named, never silent
+                print(f"warning: {note}", file=sys.stderr)
         if args.phoenix_url:
             rows += rows_from_phoenix(args.phoenix_project, base_url=args.phoenix_url)
     except ProductionLogError as exc:  # a malformed log line or an unreachable Phoenix is bad input: exit 2

@@ -162,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
             for line in report.schema.lines():
                 print(line)
         for note in report.warnings:
-            if note.startswith("Evidently"):
+            if note.startswith("Evidently") or "corrupt line" in note or "still being written" in note:
                 print(note)
         for name, path in paths.items():
             print(f"{name}: {path}")

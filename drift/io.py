@@ -58,7 +58,11 @@ def _production_log_frame(source: str | Path) -> Any:
 
     try:
         if isinstance(source, Path):
-            return pd.DataFrame(production_log.read_rows(source))
+            problems = production_log.LogProblems()
+            frame = pd.DataFrame(production_log.read_rows(source, problems=problems))
+            if (note := problems.summary()) is not None:  # skipped lines are named, never silent
+                frame.attrs["log_problems"] = note
+            return frame
         url = urlparse(source)
         limit = int(parse_qs(url.query).get("limit", ["100000"])[0])
         rows = production_log.rows_from_phoenix(url.path.strip("/") or "default", base_url=f"http://{url.netloc}",

@@ -218,6 +218,7 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
     window = window or config.window
     cur_raw = load_frame(current)
     cur = prepare(cur_raw)
+    ref_raw = None
     if profile is None:
         if reference is None:
             raise ConfigError("give a reference (--reference) or a stored profile (--profile)")
@@ -247,7 +248,10 @@ def run_report(reference: Any, current: Any, config: DriftConfig | None = None, 
     report = report_from_profile(prof, cur, config, window=window,
                                  current_name=_name(current),
                                  reference_name=_name(reference) if reference is not None else prof.source)
-    return dataclasses.replace(report, schema=diff, warnings=(*diff.lines(), *report.warnings))
+    # corrupt log lines that were skipped on either side: named in the warnings (terminal and summary.json)
+    skipped = [note for raw in (cur_raw, ref_raw if profile is None else None)
+               if raw is not None and (note := raw.attrs.get("log_problems"))]
+    return dataclasses.replace(report, schema=diff, warnings=(*diff.lines(), *skipped, *report.warnings))
 
 
 def check_config_definitions(profile: Profile, config: DriftConfig) -> None:

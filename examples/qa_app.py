@@ -51,6 +51,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 import tracing
+from tracing import production_log
 
 CORPUS_PATH = HERE / "qa_corpus.jsonl"
 QUESTIONS_PATH = HERE / "mtbench_questions.jsonl"  # MT-Bench, Apache-2.0: examples/LICENSE-mtbench.txt
@@ -259,6 +260,21 @@ class Reply:
     ids: tuple[str, str] | None
 
 
+def call_figures(completion: Any, latency_ms: float) -> dict[str, Any]:
+    """The figures of one model call that the log and the request's span both carry (one definition)."""
+    prompt_tokens = int(completion.usage.prompt_tokens)
+    completion_tokens = int(completion.usage.completion_tokens)
+    return {
+        "model": completion.model,
+        "latency_ms": round(latency_ms, 3),
+        "ttft_ms": round(latency_ms, 3),  # not streamed: the first token arrives with the reply
+        "tpot_ms": round(latency_ms / completion_tokens, 3) if completion_tokens else None,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cost_usd": tracing.estimate_cost(completion.model, prompt_tokens, completion_tokens),
+    }
+
+
 class QAApp:
     """Answers questions with retrieval + a model client, traces each request and logs it.
 
@@ -322,6 +338,9 @@ class QAApp:
             )
             latency_ms = (self._timer() - t0) * 1000.0
             chain.set_output(completion.text)
+            # the app's own figures of the call go on the request's span too: read back from Phoenix, the row
+            # is the row this app logs (its latency is on its clock; the LLM span times the wall clock)
+            chain.set_attributes(production_log.row_attributes(call_figures(completion, latency_ms)))
         return Reply(completion.text, passages if self.use_context else (), completion, latency_ms, chain.ids)
 
     async def answer(
@@ -335,22 +354,14 @@ class QAApp:
     ) -> dict[str, Any]:
         """Answer one question; returns (and appends to the log) its production-log row."""
         reply = await self.reply(question, session_id=session_id, user_id=user_id, history=history, topic=topic)
-        completion, latency_ms, ids = reply.completion, reply.latency_ms, reply.ids
-        prompt_tokens = int(completion.usage.prompt_tokens)
-        completion_tokens = int(completion.usage.completion_tokens)
+        completion, ids = reply.completion, reply.ids
         row = {
             "timestamp": self._now().isoformat(),
             "prompt": question,
             "response": completion.text,
-            "model": completion.model,
             "topic": topic,
             "language": detect_language(question),
-            "latency_ms": round(latency_ms, 3),
-            "ttft_ms": round(latency_ms, 3),  # not streamed: the first token arrives with the reply
-            "tpot_ms": round(latency_ms / completion_tokens, 3) if completion_tokens else None,
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cost_usd": tracing.estimate_cost(completion.model, prompt_tokens, completion_tokens),
+            **call_figures(completion, reply.latency_ms),
             "judge_score": None,
             "label": None,
             "session_id": session_id,

@@ -63,6 +63,7 @@ class SourceConfig(_Strict):
     lookback: Duration = timedelta(minutes=10)  # re-read before the checkpoint for late spans
     settle: Duration = timedelta(seconds=30)  # leave the newest spans: Phoenix ingests asynchronously
     page_limit: int = Field(default=1000, ge=10, le=100_000)  # spans per Phoenix read
+    strict: bool = False  # log: a corrupt line stops the run (default: skipped, counted and named)
 
     @model_validator(mode="after")
     def _where(self) -> SourceConfig:

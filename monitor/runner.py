@@ -65,7 +65,7 @@ def source_for(config: MonitorConfig) -> Source:
     src = config.source
     return make_source(src.kind, project=src.project, url=src.url or config.phoenix.url, path=src.path,
                        page_limit=src.page_limit, timeout_s=config.phoenix.timeout_s,
-                       retry_budget_s=config.phoenix.retry_budget_s)
+                       retry_budget_s=config.phoenix.retry_budget_s, strict=src.strict)
 
 
 def _trace_judges(config: MonitorConfig) -> Any:

@@ -1,4 +1,4 @@
-"""Production traffic in time order, page by page: Phoenix LLM spans or the production log's rows.
+"""Production traffic in time order, page by page: Phoenix requests (root spans) or the production log's rows.
 
 Both are read by :mod:`tracing.production_log` (the one reader of the log and of Phoenix spans); this
 module only decides which time range to ask for, retries Phoenix within a budget, and turns rows into
@@ -12,7 +12,6 @@ falls in it is in the page. Phoenix is read in time windows that shrink while a 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
@@ -87,21 +86,6 @@ def _as_utc(value: Any) -> datetime | None:
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
-def _user_text(prompt: str) -> str:
-    """The last user message when ``prompt`` is an LLM span's JSON message list, else ``prompt``."""
-    if not prompt.startswith("["):
-        return prompt
-    try:
-        messages = json.loads(prompt)
-    except json.JSONDecodeError:
-        return prompt
-    if isinstance(messages, list):
-        for m in reversed(messages):
-            if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str):
-                return str(m["content"])
-    return prompt
-
-
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -123,7 +107,7 @@ def trace_row(row: Mapping[str, Any], stamp: datetime) -> TraceRow | str:
         # tracing was off: the row is still judged, sampled and keyed by a hash of what it says
         digest = hashlib.sha256(f"{stamp.isoformat()}\x00{prompt}\x00{response}".encode()).hexdigest()
         trace_id = "row-" + digest[:28]
-    return TraceRow(span_id or trace_id, trace_id, span_id, stamp, _user_text(prompt), response, row)
+    return TraceRow(span_id or trace_id, trace_id, span_id, stamp, prompt, response, row)
 
 
 def trace_rows(rows: Sequence[Mapping[str, Any]], start: datetime, end: datetime) -> Page:
@@ -149,9 +133,11 @@ def trace_rows(rows: Sequence[Mapping[str, Any]], start: datetime, end: datetime
 class LogSource:
     """The production log: JSONL (read by ``tracing.production_log``) or Parquet (``drift.load_frame``)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, strict: bool = False) -> None:
         self.path = path
+        self.strict = strict
         self.name = f"log:{path}"
+        self.problems: Any = None  # the last read's tracing.production_log.LogProblems
 
     def _rows(self) -> list[Mapping[str, Any]]:
         from tracing.errors import ProductionLogError
@@ -159,8 +145,9 @@ class LogSource:
         if self.path.endswith((".jsonl", ".ndjson")):
             from tracing import production_log
 
+            self.problems = production_log.LogProblems()
             try:
-                return list(production_log.iter_rows(self.path))
+                return list(production_log.iter_rows(self.path, strict=self.strict, problems=self.problems))
             except ProductionLogError as exc:
                 raise SourceError(str(exc)) from exc
         from drift import DriftError, load_frame
@@ -174,14 +161,23 @@ class LogSource:
     def pages(self, since: datetime, until: datetime) -> Generator[Page, None, None]:
         if since >= until:
             return
-        yield trace_rows(self._rows(), since, until)
+        page = trace_rows(self._rows(), since, until)
+        if self.problems is not None and self.problems.skipped:  # corrupt lines: counted, named, not fatal
+            reasons = dict(page.reasons)
+            for lineno, why in self.problems.skipped:
+                key = f"corrupt log line {lineno} ({why})"
+                reasons[key] = reasons.get(key, 0) + 1
+            page = Page(page.start, page.end, page.rows, page.malformed + len(self.problems.skipped), reasons)
+        yield page
 
 
 class PhoenixSource:
-    """LLM spans of a Phoenix project, read in time windows (``production_log.rows_from_phoenix``).
+    """Requests (root spans) of a Phoenix project, read in time windows (``production_log.rows_from_phoenix``).
 
     A read that fails (Phoenix down, slow beyond ``timeout_s``, 5xx) is retried with backoff until
-    ``retry_budget_s`` is spent, then raises :class:`SourceError`.
+    ``retry_budget_s`` is spent, then raises :class:`SourceError`. Phoenix found down once stays down for the
+    rest of the run: every later read (the drift report's, the queue's) fails at once with the same error
+    instead of spending the budget again.
     """
 
     def __init__(self, project: str, base_url: str | None, *, page_limit: int = 1000, timeout_s: float = 10.0,
@@ -199,6 +195,7 @@ class PhoenixSource:
         self._http: Any = None
         self.reads = 0
         self.retries = 0
+        self.down: SourceError | None = None
 
     def _phoenix_client(self) -> Any:
         """One Phoenix client for the whole read, whose every request (the server-version check too) gives up
@@ -220,6 +217,8 @@ class PhoenixSource:
         from tracing import production_log
         from tracing.errors import ProductionLogError
 
+        if self.down is not None:
+            raise SourceError(f"{self.down} (found down earlier in this run; not retried)")
         deadline = time.monotonic() + self.retry_budget_s
         delay = 0.5
         while True:
@@ -236,8 +235,11 @@ class PhoenixSource:
                 left = deadline - time.monotonic()
                 if not retryable or left <= 0:
                     spent = self.retry_budget_s - max(0.0, left)
-                    raise SourceError(f"{exc} (gave up after {self.reads} reads, {spent:.0f}s of the "
-                                      f"{self.retry_budget_s:g}s retry budget)") from exc
+                    error = SourceError(f"{exc} (gave up after {self.reads} reads, {spent:.0f}s of the "
+                                        f"{self.retry_budget_s:g}s retry budget)")
+                    if retryable:
+                        self.down = error
+                    raise error from exc
                 wait = min(delay, left)
                 log.warning("Phoenix read failed, retrying in %.1fs: %s", wait, exc)
                 self.retries += 1
@@ -284,10 +286,11 @@ def _phoenix_failure(exc: Exception) -> tuple[bool, int | None]:
 
 
 def make_source(kind: str, *, project: str | None = None, url: str | None = None, path: str | None = None,
-                page_limit: int = 1000, timeout_s: float = 10.0, retry_budget_s: float = 60.0) -> Source:
+                page_limit: int = 1000, timeout_s: float = 10.0, retry_budget_s: float = 60.0,
+                strict: bool = False) -> Source:
     """The source a ``[source]`` table describes."""
     if kind == "phoenix":
         assert project is not None
         return PhoenixSource(project, url, page_limit=page_limit, timeout_s=timeout_s, retry_budget_s=retry_budget_s)
     assert path is not None
-    return LogSource(path)
+    return LogSource(path, strict=strict)

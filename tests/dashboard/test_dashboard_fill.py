@@ -195,9 +195,11 @@ def test_audit_items_and_stratification() -> None:
 
 def test_fill_cli_names_the_bad_log_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "prod.jsonl"
-    log.write_text('{"prompt": "p"}\n\nnot json\n')
+    log.write_text('{"prompt": "p", "response": "r", "trace_id": "%s"}\n\nnot json\n' % ("t" * 32))
     db = str(tmp_path / "r.sqlite")
-    assert main(["fill", "--db", db, "--prod-log", str(log)]) == 2  # bad input, not a traceback
+    assert main(["fill", "--db", db, "--prod-log", str(log)]) == 0  # a corrupt line is skipped and named
+    assert "1 corrupt line skipped" in (err := capsys.readouterr().err) and "line 3 (not valid JSON" in err
+    assert main(["fill", "--db", db, "--prod-log", str(log), "--strict"]) == 2  # bad input, not a traceback
     assert "prod.jsonl:3" in capsys.readouterr().err
     assert main(["fill", "--db", db, "--prod-log", str(tmp_path / "missing.jsonl")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -249,7 +251,7 @@ def test_rows_from_phoenix_keeps_spans_with_text() -> None:
         },
         {  # nested attributes form, and a span with no output (a failed call): skipped
             "name": "llm",
-            "context": {"trace_id": "u" * 32, "span_id": "b" * 16},
+            "context": {"trace_id": "u" * 32, "span_id": "b" * 16}, "span_kind": "LLM",
             "attributes": {"input": {"value": "x"}},
         },
     ]
@@ -258,7 +260,7 @@ def test_rows_from_phoenix_keeps_spans_with_text() -> None:
     assert (row["prompt"], row["response"], row["model"], row["topic"]) == ("hi", "hello", "gemma", "greeting")
     assert (row["trace_id"], row["span_id"], row["timestamp"]) == ("t" * 32, "a" * 16, "2026-11-29T00:00:00+00:00")
     [call] = client.spans.calls
-    assert (call["project_identifier"], call["span_kind"], call["limit"]) == ("prod", "LLM", 50)
+    assert (call["project_identifier"], call["parent_id"], call["limit"]) == ("prod", "null", 50)
     [item] = audit_items([row], rate=1.0)
     assert item.source_id == f"prod:{'t' * 32}" and item.meta["topic"] == "greeting"
 

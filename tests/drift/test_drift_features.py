@@ -54,6 +54,7 @@ def test_span_frame_maps_to_features() -> None:
         "start_time": pd.to_datetime(["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"]),
         "end_time": pd.to_datetime(["2026-01-01T00:00:01.5Z", "2026-01-01T00:00:01.1Z", "2026-01-01T00:00:02.8Z"]),
         "context.span_id": ["a1", "b2", "c3"], "context.trace_id": ["t1", "t1", "t2"],
+        "parent_id": [None, "a1", None],  # one row per request: the retrieval inside the first one is not a row
         "attributes.input.value": ["hello there", "q", "how are you"],
         "attributes.output.value": ["hi", None, "fine thanks"],
         "attributes.llm.model_name": ["gpt-x-1", None, "gpt-x-2"],
@@ -75,11 +76,12 @@ def test_span_frame_maps_to_features() -> None:
     assert str(feats["timestamp"].dtype).startswith("datetime64")
 
 
-def test_bad_jsonl_line_is_named(tmp_path) -> None:
+def test_bad_jsonl_line_is_skipped_and_named(tmp_path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "a", oops}\n', encoding="utf-8")
-    with pytest.raises(drift.InputFormatError, match=r"bad.jsonl:2: line 2 is not valid JSON"):
-        drift.load_frame(path)
+    path.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "a", oops}\n{"prompt": "c"}\n', encoding="utf-8")
+    frame = drift.load_frame(path)
+    assert list(frame["prompt"]) == ["a", "c"]
+    assert "1 corrupt line skipped" in frame.attrs["log_problems"] and "line 2" in frame.attrs["log_problems"]
 
 
 def test_non_numeric_latency_is_named(tmp_path) -> None:

@@ -84,7 +84,7 @@ def test_filters_a_phoenix_source_cannot_answer_are_rejected(tmp_path):
         check_filters(bad)
     kinds = make_config(tmp_path, evaluator=[{"name": "e", "rubric": "r", "sample_rate": 1,
                                               "where": {"span_kind": "CHAIN"}}])
-    with pytest.raises(ConfigError, match="LLM calls only"):
+    with pytest.raises(ConfigError, match="one row per request"):
         check_filters(kinds)
 
 

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracing
+from tracing import production_log
 from tracing.production_log import (
     LOG_COLUMNS,
     iter_rows,
@@ -105,7 +106,7 @@ def _span(attributes: dict[str, Any], **kw: Any) -> dict[str, Any]:
         "name": "llm",
         "context": {"trace_id": "f" * 32, "span_id": "a" * 16},
         "span_kind": "LLM",
-        "parent_id": "b" * 16,
+        "parent_id": None,
         "start_time": "2026-11-29T10:00:00+00:00",
         "end_time": "2026-11-29T10:00:00.900000+00:00",
         "status_code": "OK",
@@ -142,14 +143,33 @@ def test_missing_latency_falls_back_to_span_duration_and_absent_fields_are_none(
     assert bare["timestamp"] is None and bare["latency_ms"] is None and bare["span_id"] == "c" * 16
 
 
-def test_rows_from_spans_keeps_only_llm_spans() -> None:
+def test_rows_from_spans_keep_one_row_per_request_the_root_span() -> None:
     spans = [
         _span(FLAT_ATTRIBUTES),
-        _span({"input.value": "q"}, span_kind="RETRIEVER"),
-        _span(NESTED_ATTRIBUTES, span_kind="CHAIN"),
+        _span({"input.value": "q"}, span_kind="RETRIEVER", parent_id="a" * 16),
+        _span(NESTED_ATTRIBUTES, span_kind="LLM", parent_id="a" * 16),
     ]
     assert rows_from_spans(spans) == [EXPECTED_ROW]
-    assert len(rows_from_spans(spans, llm_only=False)) == 3
+
+
+def test_an_llm_root_gives_the_users_message_not_the_message_list() -> None:
+    messages = json.dumps([{"role": "system", "content": "Answer briefly."},
+                           {"role": "user", "content": "Context:\n- a\nQuestion: How do I reset my password?"},
+                           {"role": "assistant", "content": "Open settings."},
+                           {"role": "user", "content": "How do I reset my password?"}])
+    row = row_from_span(_span({**FLAT_ATTRIBUTES, "input.value": messages}))
+    assert row["prompt"] == "How do I reset my password?"
+
+
+def test_the_apps_own_figures_on_the_root_span_win_and_missing_stays_missing() -> None:
+    recorded = production_log.row_attributes({"latency_ms": 12.5, "ttft_ms": 12.5, "tpot_ms": None,
+                                              "prompt_tokens": 30, "model": "stand-in", "prompt": "ignored"})
+    assert recorded == {"evalharness.row.latency_ms": 12.5, "evalharness.row.ttft_ms": 12.5,
+                        "evalharness.row.prompt_tokens": 30, "evalharness.row.model": "stand-in"}
+    chain = _span({"input.value": "q", "output.value": "a", **recorded}, span_kind="CHAIN")
+    row = row_from_span(chain)
+    assert (row["latency_ms"], row["ttft_ms"], row["prompt_tokens"], row["model"]) == (12.5, 12.5, 30, "stand-in")
+    assert row["tpot_ms"] is None and row["completion_tokens"] is None and row["cost_usd"] is None
 
 
 def test_attribute_names_written_by_llm_span_are_the_ones_read(
@@ -176,19 +196,39 @@ def test_attribute_names_written_by_llm_span_are_the_ones_read(
     assert (row["model"], row["session_id"], row["user_id"]) == ("gpt-4o-mini", "s-2", "u-3")
 
 
-def test_log_rows_are_read_lazily_and_a_bad_line_is_named(tmp_path: Path) -> None:
+def test_strict_reads_stop_at_a_bad_line_and_name_it(tmp_path: Path) -> None:
     log = tmp_path / "prod.jsonl"
     log.write_text('{"prompt": "p", "response": "r"}\n\n{"prompt": oops}\n', encoding="utf-8")
-    rows = iter_rows(log)
+    rows = iter_rows(log, strict=True)
     assert next(rows) == {"prompt": "p", "response": "r"}  # the good line arrives before the bad one is read
     with pytest.raises(tracing.ProductionLogError, match=r"prod.jsonl:3: line 3 is not valid JSON") as exc:
         next(rows)
     assert isinstance(exc.value, ValueError) and "fix or remove that line" in str(exc.value)
     log.write_text('{"prompt": "p"}\n[1, 2]\n', encoding="utf-8")
     with pytest.raises(tracing.ProductionLogError, match=r"prod.jsonl:2: .*JSON list, not an object"):
-        read_rows(log)
+        read_rows(log, strict=True)
     with pytest.raises(tracing.ProductionLogError, match="missing.jsonl does not exist"):
         read_rows(tmp_path / "missing.jsonl")
+
+
+def test_a_corrupt_line_is_skipped_counted_and_named_and_a_half_written_tail_waits(tmp_path: Path) -> None:
+    log = tmp_path / "prod.jsonl"
+    log.write_text('{"prompt": "a"}\n{"prompt": oops}\n[1]\n{"prompt": "b"}\n{"prompt": "c", "resp', encoding="utf-8")
+    problems = production_log.LogProblems()
+    assert read_rows(log, problems=problems) == [{"prompt": "a"}, {"prompt": "b"}]
+    assert [n for n, _ in problems.skipped] == [2, 3] and problems.incomplete_tail == 5
+    summary = problems.summary() or ""
+    assert "2 corrupt lines skipped" in summary and "line 2 (not valid JSON" in summary and "line 3 (a JSON list" in summary
+    assert "still being written" in summary and problems.as_dict()["skipped"] == 2
+    # strict mode stops at line 2, and never at the tail the app is still appending
+    with pytest.raises(tracing.ProductionLogError, match="prod.jsonl:2"):
+        read_rows(log, strict=True)
+    log.write_text('{"prompt": "a"}\n{"prompt": "c", "resp', encoding="utf-8")
+    assert read_rows(log, strict=True) == [{"prompt": "a"}]
+    # once the app finishes the line, the next read has it
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write('onse": "r"}\n')
+    assert read_rows(log, strict=True) == [{"prompt": "a"}, {"prompt": "c", "response": "r"}]
 
 
 def test_log_rows_round_trip(tmp_path: Path) -> None:
@@ -216,11 +256,11 @@ class _FakeClient:
         self.spans = _FakeSpans(reply)
 
 
-def test_rows_from_phoenix_asks_for_llm_spans_and_maps_them() -> None:
+def test_rows_from_phoenix_asks_for_root_spans_and_maps_them() -> None:
     client = _FakeClient([_span(NESTED_ATTRIBUTES)])
     assert rows_from_phoenix("prod", client=client, limit=50) == [EXPECTED_ROW]
     [call] = client.spans.calls
-    assert (call["project_identifier"], call["span_kind"], call["limit"]) == ("prod", "LLM", 50)
+    assert (call["project_identifier"], call["parent_id"], call["limit"]) == ("prod", "null", 50)
 
 
 def test_rows_from_phoenix_errors_are_production_log_errors() -> None:

@@ -1,0 +1,113 @@
+"""Issue 21's "done when": one production row, whichever source it is read from.
+
+The example app (stand-in model: seconds of traffic, latencies on its own clock) logs its requests and traces them
+into a real Phoenix. Read back from Phoenix, each request is the row the log holds; monitored against the app's
+own log as the reference, unshifted traffic gives no DRIFT (no drift, or too little data) on every rerun, and a
+shifted window gives DRIFT with ``topic`` and ``language`` named first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from monitor_helpers import wait_for_rows
+
+from tracing.production_log import LOG_COLUMNS, read_rows, rows_from_phoenix
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from fake_openai_server import FakeServer
+
+CONFIG = """
+state_dir = "state-{name}"
+reports_dir = "reports-{name}"
+[source]
+kind = "phoenix"
+project = "{project}"
+url = "{url}"
+start = "1h"
+settle = "0s"
+[phoenix]
+annotate = false
+judge_project = ""
+[judge]
+model = "openai:fake-judge"
+base_url = "{judge}"
+cache = "off"
+[[evaluator]]
+name = "helpfulness"
+rubric = "5: answers the question fully. 3: partly. 1: not at all."
+sample_rate = 0.05
+[drift]
+reference = "{reference}"
+"""
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_", "EVALHARNESS_"))}
+    return {**env, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-fake"}
+
+
+def _app(tmp: Path, log: str, *args: str, phoenix: Any = None, project: str | None = None) -> None:
+    cmd = [sys.executable, str(ROOT / "examples" / "qa_app.py"), "--model", "stand-in", "--log", str(tmp / log),
+           *args]
+    if phoenix is not None:
+        cmd += ["--phoenix", phoenix.url, "--project", str(project)]
+    subprocess.run(cmd, env=_env(), check=True, cwd=tmp, timeout=300, capture_output=True)
+
+
+def _monitor(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", "run", "--config", str(config)], env=_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _features(row: dict[str, Any]) -> dict[str, Any]:
+    # the timestamp is the only column that differs: the log has the app's (simulated) clock, a span its start
+    return {c: row[c] for c in LOG_COLUMNS if c != "timestamp"}
+
+
+def test_same_traffic_logged_and_traced_gives_equal_rows_and_no_drift(phoenix, project, tmp_path):
+    _app(tmp_path, "reference.jsonl", "--requests", "400", "--seed", "1")
+    _app(tmp_path, "prod.jsonl", "--requests", "150", "--seed", "2", phoenix=phoenix, project=project)
+    wait_for_rows(phoenix.url, project, 150)
+
+    logged = {r["trace_id"]: r for r in read_rows(tmp_path / "prod.jsonl")}
+    traced = {r["trace_id"]: r for r in rows_from_phoenix(project, base_url=phoenix.url, limit=10_000)}
+    assert len(logged) == len(traced) == 150
+    for trace_id, row in logged.items():
+        assert _features(traced[trace_id]) == _features(row), trace_id
+
+    config = tmp_path / "monitor.toml"
+    with FakeServer() as judge:
+        config.write_text(CONFIG.format(name="same", project=project, url=phoenix.url, judge=judge.base_url,
+                                        reference=tmp_path / "reference.jsonl"))
+        for _ in range(3):
+            run = _monitor(config)
+            drift = next(line for line in run.stdout.splitlines() if line.startswith("drift:"))
+            assert "DRIFT" not in drift, run.stdout + run.stderr
+            assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_shifted_traffic_drifts_with_topic_and_language_first(phoenix, project, tmp_path):
+    _app(tmp_path, "reference.jsonl", "--requests", "400", "--seed", "1")
+    _app(tmp_path, "shifted.jsonl", "--requests", "200", "--seed", "3", "--topics", "coding,math",
+         "--multilingual-share", "0.6", phoenix=phoenix, project=project)
+    wait_for_rows(phoenix.url, project, 200)
+    config = tmp_path / "monitor.toml"
+    with FakeServer() as judge:
+        config.write_text(CONFIG.format(name="shifted", project=project, url=phoenix.url, judge=judge.base_url,
+                                        reference=tmp_path / "reference.jsonl"))
+        run = _monitor(config)
+    drift = next(line for line in run.stdout.splitlines() if line.startswith("drift:"))
+    assert "DRIFT" in drift, run.stdout + run.stderr
+    summary = json.loads(next((tmp_path / "reports-shifted").glob("*/drift/summary.json")).read_text())
+    drifted = [f["feature"] for f in summary["features"] if f.get("drifted")]
+    assert {"topic", "language"} <= set(drifted[:3]), drifted
