@@ -404,7 +404,7 @@ _LATE = pytest.StashKey[list[str]]()
 
 
 def _annotate(rt: EvalRuntime) -> None:
-    """Write each primary verdict onto its task span in Phoenix (an LLM annotation named for the criterion)."""
+    """Write each primary verdict onto its task span in Phoenix (named for the criterion, identifier ``ci``)."""
     import logging
 
     import tracing
@@ -416,26 +416,17 @@ def _annotate(rt: EvalRuntime) -> None:
             sc = c.score_of()
             if c.task is None or c.task.span_id is None or sc is None:
                 continue
-            anns.append(tracing.SpanAnnotation(span_id=c.task.span_id, name=sc.criterion, annotator_kind="LLM",
-                                               score=sc.score, label=sc.label or ("failure" if sc.failure else None),
-                                               explanation=(sc.reasoning or sc.failure or "")[:2000]))
+            anns.append(sc.annotation(c.task.span_id, source="ci", metadata={"run_id": rt.run.run_id,
+                                                                               "suite": s.suite, "case_id": c.case_id}))
     if not anns:
         return
     rt.tracing.force_flush(30)
-    # Phoenix stores exported spans asynchronously and answers 404 for a span it has not stored yet:
-    # retry for a bounded time before giving up with a warning (annotations are a convenience, not the record)
-    deadline = time.monotonic() + 30.0
-    delay = 0.25
-    while True:
-        try:
-            tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint)
-            return
-        except tracing.AnnotationError as exc:
-            if time.monotonic() + delay > deadline:
-                logging.getLogger(__name__).warning("could not write eval annotations to Phoenix: %s", exc)
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 4.0)
+    # Phoenix stores exported spans asynchronously and answers 404 for a span it has not stored yet: the writer
+    # retries for a bounded time; then a warning (annotations are a convenience, the results file is the record)
+    try:
+        tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint, retry_for_s=30.0)
+    except tracing.AnnotationError as exc:
+        logging.getLogger(__name__).warning("could not write eval annotations to Phoenix: %s", exc)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -74,6 +74,21 @@ class Score(_Model):
         """The judge was too unsure to count this verdict (its abstain band): a human reviews the case instead."""
         return "abstained" in self.flags
 
+    def annotation(self, span_id: str, *, source: str, metadata: dict[str, Any] | None = None) -> Any:
+        """This verdict as the span annotation of ``tracing.annotations`` (the one naming rule: name =
+        criterion, identifier = ``source``; CODE for a scorer, LLM for a judge). A failure is labelled
+        ``judge_failure`` (``not_evaluable`` when flagged so) with the reason as the explanation, never a score."""
+        from tracing.annotations import verdict_annotation
+
+        failed = self.failure is not None
+        label = ("not_evaluable" if "not_evaluable" in self.flags else "judge_failure") if failed else self.label
+        meta = {"scorer": self.scorer, "judge_model": self.judge_model, "prob_source": self.prob_source,
+                "label_probs": self.label_probs, "entropy": self.entropy, "flags": list(self.flags),
+                "passed": self.passed, "threshold": self.threshold, **(metadata or {})}
+        return verdict_annotation(span_id, criterion=self.criterion, source=source,
+                                  kind="LLM" if self.kind == "judge" else "CODE", score=None if failed else self.score,
+                                  label=label, explanation=self.failure if failed else self.reasoning, metadata=meta)
+
 
 class TaskRun(_Model):
     """What the task under test did for one case. ``error`` is set when it raised or timed out."""

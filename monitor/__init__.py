@@ -15,7 +15,7 @@ from monitor.errors import (
     WriteBackError,
 )
 from monitor.runner import RunResult, run_monitor
-from monitor.scores import ScoresTable, Verdict
+from monitor.scores import ScoresTable, TraceScore
 
 __all__ = [
     "ConfigError",
@@ -27,7 +27,7 @@ __all__ = [
     "RunResult",
     "ScoresTable",
     "SourceError",
-    "Verdict",
+    "TraceScore",
     "WriteBackError",
     "load_config",
     "run_monitor",

@@ -27,11 +27,11 @@ from monitor.checkpoint import Checkpoint, StateFile
 from monitor.config import ATTRIBUTE_COLUMNS, EvaluatorConfig, MonitorConfig
 from monitor.errors import ConfigError, JudgeOutageError, MonitorError, SourceError, WriteBackError
 from monitor.sampling import RateChoice, in_sample, rate_for_ci_width
-from monitor.scores import ScoresTable, Verdict
+from monitor.scores import ScoresTable, TraceScore
 from monitor.sources import Page, Source, TraceRow
 from monitor.writeback import write_annotations
 
-__all__ = ["EvaluateReport", "OnlineEvaluation", "build_judge", "resolve_rates"]
+__all__ = ["EvaluateReport", "OnlineEvaluation", "build_judge", "make_judge", "resolve_rates"]
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,24 @@ _OUTAGE_STATUS = frozenset({401, 403, 404})
 # ---------------------------------------------------------------------------------- evaluators
 
 
-def build_judge(ev: EvaluatorConfig) -> Any:
-    """The judge an evaluator config names (``judges.PointwiseJudge`` or ``judges.GEval``)."""
+def make_judge(name: str, *, kind: str = "pointwise", rubric: str | None = None, scale: tuple[int, int] = (1, 5),
+               steps: Sequence[str] | None = None, max_entropy_bits: float | None = 1.5, explain: bool = True) -> Any:
+    """The one judge-from-config factory for stored traces (online evaluators and per-span criteria):
+    ``judges.PointwiseJudge`` on a rubric, or ``judges.GEval`` (steps generated once from the rubric if none)."""
     from judges import GEval, PointwiseJudge
 
-    if ev.judge == "pointwise":
-        return PointwiseJudge(ev.metric, ev.rubric or "", scale=ev.scale, max_entropy_bits=ev.max_entropy_bits)
-    return GEval(ev.metric, ev.rubric or ev.metric, evaluation_steps=tuple(ev.steps) if ev.steps else None,
-                 scale=ev.scale, max_entropy_bits=ev.max_entropy_bits)
+    if kind == "pointwise":
+        return PointwiseJudge(name, rubric or "", scale=scale, explain=explain, max_entropy_bits=max_entropy_bits)
+    if kind == "geval":
+        return GEval(name, rubric or name, evaluation_steps=tuple(steps) if steps else None, scale=scale,
+                     max_entropy_bits=max_entropy_bits)
+    raise ConfigError(f"judge kind {kind!r} is not 'pointwise' or 'geval'")
+
+
+def build_judge(ev: EvaluatorConfig) -> Any:
+    """The judge an evaluator config names."""
+    return make_judge(ev.metric, kind=ev.judge, rubric=ev.rubric, scale=ev.scale, steps=ev.steps,
+                      max_entropy_bits=ev.max_entropy_bits)
 
 
 def _filter_column(key: str) -> str:
@@ -68,8 +78,9 @@ def check_filters(config: MonitorConfig) -> None:
                 kinds = {str(v).upper() for v in (value if isinstance(value, list) else [value])}
                 if kinds != {"LLM"}:
                     raise ConfigError(f"evaluator {ev.name!r}: where.span_kind = {value!r}: the production "
-                                      "log and tracing.production_log's Phoenix reader hold LLM calls only; "
-                                      "use span_kind = 'LLM' or leave it out")
+                                      "log and tracing.production_log's Phoenix reader hold one row per request "
+                                      "(its root span); leave span_kind out, or judge other spans with "
+                                      "python -m monitor.span_eval --select 'kind=...'")
                 continue
             column = _filter_column(key)
             if config.source.kind == "phoenix" and column not in LOG_COLUMNS:
@@ -201,40 +212,21 @@ async def _judge_one(client: Any, task: _Task, source: str) -> Any:
     return result
 
 
-def _verdict(task: _Task, result: Any, *, run_id: str) -> Verdict:
+def _verdict(task: _Task, result: Any, *, run_id: str) -> TraceScore:
+    """The judge's result as the one verdict record: ``to_score`` decides pass/fail as it does for a CI case."""
+    from experiments.suite import to_score
+    from review.escalation import EscalationRules, review_reasons
+
     ev, row = task.ev, task.row
-    now = datetime.now(UTC)
-    common: dict[str, Any] = {
-        "evaluator": ev.name, "version": ev.version, "criterion": ev.metric, "judge": result.judge,
-        "judge_model": result.judge_model, "key": row.key, "trace_id": row.trace_id, "span_id": row.span_id,
-        "timestamp": row.timestamp, "judged_at": now, "run_id": run_id, "sample_rate": task.rate,
-        "model": _text(row.value("model")), "topic": _text(row.value("topic")),
-        "language": _text(row.value("language")),
-    }  # fmt: skip
-    reasons: list[str] = []
-    if result.ok:
-        passed = result.score >= ev.pass_at
-        flags = tuple(result.flags)
-        if "low_confidence" in flags and "low_confidence" in ev.review:
-            reasons.append("low_confidence")
-        others = [f for f in flags if f != "low_confidence"]
-        if others and "flagged" in ev.review:
-            reasons.append("flagged: " + ", ".join(others))
-        if not passed and "below_pass" in ev.review:
-            reasons.append(f"score {result.score:.2f} < {ev.pass_at:g}")
-        fields: dict[str, Any] = {
-            "score": float(result.score), "label": result.label, "explanation": result.reasoning,
-            "prob_source": result.prob_source, "entropy": result.entropy,
-            "label_probs": dict(result.label_probs) if result.label_probs else None, "flags": flags,
-            "passed": passed,
-        }  # fmt: skip
-    else:
-        if "judge_failure" in ev.review:
-            reasons.append("judge_failure")
-        fields = {"failure": result.reason, "flags": tuple(result.flags)}
-    reason = "; ".join(reasons) or None
+    score = to_score(task.judge, result, threshold=ev.pass_at, trace_id=row.trace_id, span_id=row.span_id)
+    rules = EscalationRules.from_reasons(ev.review, pass_at=ev.pass_at)  # the one escalation rule set
+    reason = "; ".join(review_reasons(score, rules)) or None
     text: dict[str, Any] = {"input": row.prompt, "output": row.response} if reason else {}
-    return Verdict(**common, **fields, review_reason=reason, **text)
+    return TraceScore(
+        evaluator=ev.name, version=ev.version, key=row.key, trace_id=row.trace_id, span_id=row.span_id,
+        timestamp=row.timestamp, judged_at=datetime.now(UTC), run_id=run_id, sample_rate=task.rate, result=score,
+        review_reason=reason, model=_text(row.value("model")), topic=_text(row.value("topic")),
+        language=_text(row.value("language")), **text)
 
 
 def _text(value: Any) -> str | None:
@@ -385,7 +377,7 @@ class OnlineEvaluation:
             n += len(verdicts)
         return n
 
-    def _write_back(self, verdicts: Sequence[Verdict]) -> int:
+    def _write_back(self, verdicts: Sequence[TraceScore]) -> int:
         phoenix = self.config.phoenix
         if not phoenix.annotate:
             return 0
@@ -410,7 +402,7 @@ class OnlineEvaluation:
                 tasks.append(_Task(row, ev, self._judges[ev.name], rate))
         return tasks
 
-    def _pending(self, verdicts: list[Verdict], report: EvaluateReport) -> list[Path]:
+    def _pending(self, verdicts: list[TraceScore], report: EvaluateReport) -> list[Path]:
         """Make a batch's verdicts durable as pending (they count as judged from here on)."""
         self._parts += 1
         parts = self.scores.write_pending(verdicts, f"part-{self.run_id}-{self._parts:05d}")
@@ -419,7 +411,7 @@ class OnlineEvaluation:
         report.doubtful += sum(v.review_reason is not None for v in verdicts)
         return parts
 
-    def _publish(self, verdicts: list[Verdict], parts: list[Path]) -> int:
+    def _publish(self, verdicts: list[TraceScore], parts: list[Path]) -> int:
         """Annotate, then commit the pending parts (runs in a worker thread); returns the annotations written."""
         annotated = self._write_back(verdicts)
         for part in parts:
@@ -459,7 +451,7 @@ class OnlineEvaluation:
                 if writing is not None and (failed := await self._published(writing, report)) is not None:
                     return failed
                 task, cause = outage
-                # Verdicts finished beside the failed calls are written; the first failed row bounds the mark.
+                # TraceScores finished beside the failed calls are written; the first failed row bounds the mark.
                 first_failed = min(t.row.timestamp for t, r in zip(batch, results, strict=True)
                                    if isinstance(r, BaseException))
                 return first_failed, JudgeOutageError(

@@ -19,25 +19,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from experiments.record import Score
 from monitor.checkpoint import fsync_dir
 
-__all__ = ["SCORE_COLUMNS", "ScoresTable", "Verdict"]
+__all__ = ["SCORE_COLUMNS", "ScoresTable", "TraceScore"]
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """One evaluator's verdict on one production call; a row of the scores table.
+class TraceScore:
+    """One evaluator's verdict on one stored trace, a row of the scores table: the one verdict record
+    (``experiments.record.Score``, decided pass/fail by ``experiments.suite.to_score`` as a CI case is) plus
+    where it came from (trace keys, time, sample rate, run). ``review_reason`` is set when the verdict was
+    doubtful enough for the review queue; ``input``/``output`` are kept only then.
 
-    ``score`` is on the evaluator's scale (probability-weighted), or None when the judge gave no verdict
-    (``failure`` says why). ``passed`` is ``score >= pass_threshold``. ``review_reason`` is set when the
-    verdict was doubtful enough for the review queue; ``input``/``output`` are kept only then.
+    The flat properties (``score``, ``label``, ``passed``, ...) read the ``Score``: they are not a second record.
     """
 
     evaluator: str
     version: str
-    criterion: str
-    judge: str
-    judge_model: str
     key: str
     trace_id: str
     span_id: str | None
@@ -45,15 +44,7 @@ class Verdict:
     judged_at: datetime
     run_id: str
     sample_rate: float
-    score: float | None = None
-    label: str | None = None
-    explanation: str | None = None
-    prob_source: str | None = None
-    entropy: float | None = None
-    label_probs: dict[str, float] | None = None
-    flags: tuple[str, ...] = ()
-    failure: str | None = None
-    passed: bool | None = None
+    result: Score
     review_reason: str | None = None
     model: str | None = None
     topic: str | None = None
@@ -64,6 +55,54 @@ class Verdict:
     @property
     def ledger_key(self) -> tuple[str, str, str]:
         return (self.evaluator, self.version, self.key)
+
+    @property
+    def score(self) -> float | None:
+        return self.result.score
+
+    @property
+    def criterion(self) -> str:
+        return self.result.criterion
+
+    @property
+    def judge(self) -> str:
+        return self.result.scorer
+
+    @property
+    def judge_model(self) -> str:
+        return self.result.judge_model
+
+    @property
+    def label(self) -> str | None:
+        return self.result.label
+
+    @property
+    def explanation(self) -> str | None:
+        return self.result.reasoning
+
+    @property
+    def prob_source(self) -> str | None:
+        return self.result.prob_source
+
+    @property
+    def entropy(self) -> float | None:
+        return self.result.entropy
+
+    @property
+    def label_probs(self) -> dict[str, float] | None:
+        return self.result.label_probs
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple(self.result.flags)
+
+    @property
+    def failure(self) -> str | None:
+        return self.result.failure
+
+    @property
+    def passed(self) -> bool | None:
+        return self.result.passed
 
 
 def _schema() -> Any:
@@ -82,22 +121,35 @@ def _schema() -> Any:
     ])  # fmt: skip
 
 
-SCORE_COLUMNS: tuple[str, ...] = tuple(Verdict.__dataclass_fields__)
+#: The table's columns: the trace keys, then the ``Score`` fields flattened (names kept from the first layout).
+SCORE_COLUMNS: tuple[str, ...] = (
+    "evaluator", "version", "criterion", "judge", "judge_model", "key", "trace_id", "span_id", "timestamp",
+    "judged_at", "run_id", "sample_rate", "score", "label", "explanation", "prob_source", "entropy", "label_probs",
+    "flags", "failure", "passed", "review_reason", "model", "topic", "language", "input", "output",
+)  # fmt: skip
+_KEYS = ("evaluator", "version", "key", "trace_id", "span_id", "timestamp", "judged_at", "run_id", "sample_rate",
+         "review_reason", "model", "topic", "language", "input", "output")
 
 
-def _row(v: Verdict) -> dict[str, Any]:
+def _row(v: TraceScore) -> dict[str, Any]:
     # getattr, not dataclasses.asdict: asdict deep-copies every field, which cost half a millisecond a verdict
-    row = {name: getattr(v, name) for name in SCORE_COLUMNS}
-    row["label_probs"] = json.dumps(v.label_probs) if v.label_probs is not None else None
-    row["flags"] = list(v.flags)
+    row = {name: getattr(v, name) for name in _KEYS}
+    r = v.result
+    row.update(criterion=r.criterion, judge=r.scorer, judge_model=r.judge_model, score=r.score, label=r.label,
+               explanation=r.reasoning, prob_source=r.prob_source, entropy=r.entropy,
+               label_probs=json.dumps(r.label_probs) if r.label_probs is not None else None, flags=list(r.flags),
+               failure=r.failure, passed=r.passed)
     return row
 
 
-def _verdict(row: dict[str, Any]) -> Verdict:
-    row = {k: row.get(k) for k in SCORE_COLUMNS}
-    row["label_probs"] = json.loads(row["label_probs"]) if row["label_probs"] else None
-    row["flags"] = tuple(row["flags"] or ())
-    return Verdict(**row)
+def _verdict(row: dict[str, Any]) -> TraceScore:
+    result = Score(scorer=row.get("judge") or "", criterion=row.get("criterion") or "", kind="judge",
+                   score=row.get("score"), passed=row.get("passed"), label=row.get("label"),
+                   label_probs=json.loads(row["label_probs"]) if row.get("label_probs") else None,
+                   prob_source=row.get("prob_source"), entropy=row.get("entropy"), reasoning=row.get("explanation"),
+                   judge_model=row.get("judge_model") or "", failure=row.get("failure"),
+                   flags=list(row.get("flags") or ()), trace_id=row.get("trace_id"), span_id=row.get("span_id"))
+    return TraceScore(**{k: row.get(k) for k in _KEYS}, result=result)
 
 
 class ScoresTable:
@@ -109,7 +161,7 @@ class ScoresTable:
 
     # ------------------------------------------------------------------ writing
 
-    def write_pending(self, verdicts: Sequence[Verdict], name: str) -> list[Path]:
+    def write_pending(self, verdicts: Sequence[TraceScore], name: str) -> list[Path]:
         """Write ``verdicts`` as pending parts named ``name`` (one per UTC day); returns their paths."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -137,7 +189,7 @@ class ScoresTable:
             return []
         return sorted(self.pending_dir.glob("day=*/*.parquet"), key=lambda p: p.name)
 
-    def read_part(self, part: Path) -> list[Verdict]:
+    def read_part(self, part: Path) -> list[TraceScore]:
         """The verdicts of one part file."""
         import pyarrow.parquet as pq
 
@@ -191,8 +243,8 @@ class ScoresTable:
         return keys
 
     def verdicts(self, since: datetime | None = None, until: datetime | None = None, *,
-                 doubtful_only: bool = False) -> list[Verdict]:
-        """Stored verdicts in range as :class:`Verdict` records (only those with a review reason, if asked)."""
+                 doubtful_only: bool = False) -> list[TraceScore]:
+        """Stored verdicts in range as :class:`TraceScore` records (only those with a review reason, if asked)."""
         dataset = self._dataset()
         if dataset is None:
             return []

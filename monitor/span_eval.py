@@ -1,6 +1,6 @@
 """Per-span evaluation of stored traces: select spans, judge each one, write Phoenix annotations and a results file.
 
-    python -m experiments.span_eval --phoenix http://127.0.0.1:6006 --project qa-app \\
+    python -m monitor.span_eval --phoenix http://127.0.0.1:6006 --project qa-app \\
         --select 'kind=RETRIEVER' --criterion context_relevance --out results/spans.json
 
 Spans are read from Phoenix (``tracing.span_tree.spans_from_phoenix``) or from a JSON/JSONL file of span dicts,
@@ -16,12 +16,13 @@ criterion's *view*:
 On request (``SpanContext``, ``--context ancestors,children``) the inputs and outputs of its ancestors and
 children are added to the context, bounded in size. Each verdict becomes a ``Score`` in a ``CaseRecord`` whose
 ``case_id`` is the span id, in the one results record (``experiments.record``), and a span annotation in Phoenix
-(name = criterion, identifier ``span_eval``: a rerun replaces it). A span the view cannot be built for (no
+(``Score.annotation``: name = criterion, identifier ``span_eval``: a rerun replaces it). A span the view cannot be built for (no
 documents, no preceding retrieval, no output) is a recorded failure flagged ``not_evaluable``; a judge reply
 that cannot be parsed is a recorded judge failure; neither is ever a score.
 
-Lives in ``experiments`` because it writes the experiments record and uses the judges; ``tracing`` (below
-both) only reads and selects the spans.
+Lives in ``monitor`` with the online evaluators: every evaluation of stored traces is on one engine (the judge
+factory :func:`monitor.online.make_judge`, ``experiments.suite.to_score`` for pass/fail, the one record, the
+one annotation writer); ``tracing`` only reads and selects the spans.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def span_criterion(name: str, *, rubric: str | None = None, judge: Literal["poin
                    scale: tuple[int, int] = (1, 5), threshold: float | None = None, explain: bool = True) -> SpanCriterion:
     """A built-in criterion (``context_relevance``, ``faithfulness``, ``answer_relevance``), or one defined by
     ``rubric`` (read as the span's input and output unless the name is a built-in one)."""
-    from judges import GEval, PointwiseJudge
+    from monitor.online import make_judge
 
     if not name or not re.fullmatch(r"[A-Za-z0-9_.\- ]+", name) or name == "note":
         raise SpanEvalError(f"criterion name {name!r} must be letters, digits, '_', '-', '.' or spaces (not 'note')")
@@ -126,11 +127,9 @@ def span_criterion(name: str, *, rubric: str | None = None, judge: Literal["poin
     elif rubric is None:
         raise SpanEvalError(f"unknown span criterion {name!r}; built-in: {', '.join(CRITERIA)}; or define it with "
                             "a rubric (--rubric '5: ... 1: ...')")
-    if judge == "geval":
-        return SpanCriterion(GEval(name, rubric, scale=scale), view, threshold)
-    if judge != "pointwise":
+    if judge not in ("pointwise", "geval"):
         raise SpanEvalError(f"judge kind {judge!r} is not 'pointwise' or 'geval'")
-    return SpanCriterion(PointwiseJudge(name, rubric, scale=scale, explain=explain), view, threshold)
+    return SpanCriterion(make_judge(name, kind=judge, rubric=rubric, scale=scale, explain=explain), view, threshold)
 
 
 @dataclass(frozen=True)
@@ -447,49 +446,40 @@ async def evaluate_spans(spans: Sequence[Mapping[str, Any]] | SpanTree, selector
 
 
 def span_annotations(evaluation: SpanEvaluation) -> tuple[list[Any], list[str]]:
-    """One annotation per verdict on its span (failures labelled ``judge_failure`` / ``not_evaluable`` with
-    the reason as the explanation), and the span ids that cannot carry one (not 16 hex digits)."""
-    from tracing import AnnotationError, SpanAnnotation
+    """One annotation per verdict on its span (``Score.annotation``, source ``span_eval``; failures labelled
+    ``judge_failure`` / ``not_evaluable`` with the reason as the explanation), and the span ids that cannot carry
+    one (not 16 hex digits)."""
+    from tracing import AnnotationError
 
     out, skipped = [], []
     for r in evaluation.records:
         for s in r.scores:
-            failed = s.failure is not None
             try:
-                out.append(SpanAnnotation(
-                    r.case_id, s.criterion, "LLM" if s.kind == "judge" else "CODE",
-                    score=s.score, label=(NOT_EVALUABLE if NOT_EVALUABLE in s.flags else "judge_failure") if failed
-                    else s.label, explanation=s.failure if failed else s.reasoning,
-                    metadata={"judge": s.scorer, "judge_model": s.judge_model, "prob_source": s.prob_source,
-                              "label_probs": s.label_probs, "entropy": s.entropy, "flags": list(s.flags),
-                              "passed": s.passed, "run_id": evaluation.run_id, "selector": str(evaluation.selector)},
-                    identifier=ANNOTATION_IDENTIFIER))
+                out.append(s.annotation(r.case_id, source=ANNOTATION_IDENTIFIER, metadata={
+                    "run_id": evaluation.run_id, "selector": str(evaluation.selector)}))
             except AnnotationError:
                 skipped.append(r.case_id)
     return out, sorted(set(skipped))
 
 
 def write_span_annotations(annotations: Sequence[Any], *, endpoint: str | None, batch: int = 200,
-                           timeout_s: float = 30.0) -> int:
-    """Write annotations to Phoenix in batches; raises ``tracing.AnnotationError`` when Phoenix refuses."""
+                           timeout_s: float = 30.0, retry_for_s: float = 30.0) -> int:
+    """Write annotations to Phoenix with the one writer; raises ``tracing.AnnotationError`` when Phoenix refuses."""
     from tracing import annotate_spans
 
-    written = 0
-    for i in range(0, len(annotations), batch):
-        part = annotations[i : i + batch]
-        annotate_spans(part, endpoint=endpoint, sync=True, timeout_s=timeout_s)
-        written += len(part)
-    return written
+    annotate_spans(annotations, endpoint=endpoint, sync=True, timeout_s=timeout_s, retry_for_s=retry_for_s,
+                   batch=batch)
+    return len(annotations)
 
 
 # --- the command line ------------------------------------------------------------------------------------
 
 EXAMPLES = """examples:
-  python -m experiments.span_eval --phoenix http://127.0.0.1:6006 --project qa-app \\
+  python -m monitor.span_eval --phoenix http://127.0.0.1:6006 --project qa-app \\
       --select 'kind=RETRIEVER has=retrieval.documents' --criterion context_relevance --out results/spans-ctx.json
-  python -m experiments.span_eval --project qa-app --select 'kind=LLM after=RETRIEVER' \\
+  python -m monitor.span_eval --project qa-app --select 'kind=LLM after=RETRIEVER' \\
       --criterion faithfulness --context ancestors --limit 50
-  python -m experiments.span_eval --spans spans.jsonl --select 'kind=AGENT' --criterion helpfulness \\
+  python -m monitor.span_eval --spans spans.jsonl --select 'kind=AGENT' --criterion helpfulness \\
       --rubric '5: solves the task 3: partly 1: does not' --context children --no-annotate
 
 exit status: 0 every selected span judged; 1 some spans recorded a judge failure or could not be judged
@@ -522,7 +512,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments.span_eval", epilog=EXAMPLES,
+    p = argparse.ArgumentParser(prog="python -m monitor.span_eval", epilog=EXAMPLES,
                                 description="Judge chosen spans of stored traces; annotate them in Phoenix and "
                                             "write a results file (docs/conversations.md, 'Per-span evaluation').",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,25 +1,23 @@
 """Verdicts back where people look: Phoenix span annotations and review-queue items.
 
-Annotations go through ``tracing.annotate_spans`` with the identifier ``"monitor"``: Phoenix keeps one
-annotation per (span, name, identifier), so writing a verdict again replaces it instead of adding a
-second one. A write that fails (Phoenix down, slow, or not yet holding the span) is retried with backoff
-until the retry budget is spent, then raises :class:`WriteBackError`.
+Annotations are made by the verdict's own ``Score.annotation`` (name = criterion, identifier ``monitor``)
+and written by the one writer, ``tracing.annotate_spans``: Phoenix keeps one annotation per (span, name,
+identifier), so writing a verdict again replaces it instead of adding a second one. A write that fails
+(Phoenix down, slow, or not yet holding the span) is retried by the writer until the retry budget is
+spent, then raises :class:`WriteBackError`.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from monitor.config import EvaluatorConfig
 from monitor.errors import WriteBackError
-from monitor.scores import Verdict
+from monitor.scores import TraceScore
 
 __all__ = ["ANNOTATION_IDENTIFIER", "review_items", "trace_url", "verdict_annotations", "write_annotations"]
-
-log = logging.getLogger(__name__)
 
 #: Phoenix upserts annotations with the same (span, name, identifier): reruns replace, never duplicate.
 ANNOTATION_IDENTIFIER = "monitor"
@@ -32,41 +30,16 @@ def trace_url(phoenix_url: str | None, trace_id: str) -> str | None:
     return f"{phoenix_url.rstrip('/')}/redirects/traces/{trace_id}"
 
 
-def verdict_annotations(verdicts: Sequence[Verdict]) -> list[Any]:
-    """One LLM annotation per verdict that has a span: score, label, explanation, probability source."""
-    from tracing import SpanAnnotation
-
-    out = []
-    for v in verdicts:
-        if v.span_id is None:
-            continue
-        out.append(SpanAnnotation(
-            v.span_id,
-            v.evaluator,
-            "LLM",
-            score=v.score,
-            label=v.label if v.failure is None else "judge_failure",
-            explanation=v.explanation if v.failure is None else v.failure,
-            metadata={
-                "prob_source": v.prob_source,
-                "judge": v.judge,
-                "judge_model": v.judge_model,
-                "version": v.version,
-                "criterion": v.criterion,
-                "label_probs": v.label_probs,
-                "entropy": v.entropy,
-                "flags": list(v.flags),
-                "passed": v.passed,
-                "sample_rate": v.sample_rate,
-                "run_id": v.run_id,
-            },
-            identifier=ANNOTATION_IDENTIFIER,
-        ))
-    return out
+def verdict_annotations(verdicts: Sequence[TraceScore]) -> list[Any]:
+    """One annotation per verdict that has a span (its ``Score`` under the one naming rule, source ``monitor``)."""
+    return [v.result.annotation(v.span_id, source=ANNOTATION_IDENTIFIER,
+                                metadata={"evaluator": v.evaluator, "version": v.version, "sample_rate": v.sample_rate,
+                                          "run_id": v.run_id})
+            for v in verdicts if v.span_id is not None]
 
 
 def write_annotations(
-    verdicts: Sequence[Verdict],
+    verdicts: Sequence[TraceScore],
     *,
     url: str | None,
     timeout_s: float,
@@ -75,33 +48,23 @@ def write_annotations(
     annotate: Callable[..., list[str]] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Write the verdicts' annotations to Phoenix at ``url``; returns how many were written."""
+    """Write the verdicts' annotations to Phoenix at ``url`` (``annotate`` stands in for the writer in tests);
+    returns how many were written."""
     from tracing import AnnotationError, annotate_spans
 
     items = verdict_annotations(verdicts)
     if not items:
         return 0
     send = annotate or annotate_spans
-    deadline = time.monotonic() + retry_budget_s
-    delay, attempts = 0.5, 0
-    while True:
-        attempts += 1
-        try:
-            send(items, endpoint=url, sync=sync, timeout_s=timeout_s)
-            return len(items)
-        except AnnotationError as exc:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WriteBackError(f"{exc} (gave up after {attempts} attempts and the "
-                                     f"{retry_budget_s:g}s retry budget; the verdicts stay pending and are "
-                                     "written by the next run)") from exc
-            wait = min(delay, left)
-            log.warning("annotating %d spans failed, retrying in %.1fs: %s", len(items), wait, exc)
-            sleep(wait)
-            delay = min(delay * 2, 30.0)
+    try:
+        send(items, endpoint=url, sync=sync, timeout_s=timeout_s, retry_for_s=retry_budget_s, sleep=sleep)
+    except AnnotationError as exc:
+        raise WriteBackError(f"{exc} (the {retry_budget_s:g}s retry budget is spent; the verdicts stay pending "
+                             "and are written by the next run)") from exc
+    return len(items)
 
 
-def review_items(verdicts: Sequence[Verdict], evaluators: Mapping[str, EvaluatorConfig],
+def review_items(verdicts: Sequence[TraceScore], evaluators: Mapping[str, EvaluatorConfig],
                  phoenix_url: str | None) -> list[Any]:
     """Escalation items for the doubtful verdicts, each with a link to its trace in Phoenix."""
     from review import JudgeView, NewItem

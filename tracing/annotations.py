@@ -1,16 +1,25 @@
-"""Evaluation results and human labels written back onto spans in Phoenix.
+"""The one annotation writer: every verdict and human label goes onto its span in Phoenix through here.
 
-Phoenix specifics: ``POST {base}/v1/span_annotations`` with ``{"data": [...]}``; each item has
-``span_id``, ``name``, ``annotator_kind`` (LLM, CODE or HUMAN), ``result`` (score, label,
-explanation), ``metadata`` and ``identifier`` (non-empty: upsert instead of append).
+One naming rule (:func:`verdict_annotation`): the annotation's **name is the criterion** (what was measured),
+its **identifier is the source** (``ci`` for the pytest plugin, ``monitor`` for online evaluation,
+``span_eval`` for per-span evaluation, ``human`` for reviewers), and its annotator kind says who decided:
+CODE for a deterministic scorer, LLM for a judge, HUMAN for a reviewer. Phoenix keeps one annotation per
+(span, name, identifier), so a rerun replaces its verdicts and a judge's and a person's verdicts on one
+criterion stand side by side.
+
+:func:`annotate_spans` writes them through the Phoenix client (``arize-phoenix-client``,
+``spans.log_span_annotations``) in batches, retrying a Phoenix that is down, slow or not yet holding the
+span (it stores exported spans asynchronously) until ``retry_for_s`` is spent.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,7 +29,11 @@ from tracing.errors import AnnotationError
 if TYPE_CHECKING:
     import httpx
 
+log = logging.getLogger(__name__)
+
 AnnotatorKind = Literal["LLM", "CODE", "HUMAN"]
+#: Where a verdict came from: the identifier of its annotation (Phoenix upserts on span, name, identifier).
+SOURCES = ("ci", "monitor", "span_eval", "human")
 _KINDS = ("LLM", "CODE", "HUMAN")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -66,47 +79,100 @@ class SpanAnnotation:
         }
 
 
+def verdict_annotation(
+    span_id: str,
+    *,
+    criterion: str,
+    source: str,
+    kind: AnnotatorKind,
+    score: float | None = None,
+    label: str | None = None,
+    explanation: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> SpanAnnotation:
+    """The annotation of one verdict under the one naming rule: name = criterion, identifier = source."""
+    if source not in SOURCES:
+        raise AnnotationError(f"annotation source {source!r} is not one of {SOURCES}")
+    return SpanAnnotation(span_id, criterion, kind, score=score, label=label,
+                          explanation=explanation[:4000] if explanation else explanation,
+                          metadata={"source": source, **dict(metadata or {})}, identifier=source)
+
+
 def annotate_spans(
     annotations: Sequence[SpanAnnotation],
     *,
     endpoint: str | None = None,
     sync: bool = True,
     timeout_s: float = 10.0,
+    retry_for_s: float = 0.0,
+    batch: int = 500,
     transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
-    """Write ``annotations`` to Phoenix; returns the new annotation ids (empty when ``sync=False``).
+    """Write ``annotations`` to Phoenix in batches of ``batch``; returns the annotation ids (empty when
+    ``sync=False``: Phoenix then queues them and answers with none).
 
     ``endpoint`` defaults like ``tracing.setup()``'s: ``PHOENIX_COLLECTOR_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_*``,
     then the server ``python -m tracing.phoenix_server start`` recorded (whatever its port), then
     http://127.0.0.1:6006. ``PHOENIX_API_KEY`` is sent as a bearer token and never appears in an error.
-    ``sync=True`` makes Phoenix insert before replying and fail with 404 for spans it has not
-    stored yet (flush the tracing handle first); ``sync=False`` queues them server-side.
-    Raises :class:`AnnotationError` when Phoenix is unreachable or refuses the request.
+    ``sync=True`` makes Phoenix insert before replying and fail with 404 for spans it has not stored yet;
+    ``sync=False`` queues them server-side. A batch that fails for a reason that can pass (unreachable, 404
+    for a span not stored yet, 408/429/5xx) is retried with backoff until ``retry_for_s`` is spent.
+    Raises :class:`AnnotationError` when Phoenix refuses, or is still failing at the deadline: the batches
+    before the failing one are written (the error says how many).
     """
     if not annotations:
         return []
+    if batch < 1:
+        raise AnnotationError(f"batch must be >= 1, got {batch}")
     import httpx  # imported on use: `import tracing` stays light for code that never annotates
 
-    base = resolve_base_url(endpoint)
-    headers = {"content-type": "application/json"}
-    if api_key := os.environ.get("PHOENIX_API_KEY"):
-        headers["authorization"] = f"Bearer {api_key}"
-    body = {"data": [a.to_payload() for a in annotations]}
-    url = f"{base}/v1/span_annotations"
     try:
-        with httpx.Client(timeout=timeout_s, transport=transport) as client:
-            response = client.post(url, params={"sync": str(sync).lower()}, json=body, headers=headers)
-    except httpx.HTTPError as exc:
+        from phoenix.client import Client
+    except ImportError as exc:
         raise AnnotationError(
-            f"cannot reach Phoenix at {url}: {exc}; is it running (python -m tracing.phoenix_server status)?"
+            "writing annotations to Phoenix needs arize-phoenix-client; install it with "
+            "`pip install 'evalharness[phoenix-client]'`"
         ) from exc
-    if response.status_code == 404:
-        raise AnnotationError(
-            f"Phoenix does not know some of these spans yet ({response.text[:300]}); "
-            "flush the tracing handle (handle.force_flush()) before annotating, or pass sync=False"
-        )
-    if response.is_error:
-        raise AnnotationError(
-            f"Phoenix rejected the annotations: HTTP {response.status_code} {response.text[:300]}"
-        )
-    return [item["id"] for item in response.json().get("data", [])]
+    base = resolve_base_url(endpoint)
+    headers = {"authorization": f"Bearer {key}"} if (key := os.environ.get("PHOENIX_API_KEY")) else {}
+    deadline = time.monotonic() + max(0.0, retry_for_s)
+    written, ids = 0, []
+    with httpx.Client(base_url=base, timeout=timeout_s, transport=transport, headers=headers) as http:
+        client = Client(base_url=base, http_client=http)
+        for i in range(0, len(annotations), batch):
+            part = [a.to_payload() for a in annotations[i : i + batch]]
+            delay, attempts = 0.25, 0
+            while True:
+                attempts += 1
+                try:
+                    inserted = client.spans.log_span_annotations(span_annotations=part, sync=sync)
+                    ids += [str(item["id"]) for item in inserted or []]
+                    break
+                except httpx.HTTPError as exc:
+                    error, retryable = _failure(exc, base)
+                    left = deadline - time.monotonic()
+                    if not retryable or left <= 0:
+                        done = f"; {written} of {len(annotations)} written before it" if written else ""
+                        tried = f" (after {attempts} attempts)" if attempts > 1 else ""
+                        raise AnnotationError(f"{error}{tried}{done}") from exc
+                    wait = min(delay, left)
+                    log.info("annotating %d spans failed, retrying in %.2fs: %s", len(part), wait, error)
+                    sleep(wait)
+                    delay = min(delay * 2, 8.0)
+            written += len(part)
+    return ids
+
+
+def _failure(exc: Exception, base: str) -> tuple[str, bool]:
+    """What went wrong with a write, for the error message, and whether a retry can help."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        status, text = exc.response.status_code, exc.response.text[:300]
+        if status == 404:
+            return (f"Phoenix does not know some of these spans yet ({text}); flush the tracing handle "
+                    "(handle.force_flush()) before annotating, or pass sync=False"), True
+        return f"Phoenix rejected the annotations: HTTP {status} {text}", status >= 500 or status in (408, 429)
+    return (f"cannot reach Phoenix at {base}/v1/span_annotations: {exc}; is it running "
+            "(python -m tracing.phoenix_server status)?"), True

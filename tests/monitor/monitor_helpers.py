@@ -97,18 +97,22 @@ def failing_after(calls: int) -> Callable[[Any], str]:
 
 
 class RecordingAnnotator:
-    """Stands in for ``tracing.annotate_spans``: records every call; fails the first ``fail`` calls."""
+    """Stands in for the one writer, ``tracing.annotate_spans`` (whose retries are tested in tests/tracing):
+    records every call and its options; the first ``fail`` calls fail as the writer does when Phoenix is still
+    down at its deadline."""
 
     def __init__(self, fail: int = 0) -> None:
         self.calls: list[list[Any]] = []
+        self.options: list[dict[str, Any]] = []
         self.fail = fail
 
     def __call__(self, items: list[Any], **kwargs: Any) -> list[str]:
         from tracing import AnnotationError
 
+        self.options.append(kwargs)
         if self.fail:
             self.fail -= 1
-            raise AnnotationError("Phoenix down (injected)")
+            raise AnnotationError("cannot reach Phoenix (injected) (after 3 attempts)")
         self.calls.append(list(items))
         return [f"id-{i}" for i in range(len(items))]
 

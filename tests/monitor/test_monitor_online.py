@@ -113,7 +113,7 @@ def test_phoenix_down_retries_then_exits_2_keeping_verdicts_pending_and_the_chec
     client = fake_client()
     down = RecordingAnnotator(fail=10_000)
     result = _run(cfg, client, down)
-    assert result.exit_code == 2 and "gave up after" in (result.evaluate.error or "")  # type: ignore[union-attr]
+    assert result.exit_code == 2 and "retry budget is spent" in (result.evaluate.error or "")  # type: ignore[union-attr]
     first = next(r for r in rows if in_sample(r["trace_id"], 0.5))
     mark = _checkpoint(cfg)
     assert mark is not None and mark.isoformat() == first["timestamp"]  # not past any verdict, written or not
@@ -129,14 +129,17 @@ def test_phoenix_down_retries_then_exits_2_keeping_verdicts_pending_and_the_chec
     assert not table.pending() and len(table.frame()) == len(judged) == len(up.items)
 
 
-def test_a_transient_phoenix_failure_is_retried_within_the_budget(tmp_path):
+def test_write_back_hands_the_writer_its_budget_and_names_by_criterion(tmp_path):
     cfg = make_config(tmp_path, write_log(tmp_path / "prod.jsonl", log_rows(30)),
                       phoenix={"retry_budget_s": 30})
-    ann = RecordingAnnotator(fail=2)
+    ann = RecordingAnnotator()
     slept: list[float] = []
     result = _run(cfg, fake_client(), ann, sleep=slept.append)
-    assert slept == [0.5, 1.0]  # exponential backoff between the attempts
+    # the retries are the one writer's (tests/tracing/test_tracing_annotation_writer.py): the monitor hands it its
+    # retry budget, its clock and its timeout, and names each annotation by criterion with the identifier "monitor"
     assert result.exit_code == 0 and ann.items
+    assert {o["retry_for_s"] for o in ann.options} == {30} and all(o["sleep"] == slept.append for o in ann.options)
+    assert {(a.identifier, a.annotator_kind) for a in ann.items} == {("monitor", "LLM")}
 
 
 def test_malformed_rows_are_skipped_and_counted(tmp_path):

@@ -13,7 +13,9 @@ import pytest
 
 from experiments.record import load_run
 from experiments.report import format_table
-from experiments.span_eval import (
+from judges import Completion, ModelClient
+from judges.providers.fakes import FakeFunctionProvider
+from monitor.span_eval import (
     EXIT_ERROR,
     EXIT_FAILURES,
     EXIT_NO_MATCH,
@@ -26,8 +28,6 @@ from experiments.span_eval import (
     span_case,
     span_criterion,
 )
-from judges import Completion, ModelClient
-from judges.providers.fakes import FakeFunctionProvider
 from tracing.span_select import SPAN_KINDS, SpanSelector, SpanSelectorError, Term
 from tracing.span_tree import span_nodes
 

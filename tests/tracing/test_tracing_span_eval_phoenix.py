@@ -13,9 +13,9 @@ from tracing_test_helpers import wait_for_spans
 
 import tracing
 from experiments.record import load_run
-from experiments.span_eval import EXIT_FAILURES, EXIT_NO_MATCH, EXIT_OK, main
 from judges import Completion, ModelClient
 from judges.providers.fakes import FakeFunctionProvider
+from monitor.span_eval import EXIT_FAILURES, EXIT_NO_MATCH, EXIT_OK, main
 from tracing.phoenix_server import PhoenixProcess
 
 pytestmark = pytest.mark.slow
