@@ -254,7 +254,11 @@ def _fill_queue(config: MonitorConfig, scores: ScoresTable, state: StateFile, so
     audit: list[Any] = []
     if config.review.audit_rate > 0 and source is not None:
         rows = [dict(r.columns) for page in source.pages(since, until) for r in page.rows]
-        audit = audit_items(rows, rate=config.review.audit_rate, stratify_by=config.review.audit_stratify_by)
+        # the user's input as text (one production row), the first evaluator's criterion and a link to the trace
+        first = config.evaluator[0]
+        audit = audit_items(rows, rate=config.review.audit_rate, stratify_by=config.review.audit_stratify_by,
+                            criterion=first.metric, scale=(float(first.scale[0]), float(first.scale[1])),
+                            phoenix_url=config.phoenix_url)
     store = ReviewStore(config.review.store or "")
     try:
         added, present = store.add_items(items)

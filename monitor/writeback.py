@@ -16,18 +16,12 @@ from typing import Any
 from monitor.config import EvaluatorConfig
 from monitor.errors import WriteBackError
 from monitor.scores import TraceScore
+from tracing._config import trace_url
 
 __all__ = ["ANNOTATION_IDENTIFIER", "review_items", "trace_url", "verdict_annotations", "write_annotations"]
 
 #: Phoenix upserts annotations with the same (span, name, identifier): reruns replace, never duplicate.
 ANNOTATION_IDENTIFIER = "monitor"
-
-
-def trace_url(phoenix_url: str | None, trace_id: str) -> str | None:
-    """The Phoenix UI link that opens a trace by its OpenTelemetry id (None for rows without a trace)."""
-    if not phoenix_url or trace_id.startswith("row-"):
-        return None
-    return f"{phoenix_url.rstrip('/')}/redirects/traces/{trace_id}"
 
 
 def verdict_annotations(verdicts: Sequence[TraceScore]) -> list[Any]:

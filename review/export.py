@@ -472,11 +472,12 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[SpanAnnotation]:
     span id are skipped); a malformed span id raises ``tracing.AnnotationError`` naming it.
 
     Labels of one span in several queues merge (each reviewer's latest counts): score is the reviewers'
-    mean on the item's scale, label the most common category. The name is ``"<criterion> (human)"`` so
-    it never overwrites a judge's annotation of the same criterion; a label of one conversation turn is
-    annotated apart, as ``"<criterion> (human, turn <N>)"``.
+    mean on the item's scale, label the most common category. The one naming rule
+    (``tracing.annotations.verdict_annotation``): name = the criterion, identifier ``human``, kind HUMAN, so a
+    person's verdict stands beside a judge's on the same criterion (identifier ``ci``/``monitor``) and never
+    overwrites it; a label of one conversation turn is annotated apart, as ``"<criterion> (turn <N>)"``.
     """
-    from tracing import SpanAnnotation  # imported here: `import review` stays light until you export
+    from tracing.annotations import verdict_annotation  # imported here: `import review` stays light
 
     groups: dict[tuple[str, str, int], list[LabelRecord]] = defaultdict(list)
     for r in records:
@@ -490,13 +491,15 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[SpanAnnotation]:
         notes = " | ".join(r.note for r in labels if r.note.strip())
         n = len(labels)
         out.append(
-            SpanAnnotation(
-                span_id=span_id,
-                name=f"{criterion} (human)" if turn < 0 else f"{criterion} (human, turn {turn})",
-                annotator_kind="HUMAN",
+            verdict_annotation(
+                span_id,
+                criterion=criterion if turn < 0 else f"{criterion} (turn {turn})",
+                source="human",
+                kind="HUMAN",
                 score=sum(scores) / len(scores) if scores else None,
                 label=cats.most_common(1)[0][0] if cats else None,
                 explanation=f"{n} reviewer{'s' if n != 1 else ''}" + (f": {notes}" if notes else ""),
+                metadata={"reviewers": n},
             )
         )
     return out
@@ -512,6 +515,6 @@ def export_to_phoenix(records: Sequence[LabelRecord], endpoint: str, *, transpor
     annotations = span_annotations(records)
     if not annotations:
         return 0
-    annotate_spans(annotations, endpoint=endpoint, transport=transport)
+    annotate_spans(annotations, endpoint=endpoint, transport=transport, retry_for_s=10.0)
     log.info("sent %d human annotations to %s", len(annotations), endpoint)
     return len(annotations)

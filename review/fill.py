@@ -146,8 +146,12 @@ def audit_items(
     min_per_stratum: int = 1,
     criterion: str = "overall",
     scale: tuple[float, float] = (1, 5),
+    phoenix_url: str | None = None,
 ) -> list[NewItem]:
-    """The audit sample of production rows (``prompt``/``response`` plus ids and metadata)."""
+    """The audit sample of production rows (``prompt``/``response`` plus ids and metadata). With ``phoenix_url``
+    each item links to its trace in Phoenix (``meta.trace_url``, and in the reason a reviewer reads)."""
+    from tracing._config import trace_url
+
     for i, r in enumerate(rows):
         _row_key(r, f"row {i}")
         for field in ("prompt", "response"):
@@ -179,10 +183,11 @@ def audit_items(
             # An online judge's score, when the app logged one, makes audit labels count for calibration too.
             judge_score=_number_or_none(r.get("judge_score")),
             reason=f"audit sample {rate:.1%}"
-            + (f" by {stratify_by}={r.get(stratify_by)}" if stratify_by else ""),
+            + (f" by {stratify_by}={r.get(stratify_by)}" if stratify_by else "")
+            + (f" · trace {link}" if (link := trace_url(phoenix_url, r.get("trace_id"))) else ""),
             trace_id=r.get("trace_id"),
             span_id=r.get("span_id"),
-            meta={k: v for k, v in r.items() if k not in meta_skip},
+            meta={**{k: v for k, v in r.items() if k not in meta_skip}, "trace_url": link},
         )
         for r in chosen
     ]
@@ -191,7 +196,7 @@ def audit_items(
 def rows_from_phoenix(
     project: str, *, base_url: str | None = None, client: Any = None, limit: int = 10_000
 ) -> list[dict[str, Any]]:
-    """Audit rows from a Phoenix project's LLM spans, read by ``tracing.production_log.rows_from_phoenix``.
+    """Audit rows from a Phoenix project's requests, read by ``tracing.production_log.rows_from_phoenix``.
 
     Spans without text in and out (a failed call) are left out: a reviewer has nothing to read.
     """

@@ -82,3 +82,10 @@ def resolve_project(project: str | None) -> str:
         if key.strip() == PROJECT_RESOURCE_ATTRIBUTE and value.strip():
             return value.strip()
     return DEFAULT_PROJECT
+
+
+def trace_url(phoenix_url: str | None, trace_id: str | None) -> str | None:
+    """The Phoenix UI link that opens a trace by its OpenTelemetry id (None without a URL or a real trace id)."""
+    if not phoenix_url or not trace_id or trace_id.startswith("row-"):
+        return None
+    return f"{phoenix_url.rstrip('/')}/redirects/traces/{trace_id}"

@@ -133,7 +133,8 @@ def test_span_annotations_mapping() -> None:
     assert set(anns) == {"a" * 16, "b" * 16}
     a = anns["a" * 16]
     assert isinstance(a, tracing.SpanAnnotation) and a.annotator_kind == "HUMAN"
-    assert (a.name, a.score, a.label) == ("helpfulness (human)", 4.5, "good")
+    # the one naming rule: name = criterion, identifier = the source ("human"), beside the judges' annotations
+    assert (a.name, a.identifier, a.score, a.label) == ("helpfulness", "human", 4.5, "good")
     assert a.explanation == "2 reviewers: complete and correct | fine"
     with pytest.raises(tracing.AnnotationError, match="'not-a-span'"):
         span_annotations([_rec(9, "ann", 3, span="not-a-span")])
@@ -152,7 +153,7 @@ def test_export_to_phoenix_sends_human_annotations() -> None:
     [call] = seen
     assert call["path"] == "/v1/span_annotations"
     by_span = {d["span_id"]: d for d in call["body"]["data"]}
-    assert by_span["a" * 16]["annotator_kind"] == "HUMAN"
+    assert by_span["a" * 16]["annotator_kind"] == "HUMAN" and by_span["a" * 16]["identifier"] == "human"
     assert by_span["a" * 16]["result"] == {
         "score": 4.5,
         "label": "good",

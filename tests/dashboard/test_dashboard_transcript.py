@@ -176,9 +176,9 @@ def test_per_turn_label_round_trip_stored_exported_and_counted(review_env, tmp_p
     # (read as a qa case here: a conversation row of datasets/ holds a scenario, not a scored transcript)
     as_qa = [replace(r, meta={**r.meta, "kind": "qa"}) for r in labels]
     assert [g.row["provenance"]["scores"] for g in golden_rows(as_qa)] == [{"bob": 2.0}]
-    assert sorted(a.name for a in span_annotations(labels)) == [
-        "turn relevancy (human)",
-        "turn relevancy (human, turn 3)",
+    assert sorted((a.name, a.identifier) for a in span_annotations(labels)) == [
+        ("turn relevancy", "human"),
+        ("turn relevancy (turn 3)", "human"),
     ]
 
     # agreement: per-turn labels are their own criterion, compared with the per-turn judge's score

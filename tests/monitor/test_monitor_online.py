@@ -285,3 +285,23 @@ def test_status_shows_the_checkpoint(tmp_path, capsys):
                       '[[evaluator]]\nname = "e"\nrubric = "r"\nsample_rate = 0.5\n')
     assert main(["status", "--config", str(config)]) == 0
     assert "checkpoint none" in capsys.readouterr().out
+
+
+def test_audit_items_show_the_users_input_the_evaluators_criterion_and_a_trace_link(tmp_path):
+    from review import ReviewStore
+
+    rows = log_rows(20)
+    cfg = make_config(tmp_path, write_log(tmp_path / "prod.jsonl", rows), review={"audit_rate": 1.0})
+    assert _run(cfg, fake_client(), RecordingAnnotator()).exit_code == 0
+    store = ReviewStore(cfg.review.store or "")
+    try:
+        items = [store.get_item(i) for i in range(1, store.count_items() + 1)]
+    finally:
+        store.close()
+    audit = [it for it in items if it.queue == "audit"]
+    assert len(audit) == 20
+    by_trace = {r["trace_id"]: r for r in rows}
+    for it in audit:
+        assert it.input == by_trace[it.trace_id]["prompt"] and it.criterion == "helpfulness"
+        assert it.meta["trace_url"] == f"http://127.0.0.1:9/redirects/traces/{it.trace_id}"
+        assert it.meta["trace_url"] in it.reason
