@@ -476,7 +476,8 @@ def headline(report: Report) -> str:
     v = report.verdict
     d = report.config.to_decision()
     if v.status == "drift":
-        head = f"DRIFT DETECTED: {v.n_drifted} of {v.n_features} features drifted"
+        top = ", ".join(f"{c} ({m} {x:.2f})" for c, m, x in v.strongest()[:3])
+        head = f"DRIFT DETECTED: {v.n_drifted} of {v.n_features} features drifted" + (f", strongest {top}" if top else "")
     elif v.status == "insufficient data":
         head = (f"INSUFFICIENT DATA: no drift found, but {v.n_insufficient} of {v.n_features} features had too few "
                 f"rows to find a shift of PSI {d.detectable_psi:g} with {d.power:.0%} power")

@@ -154,6 +154,17 @@ class DatasetDrift:
         """Features whose status is ``insufficient data``."""
         return sum(f.status == "insufficient data" for f in self.features)
 
+    def strongest(self) -> list[tuple[str, str, float]]:
+        """The drifted features, strongest first: ``(column, primary test, its statistic)`` ranked by the primary
+        statistic (PSI by default, on the same scale for numeric and categorical features)."""
+        ranked = []
+        for f in self.features:
+            if f.drifted and f.primary is not None:
+                stat = next((t.statistic for t in f.tests if t.method == f.primary), None)
+                if stat is not None:
+                    ranked.append((f.column, f.primary, float(stat)))
+        return sorted(ranked, key=lambda r: -r[2])
+
     def feature(self, column: str) -> FeatureDrift:
         """The result for ``column``."""
         for f in self.features:
@@ -167,6 +178,7 @@ class DatasetDrift:
             {
                 "drifted": self.drifted,
                 "status": self.status,
+                "strongest": [{"column": c, "test": m, "statistic": v} for c, m, v in self.strongest()],
                 "pvalue": self.pvalue,
                 "alpha": self.alpha,
                 "rule": self.rule,

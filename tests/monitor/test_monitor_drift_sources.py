@@ -109,5 +109,8 @@ def test_shifted_traffic_drifts_with_topic_and_language_first(phoenix, project, 
     drift = next(line for line in run.stdout.splitlines() if line.startswith("drift:"))
     assert "DRIFT" in drift, run.stdout + run.stderr
     summary = json.loads(next((tmp_path / "reports-shifted").glob("*/drift/summary.json")).read_text())
-    drifted = [f["feature"] for f in summary["features"] if f.get("drifted")]
-    assert {"topic", "language"} <= set(drifted[:3]), drifted
+    strongest = [f["column"] for f in summary["dataset"]["strongest"]]
+    # topic first; the stand-in's answers to other questions are longer, so prompt length moves nearly as much
+    # as language does (PSI 2.24 and 2.00 in one run): language is among the three strongest, named on the line
+    assert strongest[0] == "topic" and "language" in strongest[:3], strongest
+    assert "strongest topic" in drift and "language" in drift
