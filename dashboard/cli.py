@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from review.errors import ReviewError
 
@@ -231,7 +232,7 @@ def _fill(store: object, args: argparse.Namespace) -> int:
     from tracing.production_log import LogProblems, iter_rows
 
     try:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for path in args.prod_log:
             problems = LogProblems()
             rows += iter_rows(path, strict=args.strict, problems=problems)

@@ -149,7 +149,7 @@ def _verdict(row: dict[str, Any]) -> TraceScore:
                    prob_source=row.get("prob_source"), entropy=row.get("entropy"), reasoning=row.get("explanation"),
                    judge_model=row.get("judge_model") or "", failure=row.get("failure"),
                    flags=list(row.get("flags") or ()), trace_id=row.get("trace_id"), span_id=row.get("span_id"))
-    return TraceScore(**{k: row.get(k) for k in _KEYS}, result=result)
+    return TraceScore(**{k: row.get(k) for k in _KEYS}, result=result)  # type: ignore[arg-type]
 
 
 class ScoresTable:

@@ -146,7 +146,7 @@ def annotate_spans(
             while True:
                 attempts += 1
                 try:
-                    inserted = client.spans.log_span_annotations(span_annotations=part, sync=sync)
+                    inserted = client.spans.log_span_annotations(span_annotations=part, sync=sync)  # type: ignore[arg-type]
                     ids += [str(item["id"]) for item in inserted or []]
                     break
                 except httpx.HTTPError as exc:

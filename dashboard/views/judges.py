@@ -172,12 +172,13 @@ if rec.abstention is not None:
     st.plotly_chart(curve, key="judges_coverage_risk")
 
 if rec.few_shot is not None:
-    f = rec.few_shot
+    shots = rec.few_shot
     st.subheader("Few-shot examples from corrections")
-    st.text(f"{f.k} examples ({f.source}); {f.n_test} held-out cases.\n"
-            f"accuracy {_ci(f.before, True)} -> {_ci(f.after, True)}, change {_ci(f.change)}, "
-            f"McNemar p {f.pvalue if f.pvalue is not None else float('nan'):.3g}\n"
-            f"agreement {_ci(f.agreement_before)} -> {_ci(f.agreement_after)}\nexamples: {', '.join(f.examples)}")
+    st.text(f"{shots.k} examples ({shots.source}); {shots.n_test} held-out cases.\n"
+            f"accuracy {_ci(shots.before, True)} -> {_ci(shots.after, True)}, change {_ci(shots.change)}, "
+            f"McNemar p {shots.pvalue if shots.pvalue is not None else float('nan'):.3g}\n"
+            f"agreement {_ci(shots.agreement_before)} -> {_ci(shots.agreement_after)}\n"
+            f"examples: {', '.join(shots.examples)}")
 
 st.subheader("Cases")
 only_wrong = st.checkbox("Only cases where the judge and the humans disagree", key="judges_wrong")

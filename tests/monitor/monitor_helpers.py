@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +19,19 @@ from judges.providers import FakeFunctionProvider
 from monitor.config import MonitorConfig, config_from_dict
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a monitor or app subprocess: no Phoenix/OTel/harness variables of this shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_", "EVALHARNESS_"))}
+    return {**env, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-fake", "EVALHARNESS_CACHE": "off", **extra}
+
+
+def monitor_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m monitor run --config CONFIG ARGS`` in a subprocess, as cron runs it."""
+    return subprocess.run([sys.executable, "-m", "monitor", "run", "--config", str(config), *args],
+                          env=subprocess_env(), cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 _RESPONSE = re.compile(r"Response:\n(.*?)(?:\n\n|$)", re.DOTALL)
 
 

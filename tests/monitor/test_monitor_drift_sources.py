@@ -9,20 +9,18 @@ shifted window gives DRIFT with ``topic`` and ``language`` named first.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor_helpers import wait_for_rows
+from monitor_helpers import ROOT, monitor_cli, subprocess_env, wait_for_rows
 
 from tracing.production_log import LOG_COLUMNS, read_rows, rows_from_phoenix
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 from fake_openai_server import FakeServer
 
@@ -51,22 +49,12 @@ reference = "{reference}"
 """
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_", "EVALHARNESS_"))}
-    return {**env, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-fake"}
-
-
 def _app(tmp: Path, log: str, *args: str, phoenix: Any = None, project: str | None = None) -> None:
     cmd = [sys.executable, str(ROOT / "examples" / "qa_app.py"), "--model", "stand-in", "--log", str(tmp / log),
            *args]
     if phoenix is not None:
         cmd += ["--phoenix", phoenix.url, "--project", str(project)]
-    subprocess.run(cmd, env=_env(), check=True, cwd=tmp, timeout=300, capture_output=True)
-
-
-def _monitor(config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", "run", "--config", str(config)], env=_env(), cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, check=False)
+    subprocess.run(cmd, env=subprocess_env(), check=True, cwd=tmp, timeout=300, capture_output=True)
 
 
 def _features(row: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +78,7 @@ def test_same_traffic_logged_and_traced_gives_equal_rows_and_no_drift(phoenix, p
         config.write_text(CONFIG.format(name="same", project=project, url=phoenix.url, judge=judge.base_url,
                                         reference=tmp_path / "reference.jsonl"))
         for _ in range(3):
-            run = _monitor(config)
+            run = monitor_cli(config)
             drift = next(line for line in run.stdout.splitlines() if line.startswith("drift:"))
             assert "DRIFT" not in drift, run.stdout + run.stderr
             assert run.returncode == 0, run.stdout + run.stderr
@@ -105,7 +93,7 @@ def test_shifted_traffic_drifts_with_topic_and_language_first(phoenix, project, 
     with FakeServer() as judge:
         config.write_text(CONFIG.format(name="shifted", project=project, url=phoenix.url, judge=judge.base_url,
                                         reference=tmp_path / "reference.jsonl"))
-        run = _monitor(config)
+        run = monitor_cli(config)
     drift = next(line for line in run.stdout.splitlines() if line.startswith("drift:"))
     assert "DRIFT" in drift, run.stdout + run.stderr
     summary = json.loads(next((tmp_path / "reports-shifted").glob("*/drift/summary.json")).read_text())

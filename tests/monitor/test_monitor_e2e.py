@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor_helpers import annotations_of, wait_for_rows
+from monitor_helpers import ROOT, annotations_of, monitor_cli, subprocess_env, wait_for_rows
 
 from monitor import ScoresTable
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 from fake_openai_server import FakeServer
 
@@ -54,25 +53,15 @@ sample_rate = 0.5
 """
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_", "EVALHARNESS_"))}
-    return {**env, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-fake", "EVALHARNESS_CACHE": "off", **extra}
-
-
 def _app_traffic(phoenix: Any, project: str, tmp: Path, requests: int) -> None:
     with FakeServer() as app_model:
         subprocess.run(
             [sys.executable, str(ROOT / "examples" / "qa_app.py"), "--requests", str(requests), "--log",
              str(tmp / "prod.jsonl"), "--phoenix", phoenix.url, "--project", project, "--model", "openai:fake-judge"],
-            env=_env(EVALHARNESS_JUDGE_BASE_URL=app_model.base_url), check=True, cwd=tmp, timeout=300,
+            env=subprocess_env(EVALHARNESS_JUDGE_BASE_URL=app_model.base_url), check=True, cwd=tmp, timeout=300,
             capture_output=True,
         )
     wait_for_rows(phoenix.url, project, requests)
-
-
-def _monitor(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", "run", "--config", str(config), *args], env=_env(),
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _spans(client: Any, project: str) -> list[Any]:
@@ -87,7 +76,7 @@ def test_example_app_traffic_is_judged_annotated_queued_and_reported(phoenix, ph
     with FakeServer() as judge:
         config = tmp_path / "monitor.toml"
         config.write_text(CONFIG.format(project=project, url=phoenix.url, judge=judge.base_url, batch=8))
-        first = _monitor(config)
+        first = monitor_cli(config)
         assert first.returncode == 0, first.stdout + first.stderr
         steps = [line.split(":")[0] for line in first.stdout.splitlines()]
         assert steps == ["evaluate", "quality", "drift", "queue", "monitor"], first.stdout
@@ -136,7 +125,7 @@ def test_example_app_traffic_is_judged_annotated_queued_and_reported(phoenix, ph
         ids = sorted(a["id"] for a in notes)
         calls = judge.requests()
         for args in ((), ("--since", "2h")):
-            again = _monitor(config, *args)
+            again = monitor_cli(config, *args)
             assert again.returncode == 0, again.stdout + again.stderr
             assert "judged 0" in again.stdout and "escalation +0" in again.stdout
         assert judge.requests() == calls
@@ -150,7 +139,7 @@ def test_a_run_killed_mid_batch_resumes_without_judging_twice(phoenix, phoenix_c
         config = tmp_path / "monitor.toml"
         config.write_text(CONFIG.format(project=project, url=phoenix.url, judge=judge.base_url, batch=4))
         scores = tmp_path / "state" / "scores"
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)], env=_env(),
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)], env=subprocess_env(),
                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 120
@@ -163,7 +152,7 @@ def test_a_run_killed_mid_batch_resumes_without_judging_twice(phoenix, phoenix_c
         killed_calls = judge.requests()
         before = ScoresTable(scores).frame()
         assert len(before) >= 4
-        resumed = _monitor(config)
+        resumed = monitor_cli(config)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         after = ScoresTable(scores).frame()
         assert after["key"].is_unique and set(before["key"]) <= set(after["key"])
