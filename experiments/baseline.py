@@ -85,12 +85,13 @@ def _redactor() -> Redactor:
 
 
 def compare(current: Sequence[CaseRecord], base: SuiteRecord, scorer: ScorerInfo, *, run_id: str, source: str,
-            max_drop: float = 0.0, alpha: float = 0.05, margin: float | None = None, worst: int = 5,
+            max_drop: float = 0.0, alpha: float = 0.05, margin: float | None = None, worst: int | None = None,
             warnings: Sequence[str] = ()) -> Comparison:
     """Paired comparison of ``scorer``'s scores in this run against the baseline suite ``base``.
 
     ``margin``: how far a case's score must move to count as improved or regressed (default 5% of the
-    scorer's scale width).
+    scorer's scale width). ``worst``: how many regressed cases to keep, worst first (None: every one, so a
+    report can list them all).
     """
     base_by_id = {c.case_id: c for c in base.cases}
     cur_ids = [c.case_id for c in current]
