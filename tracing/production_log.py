@@ -285,8 +285,16 @@ def _recorded(span: Mapping[str, Any]) -> bool:
 
 
 def _fill_from_calls(row: dict[str, Any], calls: list[Mapping[str, Any]]) -> None:
-    """Fill a request's row with the figures of its LLM calls (the root measured none of its own)."""
+    """Fill a request's row from its LLM calls (the root recorded none of its own): text and metadata the root
+    lacks, the model, tokens and cost, and the timings of a single call."""
     rows = [row_from_span(c) for c in calls]
+    if row["prompt"] is None:  # a root that recorded no input or output of its own: its calls' (the user's text)
+        row["prompt"] = rows[0]["prompt"]
+    if row["response"] is None:
+        row["response"] = rows[-1]["response"]
+    for column in ("topic", "language", "session_id", "user_id", "judge_score", "label"):
+        if row[column] is None:
+            row[column] = rows[-1][column]
     row["model"] = rows[-1]["model"]
     for column in ("prompt_tokens", "completion_tokens", "cost_usd"):
         values = [r[column] for r in rows]

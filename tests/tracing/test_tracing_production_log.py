@@ -283,7 +283,7 @@ def test_rows_from_a_real_phoenix_keep_timings_and_cost(
     handle = tracing.setup(phoenix.url, project, tracer_provider=provider, schedule_delay_s=0.05)
     try:
         tracer = handle.tracer
-        with tracing.chain_span("qa", session_id="s-1", user_id="u-1", tracer=tracer):  # noqa: SIM117
+        with tracing.chain_span("qa", session_id="s-1", user_id="u-1", tracer=tracer) as chain:  # noqa: SIM117
             with tracing.llm_span(
                 provider="openai",
                 model="gpt-4o-mini",
@@ -302,10 +302,8 @@ def test_rows_from_a_real_phoenix_keep_timings_and_cost(
     assert list(row) == list(LOG_COLUMNS)
     assert row["latency_ms"] == pytest.approx(rec.latency_ms) and row["ttft_ms"] == pytest.approx(rec.ttft_ms)
     assert row["tpot_ms"] == pytest.approx(rec.tpot_ms) and row["cost_usd"] == pytest.approx(rec.cost_usd)
-    assert (row["prompt_tokens"], row["completion_tokens"], row["response"]) == (12, 3, "The Nile.")
-    assert (row["model"], row["topic"], row["session_id"], row["span_id"]) == (
-        "gpt-4o-mini",
-        "geography",
-        "s-1",
-        tracing.span_ids(rec.span)[1],
-    )
+    # the request is the root span; a root that recorded nothing of its own takes its LLM call's text and figures
+    assert (row["prompt"], row["response"]) == ("Which river?", "The Nile.")
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (12, 3)
+    assert (row["model"], row["topic"], row["session_id"]) == ("gpt-4o-mini", "geography", "s-1")
+    assert row["span_id"] == tracing.span_ids(chain.span)[1]
