@@ -25,7 +25,7 @@ from review.store import ReviewStore
 from .auth import User, check_private, load_users
 from .config import DashboardConfig
 from .errors import ConfigError
-from .logins import LoginGuard, LoginPolicy
+from .logins import LoginGuard, LoginPolicy, client_key
 from .sessions import COOKIE_NAME, issue_token, load_secret, verify_token
 
 USER_KEY = "dashboard_user"
@@ -54,7 +54,8 @@ def fmt(x: float, digits: int = 3) -> str:
 def config() -> DashboardConfig:
     """The environment's configuration, overridden by ``streamlit run dashboard/app.py -- --db X --users Y``.
 
-    Flags: ``--db``, ``--users``, ``--datasets``, ``--results`` (the folder of eval run files).
+    Flags: ``--db``, ``--users``, ``--datasets``, ``--results`` (the folder of eval run files),
+    ``--synth-dir`` (the folder generated sets are queued from).
     """
     cfg = DashboardConfig.from_env()
     argv = sys.argv[1:]
@@ -70,6 +71,8 @@ def config() -> DashboardConfig:
         cfg = replace(cfg, datasets=Path(datasets))
     if (results := _flag("--results")) is not None:
         cfg = replace(cfg, results_dir=Path(results))
+    if (synth_dir := _flag("--synth-dir")) is not None:
+        cfg = replace(cfg, synth_dir=Path(synth_dir))
     return cfg
 
 
@@ -96,12 +99,19 @@ def login_guard() -> LoginGuard:
 
 
 def client_address() -> str:
-    """The browser's address as the server sees it ("local" on loopback), the throttle's client key."""
+    """The throttle's client key: the socket peer ("local" on loopback), never a forwarded header's value
+    unless a trusted proxy is configured (:func:`dashboard.logins.client_key`)."""
     try:
         ip = st.context.ip_address
+        headers = list(st.context.headers.items())
     except Exception:  # noqa: BLE001 - no client context: one shared key is the safe side
+        ip, headers = None, []
+    if not isinstance(ip, str):  # AppTest hands out a mock
         ip = None
-    return ip if isinstance(ip, str) and ip else "local"  # AppTest hands out a mock
+    headers = [(k, v) for k, v in headers if isinstance(k, str)]
+    return client_key(
+        ip, headers, trusted_proxies=config().trusted_proxies, server_trust=os.environ.get("FORWARDED_ALLOW_IPS")
+    )
 
 
 def preflight() -> None:

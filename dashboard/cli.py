@@ -104,6 +104,16 @@ def _parser(cfg: DashboardConfig) -> argparse.ArgumentParser:
     s.add_argument("--users", type=Path, default=cfg.users)
     s.add_argument("--results", type=Path, default=cfg.results_dir)
     s.add_argument("--datasets", type=Path, default=cfg.datasets)
+    s.add_argument("--synth-dir", type=Path, default=cfg.synth_dir,
+                   help=f"the only folder generated sets are queued from (default {cfg.synth_dir})")
+    s.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=list(cfg.trusted_proxies),
+        metavar="ADDRESS",
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable); without one the server "
+        "trusts no forwarded header and the socket peer is the client",
+    )
     return p
 
 
@@ -127,8 +137,18 @@ def serve_command(args: argparse.Namespace) -> list[str]:
         "--server.address", args.address, "--server.port", str(args.port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
         "--", "--db", args.db, "--users", str(args.users), "--results", str(args.results),
-        "--datasets", str(args.datasets),
+        "--datasets", str(args.datasets), "--synth-dir", str(args.synth_dir),
     ]  # fmt: skip
+
+
+def serve_env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment ``serve`` starts Streamlit with: the server trusts forwarded headers from the
+    configured proxies only (none by default), and the app knows which ones those are."""
+    env = dict(os.environ if base is None else base)
+    proxies = ",".join(dict.fromkeys(p.strip() for p in args.trusted_proxy if p.strip()))
+    env["FORWARDED_ALLOW_IPS"] = proxies  # uvicorn's trust; empty: no peer's header is believed
+    env["EVALHARNESS_TRUSTED_PROXIES"] = proxies
+    return env
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -281,5 +301,5 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     cmd = serve_command(args)
-    os.execv(cmd[0], cmd)  # replaces this process: Ctrl+C stops Streamlit itself
+    os.execve(cmd[0], cmd, serve_env(args))  # replaces this process: Ctrl+C stops Streamlit itself
     return 0  # pragma: no cover - execv does not return

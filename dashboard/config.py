@@ -22,7 +22,10 @@ class DashboardConfig:
     ``EVALHARNESS_DATASETS`` (export folder), ``EVALHARNESS_RESULTS`` (the eval runs' results folder, read by
     the Runs page), ``EVALHARNESS_LEASE_SECONDS``, ``EVALHARNESS_SQLITE_SYNC`` (FULL or NORMAL),
     ``EVALHARNESS_LOGIN_TTL`` (seconds a login is remembered across refreshes; 0: only while the tab is
-    open), the throttle's ``EVALHARNESS_LOGIN_*`` (see :class:`dashboard.logins.LoginPolicy`), and
+    open), the throttle's ``EVALHARNESS_LOGIN_*`` (see :class:`dashboard.logins.LoginPolicy`),
+    ``EVALHARNESS_TRUSTED_PROXIES`` (comma-separated addresses of reverse proxies whose ``X-Forwarded-For``
+    names the client; unset: none, the socket peer is the client), ``EVALHARNESS_SYNTH_DIR`` (the only
+    folder the Synthetic page reads generated sets from, default ``synth_out``), and
     ``EVALHARNESS_PHOENIX_ENDPOINT``; without it the Phoenix URL resolves as for ``tracing.annotate_spans``:
     ``PHOENIX_COLLECTOR_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_*``, then the server that
     ``python -m tracing.phoenix_server start`` recorded, then http://127.0.0.1:6006.
@@ -36,6 +39,8 @@ class DashboardConfig:
     phoenix_endpoint: str = "http://127.0.0.1:6006"
     sqlite_synchronous: str = "FULL"
     login_ttl_s: float = 8 * 3600.0
+    trusted_proxies: tuple[str, ...] = ()
+    synth_dir: Path = Path("synth_out")
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
@@ -50,6 +55,10 @@ class DashboardConfig:
             phoenix_endpoint=env.get("EVALHARNESS_PHOENIX_ENDPOINT") or _phoenix_endpoint(),
             sqlite_synchronous=env.get("EVALHARNESS_SQLITE_SYNC", cls.sqlite_synchronous).upper(),
             login_ttl_s=_seconds(env, "EVALHARNESS_LOGIN_TTL", cls.login_ttl_s),
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("EVALHARNESS_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
+            synth_dir=Path(env.get("EVALHARNESS_SYNTH_DIR", str(cls.synth_dir))),
         )
 
 

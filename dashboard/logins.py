@@ -22,10 +22,12 @@ parallel requests cannot slip past the limit.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,7 +39,15 @@ from review._engine import serialize
 from .auth import User, authenticate
 from .errors import AuthError, ConfigError
 
-__all__ = ["LoginAttempt", "LoginGuard", "LoginPolicy", "LoginThrottled"]
+__all__ = ["LOCAL", "LoginAttempt", "LoginGuard", "LoginPolicy", "LoginThrottled", "client_key"]
+
+#: The one client key of every browser on this machine (loopback), and of any request whose address
+#: the server may have taken from a forwarded header nobody configured it to trust.
+LOCAL = "local"
+# uvicorn (Streamlit's server) honours X-Forwarded-For from these peers unless FORWARDED_ALLOW_IPS says else.
+_UVICORN_DEFAULT_TRUST = "127.0.0.1,::1"
+_FORWARDED_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+_CLIENT_TEXT = re.compile(r"^[0-9A-Za-z.:%_-]{1,64}$")
 
 # The login audit lives in the review store's database, beside the review tables (created on first use).
 _metadata = MetaData()
@@ -154,7 +164,7 @@ class LoginGuard:
         Raises :class:`LoginThrottled` (attempt refused unchecked) or :class:`AuthError` (wrong name or
         password, one message for both). Every attempt is audited.
         """
-        name, client = name[:_MAX_TEXT], (client or "unknown")[:_MAX_TEXT]
+        name, client = name[:_MAX_TEXT], _client_text(client)
         now = self._clock()
         with self.store.engine.begin() as conn:
             serialize(conn, f"login-name:{name}")
@@ -180,7 +190,7 @@ class LoginGuard:
         """Audit a logout; remembered logins of ``name`` issued before it stop working (see sessions.py)."""
         with self.store.engine.begin() as conn:
             conn.execute(
-                logins.insert(), _row(self._clock(), name[:_MAX_TEXT], client or "unknown", "logout", {})
+                logins.insert(), _row(self._clock(), name[:_MAX_TEXT], _client_text(client), "logout", {})
             )
 
     def last_logout(self, name: str) -> float | None:
@@ -237,3 +247,48 @@ class LoginGuard:
 
 def _row(ts: float, name: str, client: str, outcome: str, detail: dict[str, Any]) -> dict[str, Any]:
     return {"ts": ts, "name": name, "client": client, "outcome": outcome, "detail": json.dumps(detail)}
+
+
+def _client_text(client: str | None) -> str:
+    # The audit's client column is shown to admins: only an address-like token, never free text or markup.
+    if not client:
+        return "unknown"
+    return client if _CLIENT_TEXT.match(client) else "invalid"
+
+
+def _host_list(raw: str | Iterable[str]) -> set[str]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    return {item.strip() for item in items if item.strip()}
+
+
+def client_key(
+    peer: str | None,
+    headers: Iterable[tuple[str, str]] | Mapping[str, str],
+    *,
+    trusted_proxies: Iterable[str] = (),
+    server_trust: str | None = None,
+) -> str:
+    """The throttle's client key for a request: the socket peer, never a value the client chose.
+
+    ``peer`` is the address the server reports (None or loopback: :data:`LOCAL`). The server (uvicorn)
+    replaces the peer with the ``X-Forwarded-For`` value when the real peer is one it trusts
+    (``server_trust``: ``$FORWARDED_ALLOW_IPS``, by default loopback). That is honoured only when every
+    peer the server trusts is a configured ``trusted_proxies`` entry (``EVALHARNESS_TRUSTED_PROXIES``;
+    ``python -m dashboard serve --trusted-proxy`` sets both). Otherwise a request that carries a forwarded
+    header may hold an address its sender made up: it counts as the one client :data:`LOCAL`, whatever
+    the header says, so a fresh header value never buys a fresh budget of guesses.
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    forwarded = any(str(k).lower() in _FORWARDED_HEADERS for k, _ in pairs)
+    trusted_by_server = _host_list(_UVICORN_DEFAULT_TRUST if server_trust is None else server_trust)
+    if forwarded and trusted_by_server and not trusted_by_server <= _host_list(trusted_proxies):
+        return LOCAL
+    if not peer:
+        return LOCAL
+    try:
+        address = ipaddress.ip_address(peer.split("%", 1)[0])
+    except ValueError:
+        return "unknown"
+    if address.is_loopback:
+        return LOCAL
+    return str(address)

@@ -44,7 +44,7 @@ def test_serve_refuses_a_world_readable_users_file(
     users_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[list[str]] = []
-    monkeypatch.setattr(os, "execv", lambda exe, argv: started.append(argv))
+    monkeypatch.setattr(os, "execve", lambda exe, argv, env: started.append(argv))
     os.chmod(users_file, 0o640)  # group-readable is the owner's choice; world-readable is refused
     assert main(["serve", "--users", str(users_file), "--port", "8599"]) == 0
     [cmd] = started
