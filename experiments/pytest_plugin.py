@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import textwrap
 import threading
 import time
 import uuid
@@ -30,7 +31,7 @@ import pytest
 
 from experiments.errors import ExperimentError
 from experiments.record import CaseRecord, RunRecord, SuiteRecord, redact_run, write_run
-from experiments.report import format_markdown, format_table
+from experiments.report import GATE_MARK, WIDTH, format_markdown, format_table
 from experiments.run import Baseline, git_info, harness_version, suite_header, suite_record
 from experiments.suite import EvalSuite, VersusBaseline, run_case
 from judges.case import Case
@@ -323,7 +324,10 @@ def evaluate_suite(request: pytest.FixtureRequest, judge_client: ModelClient) ->
         gate = srec.summary.gate
         if gate is not None and gate.passed is False:
             request.node.user_properties.append((_GATE, {"suite": suite.name}))
-            pytest.fail(f"suite {suite.name} failed its gate: {gate.reason}\n" + format_table([srec]), pytrace=False)
+            # the table and the regressed cases are printed once, in the eval summary at the end of the session
+            pytest.fail("\n".join(textwrap.wrap(f"suite {suite.name} failed its gate: {gate.reason}", width=WIDTH,
+                                                 subsequent_indent="  ", break_on_hyphens=False))
+                        + "\n  (the eval summary at the end shows the scores and the regressed cases)", pytrace=False)
         return srec
 
     return _evaluate_suite
@@ -441,8 +445,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = rt.run
     if run is None:
         return
-    tr.write_sep("=", "eval summary (95% bootstrap CIs; Δ = this run − baseline, paired by case)")
-    tr.write_line(format_table(run.suites))
+    tr.write_sep("=", "eval summary")
+    tr.write_line(f"95% bootstrap CIs; Δ = this run − baseline, paired by case; {GATE_MARK} marks the scorer the gate "
+                  "decides on")
+    tr.write_line(format_table(run.suites, width=WIDTH))
     if config.getoption("eval_redact") or os.environ.get("EVALHARNESS_REDACT_RESULTS", "").lower() in ("1", "true",
                                                                                                      "yes"):
         run = rt.run = redact_run(run)  # everything written below is the masked record

@@ -101,6 +101,11 @@ def run_pytest(project: Path, *args: str, **env_extra: str) -> subprocess.Comple
                           capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
+def flat(text: str) -> str:
+    """``text`` with every run of whitespace one space (the summary wraps long reasons at 120 columns)."""
+    return " ".join(text.split())
+
+
 def test_suite_runs_the_task_and_writes_one_typed_record(tmp_path):
     from experiments import load_run
 
@@ -109,7 +114,8 @@ def test_suite_runs_the_task_and_writes_one_typed_record(tmp_path):
     out = proc.stdout
     assert proc.returncode == 1, out  # the "bad" case is below the threshold
     assert "1 failed, 5 passed" in out
-    assert "eval summary (95% bootstrap CIs" in out
+    assert "eval summary" in out and "95% bootstrap CIs" in out
+    assert max(len(line) for line in out.splitlines()) <= 120, out
     assert "r3: pointwise:accuracy score 1.50 < threshold 2.5" in out
     run = load_run(project / "results" / "latest.json")
     suite = run.suites[0]
@@ -144,16 +150,21 @@ def test_a_degraded_application_fails_the_gate_against_its_baseline(tmp_path):
     same = run_pytest(project, "-k", "gate", "--eval-baseline", "baselines/main.json",
                       "--eval-markdown", "report.md")
     assert same.returncode == 0, same.stdout
-    assert "Δ +0.000 [+0.000, +0.000] vs baseline, p 1 for a drop > 0.1" in same.stdout
+    assert "Δ +0.000 [+0.000, +0.000] vs baseline, p 1 for a drop > 0.1" in flat(same.stdout)
 
     worse = run_pytest(project, "-k", "gate", "--eval-baseline", "baselines/main.json", "--eval-markdown", "report.md",
                        APP_VARIANT="worse")
     assert worse.returncode == 1, worse.stdout
-    assert "suite demo failed its gate: " in worse.stdout and "significant regression" in worse.stdout
+    assert "suite demo failed its gate: " in worse.stdout and "significant regression" in flat(worse.stdout)
+    assert worse.stdout.count("regressed cases (pointwise:accuracy, worst first): 12") == 1  # printed once
+    assert max(len(line) for line in worse.stdout.splitlines()) <= 120, worse.stdout
     md = (project / "report.md").read_text()
-    assert "| demo | **FAIL** | `pointwise:accuracy`" in md
-    assert "| `r0` | 4.50 | 3.00 | good | ok |" in md  # the regressed case, old and new output side by side
-    assert "regressed r0: 4.50 -> 3.00" in worse.stdout
+    assert "| demo | **FAIL** | `pointwise:accuracy` (gates) |" in md
+    # every regressed case with its input and reference, old and new output side by side; 10 open, 2 collapsed
+    assert "| `r0` | 4.50 | 3.00 | article 0 | good | good | ok |" in md
+    assert "12 regressed case(s) on `pointwise:accuracy`" in md and "<summary>2 more regressed case(s)" in md
+    assert sum(line.startswith("| `r") for line in md.splitlines()) == 12
+    assert "r0: 4.50 -> 3.00  input: article 0" in worse.stdout
 
 
 def test_task_errors_fail_their_case_with_the_error(tmp_path):
@@ -178,7 +189,7 @@ def test_gate_fails_on_the_ci_lower_bound(tmp_path):
     project = make_project(tmp_path, gate_min=3.9)
     proc = run_pytest(project, "-k", "gate")
     assert proc.returncode == 1
-    assert "suite demo failed its gate: mean 95% CI low" in proc.stdout
+    assert "suite demo failed its gate: mean 95% CI low" in flat(proc.stdout)
     assert "< 3.9" in proc.stdout
 
 
@@ -186,8 +197,8 @@ def test_a_gate_on_an_unqualified_judge_is_advisory_and_says_why(tmp_path):
     project = make_project(tmp_path, gate_min=3.9, qualified=False)  # qualified, this gate fails (test above)
     proc = run_pytest(project, "-k", "gate")
     assert proc.returncode == 0, proc.stdout
-    assert "ADVISORY (judge not qualified (no evidence: no meta-evaluation of pointwise:accuracy" in proc.stdout
-    assert "would fail: mean 95% CI low" in proc.stdout
+    assert "ADVISORY: judge not qualified (no evidence: no meta-evaluation of pointwise:accuracy" in flat(proc.stdout)
+    assert "would fail: mean 95% CI low" in flat(proc.stdout)
     gate = json.loads((project / "results" / "latest.json").read_text())["suites"][0]["summary"]["gate"]
     assert gate["passed"] is None and gate["advisory"].startswith("no evidence")
 
@@ -200,7 +211,7 @@ def test_a_gate_on_an_unqualified_judge_is_advisory_and_says_why(tmp_path):
     write_meta_eval(evidence(PointwiseJudge("accuracy", "5 good, 1 bad"), "fake-judge", kappa=(0.4, 0.2, 0.6)),
                     weak / "accuracy.json")
     low = run_pytest(project, "-k", "gate", "--eval-judge-evidence", str(weak))
-    assert low.returncode == 0 and "agreement too low: cohen_kappa 95% CI low 0.200 < 0.4" in low.stdout
+    assert low.returncode == 0 and "agreement too low: cohen_kappa 95% CI low 0.200 < 0.4" in flat(low.stdout)
 
 
 def test_xdist_workers_report_to_one_summary_and_the_controller_decides_the_gate(tmp_path):
@@ -281,7 +292,7 @@ def test_pairwise_versus_baseline_judges_new_against_old_outputs(tmp_path):
     (project / "test_demo.py").write_text(PAIRWISE_SUITE)
     first = run_pytest(project, "--eval-save-baseline", "baselines/main.json")
     assert first.returncode == 0, first.stdout
-    assert "vs_baseline:quality not tested: no baseline" in first.stdout
+    assert "vs_baseline:quality not tested: no baseline" in flat(first.stdout)
     same = run_pytest(project, "--eval-baseline", "baselines/main.json")
     assert same.returncode == 0, same.stdout
     run = json.loads((project / "results" / "latest.json").read_text())
@@ -290,7 +301,7 @@ def test_pairwise_versus_baseline_judges_new_against_old_outputs(tmp_path):
     worse = run_pytest(project, "--eval-baseline", "baselines/main.json", APP_VARIANT="worse")
     assert worse.returncode == 1
     # 12 of 20 cases now lose to the baseline output in both orders, 8 tie: win rate (0 + 8 * 0.5) / 20
-    assert "win_rate estimate 0.200 < 0.35" in worse.stdout
+    assert "win_rate estimate 0.200 < 0.35" in flat(worse.stdout)
 
 
 def test_eval_redact_masks_personal_data_on_disk_and_a_redacted_baseline_still_compares(tmp_path):
