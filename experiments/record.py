@@ -257,6 +257,17 @@ class Gate(_Model):
     min_agreement: float = 0.4
     alignment: Literal["advisory", "strict"] = "advisory"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _choices(cls, data: Any) -> Any:
+        # the message names the setting and the choices, in the words of the Gate's docs
+        if isinstance(data, dict):
+            for key, allowed in (("metric", ("mean", "pass_rate", "win_rate")), ("on", ("point", "ci_low")),
+                                 ("alignment", ("advisory", "strict"))):
+                if key in data and data[key] not in allowed:
+                    raise ValueError(f"Gate {key} {data[key]!r} is not one of {', '.join(map(repr, allowed))}")
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Gate:
         if self.min is None and self.max_drop is None:

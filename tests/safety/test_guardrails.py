@@ -10,8 +10,8 @@ from judges.pointwise import PointwiseJudge
 from safety import (
     Guardrail,
     GuardrailError,
+    GuardrailVerdict,
     InjectionHeuristics,
-    Verdict,
     default_input_checks,
     default_output_checks,
 )
@@ -70,7 +70,7 @@ def test_a_check_that_errors_fails_closed_or_open_as_configured_and_says_so(capl
     with pytest.raises(GuardrailError, match="not a guardrail check"):
         Guardrail(input_checks=(object(),))
     with pytest.raises(GuardrailError, match="action"):
-        Verdict("x", "quarantine")
+        GuardrailVerdict("x", "quarantine")
 
 
 def test_blocked_decisions_reach_the_sink_and_a_broken_sink_does_not_break_the_app():
