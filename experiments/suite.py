@@ -208,8 +208,12 @@ def _task_run(out: TaskOutput | None, error: str | None, latency_s: float, ids: 
 async def _run_task(task: TaskLike, case: Case, suite: EvalSuite, label: str) -> TaskRun:
     import tracing
 
-    with tracing.chain_span(f"task:{task.name}", input=case.input, attributes={
-            "eval.suite": suite.name, "eval.case_id": case.id, "eval.task": label}) as span:
+    # eval.task names the task (its name, as in the span's name); eval.task_slot says which candidate of a
+    # pairwise suite it is ("a" or "b")
+    attributes = {"eval.suite": suite.name, "eval.case_id": case.id, "eval.task": task.name}
+    if suite.tasks[1] is not None:
+        attributes["eval.task_slot"] = label
+    with tracing.chain_span(f"task:{task.name}", input=case.input, attributes=attributes) as span:
         res = await execute(task, case, timeout_s=suite.task_timeout_s)
         ids = span.ids
         if res.output is not None:
