@@ -26,9 +26,10 @@ from .auth import User, check_private, load_users
 from .config import DashboardConfig
 from .errors import ConfigError
 from .logins import LoginGuard, LoginPolicy, client_key
-from .sessions import COOKIE_NAME, issue_token, load_secret, verify_token
+from .sessions import COOKIE_NAME, Grant, check_grant, grant_for, issue_token, load_secret, token_grant
 
 USER_KEY = "dashboard_user"
+_GRANT_KEY = "dashboard_grant"
 _TOKEN_KEY = "dashboard_login_token"
 _FORGET_KEY = "dashboard_forget_login"
 _VIEWS = Path(__file__).resolve().parent / "views"
@@ -131,25 +132,54 @@ def oidc_configured() -> bool:
 
 
 def current_user() -> User | None:
-    """The logged-in user: from this session, a remembered login (signed cookie) or an OIDC identity."""
+    """The logged-in user: from this session, a remembered login (signed cookie) or an OIDC identity.
+
+    Every page run checks the session's grant against the users file and the logout record
+    (:func:`dashboard.sessions.check_grant`): a logout elsewhere, a changed password, e-mail or role, a
+    removed user or an expired login ends this tab's session here, and the role is the file's, not the
+    one cached when the session began.
+    """
     preflight()
+    now = time.time()
     user = st.session_state.get(USER_KEY)
     if isinstance(user, User):
-        return user
-    remembered = None if st.session_state.get(_FORGET_KEY) else _remembered_user()
+        grant = st.session_state.get(_GRANT_KEY)
+        fresh = None
+        if isinstance(grant, Grant):
+            fresh = check_grant(grant, users(), now=now, last_logout=login_guard().last_logout)
+        if fresh is None:
+            _end_session()
+            return None
+        st.session_state[USER_KEY] = fresh
+        return fresh
+    remembered = None if st.session_state.get(_FORGET_KEY) else _remembered_user(now)
     if remembered is not None:
-        st.session_state[USER_KEY] = remembered
         return remembered
     if oidc_configured() and st.user.is_logged_in:
         email = st.user.get("email")
         for u in users().values():
             if email and u.email == email:
-                st.session_state[USER_KEY] = u
+                _start_session(u, grant_for(u, now=now, ttl_s=config().login_ttl_s))
                 return u
     return None
 
 
-def _remembered_user() -> User | None:
+def _start_session(user: User, grant: Grant) -> None:
+    st.session_state[USER_KEY] = user
+    st.session_state[_GRANT_KEY] = grant
+
+
+def _end_session() -> None:
+    # The grant no longer holds: forget the user, the remembered login (the cookie is deleted by the
+    # login page) and any claims' widgets; the claims themselves expire in the store.
+    for key in (USER_KEY, _GRANT_KEY, _TOKEN_KEY):
+        st.session_state.pop(key, None)
+    st.session_state[_FORGET_KEY] = True
+    for key in [k for k in st.session_state if str(k).startswith("lease")]:
+        del st.session_state[key]
+
+
+def _remembered_user(now: float) -> User | None:
     cfg = config()
     if cfg.login_ttl_s <= 0:
         return None
@@ -159,20 +189,23 @@ def _remembered_user() -> User | None:
         return None
     if not isinstance(token, str) or not token:
         return None
-    return verify_token(
-        token, users(), load_secret(cfg.users), now=time.time(), last_logout=login_guard().last_logout
-    )
+    grant = token_grant(token, load_secret(cfg.users))
+    if grant is None:
+        return None
+    user = check_grant(grant, users(), now=now, last_logout=login_guard().last_logout)
+    if user is not None:
+        _start_session(user, grant)
+    return user
 
 
 def remember_login(user: User) -> None:
     """After a password login: keep ``user`` in this session and, for ``login_ttl_s``, across refreshes."""
-    st.session_state[USER_KEY] = user
-    st.session_state.pop(_FORGET_KEY, None)
+    now = time.time()
     cfg = config()
+    _start_session(user, grant_for(user, now=now, ttl_s=cfg.login_ttl_s))
+    st.session_state.pop(_FORGET_KEY, None)
     if cfg.login_ttl_s > 0:
-        st.session_state[_TOKEN_KEY] = issue_token(
-            user, load_secret(cfg.users), now=time.time(), ttl_s=cfg.login_ttl_s
-        )
+        st.session_state[_TOKEN_KEY] = issue_token(user, load_secret(cfg.users), now=now, ttl_s=cfg.login_ttl_s)
 
 
 def _set_cookie(value: str, max_age_s: int, *, where: Any = st) -> None:
@@ -223,12 +256,9 @@ def login_navigation() -> Any:
 
 def logout() -> None:
     """Forget the session's user, end its remembered logins (audited), and the OIDC cookie if any."""
-    user = st.session_state.pop(USER_KEY, None)
+    user = st.session_state.get(USER_KEY)
     if isinstance(user, User):
         login_guard().logout(user.name, client=client_address())
-    st.session_state.pop(_TOKEN_KEY, None)
-    st.session_state[_FORGET_KEY] = True
-    for key in [k for k in st.session_state if str(k).startswith("lease")]:
-        del st.session_state[key]
+    _end_session()
     if oidc_configured() and st.user.is_logged_in:
         st.logout()

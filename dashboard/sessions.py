@@ -18,12 +18,22 @@ import json
 import os
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .auth import User, check_private
 from .errors import ConfigError
 
-__all__ = ["COOKIE_NAME", "issue_token", "load_secret", "verify_token"]
+__all__ = [
+    "COOKIE_NAME",
+    "Grant",
+    "check_grant",
+    "grant_for",
+    "issue_token",
+    "load_secret",
+    "token_grant",
+    "verify_token",
+]
 
 #: The cookie that carries the token.
 COOKIE_NAME = "evalharness_login"
@@ -68,6 +78,42 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What a signed-in session holds: whose it is, the user's fingerprint then, when it began and ends.
+
+    Kept in the session state (and, signed, in the cookie) and checked against the users file and the
+    logout record on every page run, so a logout elsewhere, a password, e-mail or role change, a removed
+    user or an expired TTL ends an open tab's session at its next rerun.
+    """
+
+    name: str
+    fingerprint: str = field(repr=False)
+    issued: float
+    expires: float | None  # None: while the tab stays open (EVALHARNESS_LOGIN_TTL=0)
+
+
+def grant_for(user: User, *, now: float, ttl_s: float) -> Grant:
+    """A grant for ``user`` from ``now``; ``ttl_s`` <= 0 means no expiry while the tab is open."""
+    return Grant(user.name, _fingerprint(user), now, now + ttl_s if ttl_s > 0 else None)
+
+
+def check_grant(
+    grant: Grant, users: dict[str, User], *, now: float, last_logout: Callable[[str], float | None]
+) -> User | None:
+    """The user as the users file has them now, or None when the grant expired, the user is gone, their
+    password, e-mail or role changed, or they logged out (anywhere) since it was issued."""
+    user = users.get(grant.name)
+    if user is None or now < grant.issued or (grant.expires is not None and now >= grant.expires):
+        return None
+    if not hmac.compare_digest(str(grant.fingerprint), _fingerprint(user)):
+        return None
+    logged_out = last_logout(user.name)
+    if logged_out is not None and logged_out >= grant.issued:
+        return None
+    return user
+
+
 def issue_token(user: User, secret: bytes, *, now: float, ttl_s: float) -> str:
     """A token for ``user`` valid for ``ttl_s`` seconds from ``now``."""
     payload = {"u": user.name, "iat": now, "exp": now + ttl_s, "fp": _fingerprint(user)}
@@ -75,15 +121,8 @@ def issue_token(user: User, secret: bytes, *, now: float, ttl_s: float) -> str:
     return f"{body}.{_b64(hmac.new(secret, body.encode(), hashlib.sha256).digest())}"
 
 
-def verify_token(
-    token: str,
-    users: dict[str, User],
-    secret: bytes,
-    *,
-    now: float,
-    last_logout: Callable[[str], float | None],
-) -> User | None:
-    """The user the token names, or None when it is forged, expired, outdated or logged out."""
+def token_grant(token: str, secret: bytes) -> Grant | None:
+    """The grant a token carries when its signature holds (None when forged or malformed)."""
     body, _, signature = token.partition(".")
     try:
         expected = hmac.new(secret, body.encode(), hashlib.sha256).digest()
@@ -98,14 +137,19 @@ def verify_token(
         )
     except (ValueError, KeyError, TypeError):
         return None
-    user = users.get(name) if isinstance(name, str) else None
-    if (
-        user is None
-        or not issued <= now < expires
-        or not hmac.compare_digest(str(fingerprint), _fingerprint(user))
-    ):
+    if not isinstance(name, str):
         return None
-    logged_out = last_logout(user.name)
-    if logged_out is not None and logged_out >= issued:
-        return None
-    return user
+    return Grant(name, str(fingerprint), issued, expires)
+
+
+def verify_token(
+    token: str,
+    users: dict[str, User],
+    secret: bytes,
+    *,
+    now: float,
+    last_logout: Callable[[str], float | None],
+) -> User | None:
+    """The user the token names, or None when it is forged, expired, outdated or logged out."""
+    grant = token_grant(token, secret)
+    return None if grant is None else check_grant(grant, users, now=now, last_logout=last_logout)

@@ -172,11 +172,16 @@ def test_export_page_writes_files(app_env: dict[str, Path]) -> None:
 
 @pytest.mark.parametrize("page", ["views/queues.py", "views/export.py"])
 def test_reviewer_cannot_open_admin_pages_directly(app_env: dict[str, Path], page: str) -> None:
+    import time
+
     from dashboard.auth import load_users
+    from dashboard.sessions import grant_for
 
     # Defence in depth: a page script run on its own checks the role too.
     at = AppTest.from_file(str(Path(APP).parent / page), default_timeout=30)
-    at.session_state["dashboard_user"] = load_users(app_env["users"])["bob"]
+    bob = load_users(app_env["users"])["bob"]
+    at.session_state["dashboard_user"] = bob
+    at.session_state["dashboard_grant"] = grant_for(bob, now=time.time(), ttl_s=3600)
     at.run()
     assert [e.value for e in at.error] == ["This page is for admins."]
 

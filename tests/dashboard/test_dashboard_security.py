@@ -82,3 +82,82 @@ def test_serve_trusts_no_forwarded_header_unless_a_proxy_is_named(users_file: Pa
     args = _parser(DashboardConfig()).parse_args(["serve", "--trusted-proxy", "10.0.0.2"])
     env = serve_env(args, {})
     assert env["FORWARDED_ALLOW_IPS"] == env["EVALHARNESS_TRUSTED_PROXIES"] == "10.0.0.2"
+
+
+# --- 2. open sessions end -------------------------------------------------------------------------------
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def _login(name: str, password: str | None = None) -> AppTest:
+    at = _app().run()
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password if password is not None else PASSWORDS[name])
+    at.button(key="login_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def _rewrite_users(path: Path, keep: dict[str, str]) -> None:
+    """The users file with only the ``keep`` users, each with the given role and their current hash."""
+    from dashboard.auth import write_private
+
+    users = load_users(path)
+    lines = []
+    for name, role in keep.items():
+        lines += [f'[users."{name}"]', f'role = "{role}"', f'password = "{users[name].password_hash}"', ""]
+    write_private(path, "\n".join(lines))
+
+
+@pytest.mark.parametrize("change", ["logout elsewhere", "password change", "demotion", "removal", "ttl expiry"])
+def test_an_open_admin_tab_loses_its_session_at_the_next_run(
+    app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    import time
+
+    if change == "ttl expiry":
+        monkeypatch.setenv("EVALHARNESS_LOGIN_TTL", "2")
+    at = _login("alice")
+    at.switch_page("views/export.py").run()
+    assert _titles(at) == ["Export"]
+    users = app_env["users"]
+    if change == "logout elsewhere":
+        store = ReviewStore(app_env["db"])
+        LoginGuard(store).logout("alice", client="198.51.100.4")
+        store.close()
+    elif change == "password change":
+        add_user(users, "alice", "a-new-password-9", role="admin")
+    elif change == "demotion":
+        _rewrite_users(users, {"alice": "reviewer", "bob": "reviewer", "carol": "reviewer"})
+    elif change == "removal":
+        _rewrite_users(users, {"bob": "reviewer", "carol": "reviewer"})
+    else:
+        time.sleep(2.1)
+    at.run()
+    assert not at.exception, at.exception
+    assert _titles(at) == ["Human review"]  # the login form, nothing of the Export page
+    assert not [b for b in at.button if b.key.startswith("export_")]
+
+
+def test_a_demoted_admin_cannot_write_from_the_export_page(app_env: dict[str, Path]) -> None:
+    store = ReviewStore(app_env["db"])
+    lease = store.claim_next("bob", queue="escalation")
+    assert lease is not None
+    store.submit(lease, score=4, note="fine")
+    store.close()
+    at = _login("alice")
+    at.switch_page("views/export.py").run()
+    _rewrite_users(app_env["users"], {"alice": "reviewer", "bob": "reviewer", "carol": "reviewer"})
+    # The click's rerun is the first run after the demotion: nothing may be written.
+    at.button(key="export_golden").click().run()
+    assert not (app_env["datasets"] / "human").exists()
+    at = _login("alice")
+    assert "Export" not in [p for p in _titles(at)]
+    with pytest.raises(ValueError):
+        at.switch_page("views/export.py")
