@@ -1,4 +1,10 @@
-"""Export page (admins): golden JSONL into datasets/, few-shot examples for the judges, HUMAN annotations to Phoenix."""
+"""Export page (admins): golden JSONL into datasets/, few-shot examples for the judges, HUMAN annotations to Phoenix.
+
+The datasets folder and the Phoenix endpoint come from the configuration only (``EVALHARNESS_DATASETS`` or
+``--datasets``; ``EVALHARNESS_PHOENIX_ENDPOINT``, else where ``tracing.annotate_spans`` would send): the page
+offers no field to type another one, so the Phoenix API key goes to the configured Phoenix and nowhere else,
+and files are written under the configured folder only.
+"""
 
 import streamlit as st
 
@@ -16,7 +22,8 @@ rows = golden_rows(records)
 n_labels = sum(g.row["provenance"]["n_reviewers"] for g in rows)
 st.write(f"{len(rows)} labelled cases, {n_labels} labels (one per reviewer and case).")
 
-folder = st.text_input("Datasets folder", str(cfg.datasets), key="export_folder")
+folder = cfg.datasets
+st.caption(_ui.md(f"Datasets folder (configured): {folder}"))
 k = st.number_input("Few-shot examples per criterion", min_value=1, max_value=50, value=6, key="export_k")
 
 if st.button("Write golden JSONL", key="export_golden"):
@@ -40,8 +47,10 @@ except TracingError as exc:  # a stored span id that is not one (AnnotationError
     st.error(_ui.md(exc))
     annotations = []
 st.write(f"{len(annotations)} labelled items came from traced spans.")
-# The default is where annotate_spans would send them: the environment, else the running Phoenix's port.
-endpoint = st.text_input("Phoenix endpoint", cfg.phoenix_endpoint, key="export_endpoint")
+# Where annotate_spans would send them: the environment, else the running Phoenix's port. Configuration
+# only: a typed URL would receive the Phoenix API key (and could reach internal addresses).
+endpoint = cfg.phoenix_endpoint
+st.caption(_ui.md(f"Phoenix endpoint (configured): {endpoint}"))
 if st.button("Send HUMAN annotations to Phoenix", key="export_phoenix", disabled=not annotations):
     try:
         n = export_to_phoenix(records, endpoint)

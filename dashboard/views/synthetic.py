@@ -4,8 +4,15 @@ Admins queue a generated set (``python -m synth ... --out FILE``) and export the
 ``datasets/synth/<kind>/<name>.jsonl``; every reviewer works through the ``synthetic`` queue here. The
 page uses the review store's public API only (``add_items``, ``claim_next``, ``submit``, ``labels``).
 Generated text is shown with ``st.text`` or escaped with ``_ui.md``, never rendered as Markdown.
+
+Server paths stay in their configured folders: a generated set is read only from inside
+``EVALHARNESS_SYNTH_DIR`` (resolved, links included; an error never shows the file's content and reads the
+same for a missing file as for one outside the folder), and the export writes
+``<EVALHARNESS_DATASETS>/synth/<kind>/<name>.jsonl`` with a name of letters, digits, ``_``, ``-`` and ``.``
+only (no separator, no ``..``).
 """
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -14,6 +21,19 @@ from dashboard import _ui
 from review.errors import InvalidLabel, LeaseLost
 from review.models import Lease, NewItem
 from synth import REVIEW_QUEUE, SynthError, edit_note, read_set, review_fields, reviewed, write_golden
+
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _inside(folder: Path, typed: str) -> Path | None:
+    """``typed`` (relative to ``folder``, or absolute) resolved, when it is a file inside ``folder``."""
+    try:
+        root = folder.resolve()
+        path = (root / typed).resolve()
+        return path if path.is_relative_to(root) and path != root and path.is_file() else None
+    except (OSError, ValueError):  # a NUL byte, a loop of links: no such set either
+        return None
+
 
 user = _ui.require_user()
 store = _ui.store()
@@ -29,14 +49,23 @@ def _say(kind: str, message: str) -> None:
 
 if user.is_admin:
     with st.expander("Queue a generated set", expanded=False):
-        set_path = st.text_input("Generated set (JSONL written by python -m synth)", key="synth_set_path")
+        synth_dir = _ui.config().synth_dir
+        set_path = st.text_input(
+            _ui.md(f"Generated set (JSONL written by python -m synth) in {synth_dir}"), key="synth_set_path"
+        )
         if st.button("Queue for review", key="synth_queue", disabled=not set_path):
-            try:
-                rows = read_set(set_path)
-            except (OSError, SynthError) as exc:
-                st.error(_ui.md(str(exc)))
+            path = _inside(synth_dir, set_path)
+            queued = None
+            if path is None:  # missing, a folder, or outside: one answer, so it reveals nothing about the server
+                st.error(_ui.md(f"No generated set named {set_path!r} in {synth_dir}."))
             else:
-                added, present = store.add_items(NewItem(**review_fields(r)) for r in rows)
+                try:
+                    queued = read_set(path)
+                except (OSError, SynthError, UnicodeDecodeError):
+                    # The reason would quote the file's lines: name the file only.
+                    st.error(_ui.md(f"{set_path!r} is not a generated set (one SyntheticRow per line)."))
+            if queued is not None:
+                added, present = store.add_items(NewItem(**review_fields(r)) for r in queued)
                 st.success(f"Queued {added} rows ({present} were already queued).")
 
 lease: Lease | None = st.session_state.get("synth_lease") or store.active_lease(user.name)
@@ -105,8 +134,15 @@ if user.is_admin:
     rows, decisions = reviewed(store.labels(queue=REVIEW_QUEUE))
     kept = sum(1 for d in decisions if d.decision != "reject")
     st.write(f"{len(rows)} generated rows reviewed; {kept} accepted or edited.")
-    folder = st.text_input("Datasets folder", str(_ui.config().datasets), key="synth_export_folder")
+    folder = Path(_ui.config().datasets)
+    st.caption(_ui.md(f"Datasets folder (configured): {folder}"))
     name = st.text_input("Dataset name", "synthetic", key="synth_export_name")
     if st.button("Export accepted rows", key="synth_export", disabled=not rows):
-        written = write_golden(rows, decisions, Path(folder), name)
-        st.success("\n".join(f"{kind}: {n} rows to {p}" for kind, (p, n) in written.items()) or "Nothing accepted yet.")
+        if not _DATASET_NAME.match(name) or ".." in name:
+            st.error("A dataset name is letters, digits, _ - and . only (no folder separator, no ..).")
+        else:
+            written = write_golden(rows, decisions, folder, name)
+            st.success(
+                _ui.md("\n".join(f"{kind}: {n} rows to {p}" for kind, (p, n) in written.items()))
+                or "Nothing accepted yet."
+            )

@@ -161,3 +161,124 @@ def test_a_demoted_admin_cannot_write_from_the_export_page(app_env: dict[str, Pa
     assert "Export" not in [p for p in _titles(at)]
     with pytest.raises(ValueError):
         at.switch_page("views/export.py")
+
+
+# --- 3. the Phoenix key goes to the configured Phoenix only ------------------------------------------------
+
+
+@pytest.fixture
+def recorders() -> Iterator[list[dict]]:
+    """Two HTTP servers on 127.0.0.1 that record every request: [configured Phoenix, trap]."""
+    servers, seen = [], []
+    for _ in range(2):
+        got: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            log_message = lambda self, *a: None  # noqa: E731
+            sink = got
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.sink.append({"path": self.path, "auth": self.headers.get("authorization"), "body": body})
+                reply = json.dumps({"data": [{"id": str(i)} for i in range(50)]}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        seen.append({"url": f"http://127.0.0.1:{srv.server_address[1]}", "requests": got})
+    yield seen
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_the_export_page_sends_the_phoenix_key_to_the_configured_phoenix_only(
+    app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, recorders: list[dict]
+) -> None:
+    configured, trap = recorders
+    monkeypatch.setenv("EVALHARNESS_PHOENIX_ENDPOINT", configured["url"])
+    monkeypatch.setenv("PHOENIX_API_KEY", "phx-secret-key")
+    store = ReviewStore(app_env["db"])
+    lease = store.claim_next("bob", queue="escalation")
+    assert lease is not None
+    store.submit(lease, score=5, note="a note that must not leak")
+    store.close()
+    at = _login("alice")
+    at.switch_page("views/export.py").run()
+    # The attack: point the endpoint at the trap. The page has no field for it any more.
+    for box in at.text_input:
+        if "endpoint" in box.key or "phoenix" in (box.label or "").lower():
+            box.input(trap["url"]).run()
+    at.button(key="export_phoenix").click().run()
+    assert not at.exception, at.exception
+    assert trap["requests"] == []
+    assert [r["auth"] for r in configured["requests"]] == ["Bearer phx-secret-key"]
+
+
+# --- 4. admin pages stay in their folders -------------------------------------------------------------
+
+
+def _synth_page(app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, synth_dir: Path) -> AppTest:
+    monkeypatch.setenv("EVALHARNESS_SYNTH_DIR", str(synth_dir))
+    at = _login("alice")
+    at.switch_page("views/synthetic.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _queue(at: AppTest, typed: str) -> str:
+    at.text_input(key="synth_set_path").input(typed).run()
+    at.button(key="synth_queue").click().run()
+    assert not at.exception, at.exception
+    return "\n".join(e.value for e in at.error).replace("\\", "")  # as read: the Markdown escapes dropped
+
+
+def test_queue_a_generated_set_reads_only_inside_the_synth_folder(
+    app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    synth_dir = tmp_path / "synth_out"
+    synth_dir.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:$6$very-secret-hash-line\n")
+    (synth_dir / "link.jsonl").symlink_to(secret)
+    (synth_dir / "bad.jsonl").write_text("session-key-0123456789abcdef0123456789abcdef\n")
+    at = _synth_page(app_env, monkeypatch, synth_dir)
+    outside = _queue(at, str(secret))
+    missing = _queue(at, str(tmp_path / "no-such-file.txt"))
+    for shown in (outside, missing, _queue(at, "../secret.txt"), _queue(at, "link.jsonl")):
+        assert "very-secret" not in shown and "root:" not in shown
+    # A missing file and an existing one outside the folder get the same answer (up to the name typed).
+    assert outside.replace(str(secret), "X") == missing.replace(str(tmp_path / "no-such-file.txt"), "X")
+    inside_bad = _queue(at, "bad.jsonl")
+    assert "not a generated set" in inside_bad and "0123456789abcdef" not in inside_bad
+    assert not at.success
+
+
+def test_a_dataset_name_cannot_leave_the_datasets_folder(
+    app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from review.models import NewItem
+    from synth import REVIEW_QUEUE, SyntheticRow, review_fields
+    from synth._rows import Origin
+
+    row = SyntheticRow(id="synth-0", kind="rag", question="Why does it matter?", contexts=["It matters."],
+                       reference="Because.", origin=Origin(source="corpus.jsonl#doc-0", position=0,
+                                                           evolution="reasoning", persona="novice"))
+    store = ReviewStore(app_env["db"])
+    store.add_items([NewItem(**review_fields(row))])
+    lease = store.claim_next("bob", queue=REVIEW_QUEUE)
+    assert lease is not None
+    store.submit(lease, category="accept", note="")
+    store.close()
+    at = _synth_page(app_env, monkeypatch, tmp_path)
+    escape = tmp_path / "escaped"
+    at.text_input(key="synth_export_name").input(f"../../../{escape.name}/x").run()
+    at.button(key="synth_export").click().run()
+    assert not at.exception, at.exception
+    assert at.error and not at.success
+    assert not list(tmp_path.rglob("x.jsonl")) and not escape.exists()

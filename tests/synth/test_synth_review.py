@@ -116,6 +116,7 @@ def test_the_dashboard_page_queues_reviews_and_exports(tmp_path: Path, monkeypat
     monkeypatch.setenv("EVALHARNESS_REVIEW_DB", str(tmp_path / "app.sqlite"))
     monkeypatch.setenv("EVALHARNESS_USERS", str(users))
     monkeypatch.setenv("EVALHARNESS_DATASETS", str(tmp_path / "datasets"))
+    monkeypatch.setenv("EVALHARNESS_SYNTH_DIR", str(tmp_path))  # the page reads sets from this folder only
     set_path = write_set(tmp_path / "set.jsonl", _rows()[:2])
     app = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
