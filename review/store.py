@@ -412,8 +412,13 @@ class ReviewStore:
         queue: str | None = None,
         item_id: int | None = None,
         reviewer: str | None = None,
+        visible_to: str | None = None,
     ) -> list[LabelRecord]:
-        """Stored labels (and flags) joined with their items, in label order; ``turn`` set on a turn's label."""
+        """Stored labels (and flags) joined with their items, in label order; ``turn`` set on a turn's label.
+
+        ``visible_to``: only the items that reviewer has labelled themselves (blind calibration: nobody
+        sees another reviewer's name or score on an item before their own label is in).
+        """
         q = (
             select(
                 labels.c.item_id,
@@ -451,6 +456,9 @@ class ReviewStore:
             q = q.where(labels.c.item_id == item_id)
         if reviewer is not None:
             q = q.where(labels.c.reviewer == reviewer)
+        if visible_to is not None:
+            own = select(labels.c.item_id).where(labels.c.reviewer == visible_to, labels.c.kind == "label")
+            q = q.where(labels.c.item_id.in_(own))
         with self.engine.connect() as conn:
             return [label_from_row(r) for r in conn.execute(q).all()]
 

@@ -1,18 +1,27 @@
-"""Calibration page: judge–human agreement per criterion, inter-annotator agreement, disagreements to read."""
+"""Calibration page: judge–human agreement per criterion, inter-annotator agreement, disagreements to read.
+
+Blind for reviewers: every figure and disagreement is computed over the items the viewer has labelled
+themselves, so nobody sees another reviewer's name or score on an item they may still claim and label.
+Admins see everything.
+"""
 
 import streamlit as st
 
 from dashboard import _ui
 from review.agreement import criteria, criterion_agreement, disagreements
 
-_ui.require_user()
+user = _ui.require_user()
 store = _ui.store()
 st.title("Calibration")
+if not user.is_admin:
+    st.caption("Figures over the items you have labelled; others' labels appear once yours is in.")
 
 queue_choice = st.selectbox(
     "Labels from queue", ["all", "calibration", "escalation", "audit"], key="cal_queue"
 )
-records = store.labels(queue=None if queue_choice == "all" else queue_choice)
+records = store.labels(
+    queue=None if queue_choice == "all" else queue_choice, visible_to=None if user.is_admin else user.name
+)
 names = criteria(records)
 if not names:
     st.info("No scored human labels yet: review some items first.")

@@ -282,3 +282,33 @@ def test_a_dataset_name_cannot_leave_the_datasets_folder(
     assert not at.exception, at.exception
     assert at.error and not at.success
     assert not list(tmp_path.rglob("x.jsonl")) and not escape.exists()
+
+
+# --- 5. blind calibration -------------------------------------------------------------------------------
+
+
+def test_calibration_hides_other_reviewers_labels_until_the_viewers_own_is_in(app_env: dict[str, Path]) -> None:
+    store = ReviewStore(app_env["db"])
+    # carol labels both calibration items (case-100: 1, case-101: 5); bob only the first (3).
+    for who, n in (("carol", 2), ("bob", 1)):
+        for _ in range(n):
+            lease = store.claim_next(who, queue="calibration")
+            assert lease is not None
+            item = store.get_item(lease.item_id)
+            store.submit(lease, score={"carol": 1 if item.source_id == "case-100" else 5, "bob": 3}[who])
+    bob_item = next(r.item_id for r in store.labels(reviewer="bob"))
+    assert {r.item_id for r in store.labels(visible_to="bob")} == {bob_item}
+    assert {r.reviewer for r in store.labels(visible_to="bob")} == {"bob", "carol"}
+    assert len({r.item_id for r in store.labels()}) == 2  # unfiltered: both items
+    store.close()
+
+    at = _login("bob")
+    at.switch_page("views/calibration.py").run()
+    assert not at.exception, at.exception
+    headings = [e.label.replace("\\", "") for e in at.expander if e.label.replace("\\", "").startswith("Item ")]
+    assert headings and all(f"Item {bob_item}:" in h for h in headings)
+    assert not any("carol 5" in h for h in headings)
+    assert {m.label: m.value for m in at.metric}["Items with judge and human scores"] == "1"
+    at = _login("alice")  # an admin sees every item
+    at.switch_page("views/calibration.py").run()
+    assert {m.label: m.value for m in at.metric}["Items with judge and human scores"] == "2"
