@@ -78,7 +78,7 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _wrap(text: str, indent: str = "  ", width: int = WIDTH) -> list[str]:
+def _wrap(text: str, indent: str = "  ", *, width: int = WIDTH) -> list[str]:
     """``text`` wrapped to ``width`` (long words broken), continuation lines indented once more."""
     return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ",
                          break_long_words=True, break_on_hyphens=False) or [indent.rstrip()]
@@ -105,52 +105,57 @@ def _suite_table(s: SuiteRecord, width: int) -> list[str]:
     return lines
 
 
-def _regression_line(d: CaseDelta, case: CaseRecord | None) -> str:
+def _regression_line(d: CaseDelta, case: CaseRecord | None, width: int) -> str:
     head = f"    {d.case_id}: {d.old:.2f} -> {d.new:.2f}"
     if case is not None and case.input:
         head += f"  input: {_one_line(case.input)}"
-    return _clip(head, WIDTH)
+    return _clip(head, width)
 
 
 def format_table(suites: Sequence[SuiteRecord], *, width: int = WIDTH) -> str:
     """Per suite: a verdict line, one row per scorer (mean and pass rate with 95% CIs, Δ vs baseline with its
     CI and p), then the gate's reason, notes and the regressed cases. No line is longer than ``width``."""
     lines: list[str] = []
+
+    def wrap(text: str) -> list[str]:
+        return _wrap(text, width=width)
+
     for s in suites:
         sm = s.summary
         counts = [f"n {sm.n}", f"task errors {sm.task_errors}", f"judge failures {sm.judge_failures}",
                   f"flagged {sm.flagged}", f"model calls {sm.model_calls}", f"cache hits {sm.cache_hits}"]
-        below = [f"{sc.scorer} below threshold {sc.below_threshold}" for sc in sm.scorers if sc.below_threshold]
+        below = [f"below threshold {sc.below_threshold} ({sc.scorer})" for sc in sm.scorers if sc.below_threshold]
         if lines:
             lines.append("")
-        lines += _wrap(f"{s.suite}: {suite_verdict(s)}  ({', '.join(counts + below)})", indent="")
+        lines.append(_clip(f"{s.suite}: {suite_verdict(s)}", width))
+        lines += wrap(", ".join(counts + below))
         lines += _suite_table(s, width)
         g = sm.gate
         gating = gating_scorer(s)
         if g is not None:
-            lines += _wrap(f"gate ({GATE_MARK} {gating}): {_verdict(g.passed, g.advisory)}: {g.reason}")
+            lines += wrap(f"gate ({GATE_MARK} {gating}): {_verdict(g.passed, g.advisory)}: {g.reason}")
         for sc in sm.scorers:
             if sc.pairwise is not None:
                 pw = sc.pairwise
-                lines += _wrap(f"{sc.scorer}: win {_ci(pw.win)}  tie {_ci(pw.tie)}  loss {_ci(pw.loss)}")
-                lines += _wrap(f"{sc.scorer}: win rate {_ci(pw.win_rate)}  length-controlled "
+                lines += wrap(f"{sc.scorer}: win {_ci(pw.win)}  tie {_ci(pw.tie)}  loss {_ci(pw.loss)}")
+                lines += wrap(f"{sc.scorer}: win rate {_ci(pw.win_rate)}  length-controlled "
                                f"{_ci(pw.length_controlled)}  position consistency {_ci(pw.consistency)}")
             if sc.abstained:
-                lines += _wrap(f"{sc.scorer} abstained on {sc.abstained} case(s): sent to review, not counted")
+                lines += wrap(f"{sc.scorer} abstained on {sc.abstained} case(s): sent to review, not counted")
         if sm.baseline_note and sm.baseline_note != "no baseline":
-            lines += _wrap(f"baseline: {sm.baseline_note}")
+            lines += wrap(f"baseline: {sm.baseline_note}")
         c = sm.comparison(gating)
         if c is None:
             continue
         if c.added or c.removed:
-            lines += _wrap(f"cases added since the baseline: {', '.join(c.added) or '-'}; "
+            lines += wrap(f"cases added since the baseline: {', '.join(c.added) or '-'}; "
                            f"removed: {', '.join(c.removed) or '-'}")
         for w in c.warnings:
-            lines += _wrap(f"WARNING {w}")
+            lines += wrap(f"WARNING {w}")
         if c.worst:
             by_id = {r.case_id: r for r in s.cases}
             lines.append(f"  regressed cases ({c.scorer}, worst first): {len(c.worst)}")
-            lines += [_regression_line(d, by_id.get(d.case_id)) for d in c.worst[:SHOWN_REGRESSIONS]]
+            lines += [_regression_line(d, by_id.get(d.case_id), width) for d in c.worst[:SHOWN_REGRESSIONS]]
             if len(c.worst) > SHOWN_REGRESSIONS:
                 lines.append(f"    … and {len(c.worst) - SHOWN_REGRESSIONS} more (all in the Markdown report, "
                              "--eval-markdown, and the results file)")
@@ -179,7 +184,8 @@ def format_markdown(run: RunRecord, *, shown: int = SHOWN_REGRESSIONS, budget: i
     out = [f"## Eval results: run `{run.run_id}`", ""]
     git = run.git
     out.append(f"Commit `{(git.commit or 'unknown')[:12]}` on `{git.branch or '?'}`"
-               f"{' (dirty)' if git.dirty else ''}; judge model `{run.judge_model or '?'}`; "
+               f"{' (dirty)' if git.dirty else ''}; "
+               f"{f'judge model `{run.judge_model}`' if run.judge_model else 'no judge model'}; "
                f"baseline: {run.baseline or 'none'}.")
     out.append("")
     thresholds = any(_has_threshold(s, sc) for s in run.suites for sc in s.summary.scorers)
