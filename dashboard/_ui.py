@@ -22,7 +22,7 @@ import streamlit as st
 
 from review.store import ReviewStore
 
-from .auth import User, check_private, load_users
+from .auth import User, check_private, load_users, prepare_decoy
 from .config import DashboardConfig
 from .errors import ConfigError
 from .logins import LoginGuard, LoginPolicy, client_key
@@ -124,6 +124,7 @@ def preflight() -> None:
     except ConfigError as exc:
         st.error("The dashboard refuses to start: " + md(exc))
         st.stop()
+    prepare_decoy()  # once per process (cached): before any login attempt can be timed
 
 
 def oidc_configured() -> bool:

@@ -31,6 +31,7 @@ __all__ = [
     "User",
     "add_user",
     "authenticate",
+    "check_password_policy",
     "check_private",
     "hash_password",
     "load_users",
@@ -112,10 +113,78 @@ def load_users(path: str | Path) -> dict[str, User]:
     return users
 
 
+#: The shortest password ``add-user`` accepts.
+MIN_PASSWORD_LENGTH = 12
+# Passwords every guessing list starts with (lower-cased); a password that is one of these, or one
+# character repeated, is refused whatever its length.
+_COMMON = frozenset(
+    [
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "password1234",
+        "passw0rd",
+        "p@ssw0rd",
+        "p@ssword",
+        "123456",
+        "1234567",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "12345678910",
+        "123123123",
+        "111111111111",
+        "000000000000",
+        "qwerty",
+        "qwertyuiop",
+        "qwerty123456",
+        "qwertyuiop123",
+        "1q2w3e4r5t6y",
+        "1qaz2wsx3edc",
+        "abc123456789",
+        "iloveyou123",
+        "letmein12345",
+        "welcome12345",
+        "admin1234567",
+        "administrator",
+        "changeme1234",
+        "trustno1trustno1",
+        "football1234",
+        "baseball1234",
+        "monkey123456",
+        "dragon123456",
+        "sunshine1234",
+        "princess1234",
+        "superman1234",
+        "starwars1234",
+        "whatever1234",
+        "correcthorsebatterystaple",
+    ]
+)
+
+
+def check_password_policy(password: str, name: str = "") -> None:
+    """Raise :class:`ConfigError` for a password too short, common, repetitive or equal to the user name."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    lowered = password.lower()
+    if lowered in _COMMON or len(set(password)) < 4 or (name and name.lower() in lowered):
+        raise ConfigError(
+            "the password is too easy to guess (common, repetitive or containing the user name)"
+        )
+
+
 @cache
 def _decoy_hash() -> str:
-    # Computed once: an unknown name then costs one scrypt, exactly like a known one.
+    # Computed once, at start (dashboard._ui.preflight calls prepare_decoy): an unknown name then costs
+    # one scrypt, exactly like a known one, the first attempt included.
     return hash_password(secrets.token_urlsafe(16))
+
+
+def prepare_decoy() -> None:
+    """Compute the decoy hash now, so the first unknown-name attempt is not slower than the others."""
+    _decoy_hash()
 
 
 def authenticate(users: dict[str, User], name: str, password: str) -> User:

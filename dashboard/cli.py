@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "add-user":
-        from .auth import add_user
+        from .auth import add_user, check_password_policy
 
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\n")
@@ -173,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
             if getpass.getpass("again: ") != password:
                 print("error: the two passwords differ", file=sys.stderr)
                 return 2
+        check_password_policy(password, args.name)  # a ConfigError: exit 2 with the reason
         user = add_user(args.users, args.name, password, role=args.role, email=args.email)
         print(f"user {user.name!r} ({user.role}) written to {args.users} (mode 0600)")
         return 0

@@ -71,9 +71,9 @@ def test_add_user_cli_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     import io
 
     path = tmp_path / "users.toml"
-    monkeypatch.setattr(sys, "stdin", io.StringIO("pw-carol\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("pw-long-for-c1\n"))
     assert main(["add-user", "carol", "--role", "admin", "--password-stdin", "--users", str(path)]) == 0
-    assert authenticate(load_users(path), "carol", "pw-carol").is_admin
+    assert authenticate(load_users(path), "carol", "pw-long-for-c1").is_admin
     prompts = iter(["one", "two"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(prompts))
     assert main(["add-user", "dan", "--users", str(path)]) == 2  # the two typed passwords differ
@@ -84,7 +84,7 @@ def test_add_user_cli_subprocess(tmp_path: Path) -> None:
     path = tmp_path / "users.toml"
     proc = subprocess.run(
         [sys.executable, "-m", "dashboard", "add-user", "erin", "--role", "reviewer", "--password-stdin"],
-        input="pw-erin\n",
+        input="pw-long-for-e1\n",
         capture_output=True,
         text=True,
         timeout=60,
@@ -93,4 +93,4 @@ def test_add_user_cli_subprocess(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "user 'erin' (reviewer)" in proc.stdout
-    assert authenticate(load_users(path), "erin", "pw-erin").role == "reviewer"
+    assert authenticate(load_users(path), "erin", "pw-long-for-e1").role == "reviewer"

@@ -312,3 +312,27 @@ def test_calibration_hides_other_reviewers_labels_until_the_viewers_own_is_in(ap
     at = _login("alice")  # an admin sees every item
     at.switch_page("views/calibration.py").run()
     assert {m.label: m.value for m in at.metric}["Items with judge and human scores"] == "2"
+
+
+# --- 10, 13: password policy, the decoy hash at start ----------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["x", "short-pw1", "password1234", "aaaaaaaaaaaaaaaa", "xx-carol-xx-12"])
+def test_add_user_refuses_weak_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password: str) -> None:
+    import io
+    import sys
+
+    from dashboard.cli import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+    path = tmp_path / "users.toml"
+    assert main(["add-user", "carol", "--password-stdin", "--users", str(path)]) == 2
+    assert not path.exists()
+
+
+def test_the_decoy_hash_is_made_before_the_first_login(app_env: dict[str, Path]) -> None:
+    from dashboard import auth
+
+    auth._decoy_hash.cache_clear()
+    _app().run()  # the login page, before any attempt
+    assert auth._decoy_hash.cache_info().currsize == 1
