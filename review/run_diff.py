@@ -15,12 +15,13 @@ from typing import Literal
 from experiments.baseline import compare, incompatibilities
 from experiments.errors import ResultsError
 from experiments.record import CaseRecord, Comparison, RunRecord, Score, ScorerInfo, SuiteRecord, load_run
+from experiments.report import suite_verdict
 
 from .fill import PAIRWISE_CHOICES
 from .models import JudgeView, NewItem
 from .transcript import case_payload
 
-__all__ = ["CaseDiff", "RunFile", "SuiteDiff", "case_diffs", "diff_runs", "list_runs", "regression_item"]
+__all__ = ["CaseDiff", "RunFile", "SuiteDiff", "case_diffs", "diff_runs", "list_runs", "regression_item", "run_verdict"]
 
 Status = Literal["regressed", "improved", "unchanged", "not scored"]
 
@@ -37,16 +38,25 @@ class RunFile:
 
     @property
     def label(self) -> str:
-        """Run id, branch, short commit and start time: what a person picks a run by."""
+        """Verdict, start time, branch, short commit and run id: what a person picks a run by (two runs of
+        one commit differ in their verdict and time)."""
         git = self.run.git
         return " · ".join(
             [
-                self.run.run_id,
+                run_verdict(self.run),
+                self.run.started[:19].replace("T", " "),
                 git.branch or "no branch",
                 (git.commit or "no commit")[:7],
-                self.run.started[:19].replace("T", " "),
+                self.run.run_id,
             ]
         )
+
+
+def run_verdict(run: RunRecord) -> str:
+    """A run's verdict over its suites' gates: FAIL when one failed, else ADVISORY when one binds nothing,
+    else PASS when one passed, else "no gate"."""
+    verdicts = {suite_verdict(s) for s in run.suites}
+    return next((v for v in ("FAIL", "ADVISORY", "PASS") if v in verdicts), "no gate")
 
 
 def list_runs(

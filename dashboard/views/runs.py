@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard import _ui
 from dashboard._transcript_view import show_payload
 from experiments.record import CaseRecord, RunRecord, Score, SuiteRecord, load_run
+from experiments.report import gating_scorer
 from review.run_diff import (
     TRACE_ID,
     CaseDiff,
@@ -108,23 +109,27 @@ if not suites:
     st.stop()
 
 st.subheader("Scorers")
+st.caption("gate: the scorer the suite's gate decides on. Moved: improved / regressed / unchanged cases.")
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"[{low:+.3f}, {high:+.3f}]"
+
+
 table = pd.DataFrame(
     [
         {
             "suite": s.suite,
             "scorer": c.scorer,
+            "gate": "gates" if c.scorer == gating_scorer(s.new) else "",
             "paired": c.n_paired,
-            "baseline mean": c.baseline_mean,
-            "new mean": c.mean,
+            "baseline": c.baseline_mean,
+            "new": c.mean,
             "Δ": c.mean_diff,
-            "Δ 95% CI low": c.low,
-            "Δ 95% CI high": c.high,
+            "Δ 95% CI": _ci(c.low, c.high),
             "p (drop)": c.pvalue,
-            "improved": c.improved,
-            "regressed": c.regressed,
-            "unchanged": c.unchanged,
-            "added": len(c.added),
-            "removed": len(c.removed),
+            "moved": f"{c.improved} / {c.regressed} / {c.unchanged}",
+            "added / removed": f"{len(c.added)} / {len(c.removed)}",
         }
         for s in suites
         for c in s.comparisons
@@ -135,13 +140,15 @@ st.dataframe(
     table,
     hide_index=True,
     key="runs_table",
+    width="stretch",
     column_config={
-        "baseline mean": number(format="%.3f"),
-        "new mean": number(format="%.3f"),
+        "suite": st.column_config.TextColumn(width="small"),
+        "scorer": st.column_config.TextColumn(width="medium"),
+        "baseline": number("baseline mean", format="%.3f"),
+        "new": number("new mean", format="%.3f"),
         "Δ": number(format="%+.3f", help="new − baseline, paired by case"),
-        "Δ 95% CI low": number(format="%+.3f"),
-        "Δ 95% CI high": number(format="%+.3f"),
         "p (drop)": number(format="%.3g", help="one-sided: evidence of a drop larger than the allowed one"),
+        "moved": st.column_config.TextColumn(help="improved / regressed / unchanged (moved more than the margin)"),
     },
 )
 for s in suites:
@@ -162,7 +169,10 @@ scorers = [c.scorer for c in suite.comparisons]
 if not scorers:
     st.info("The two runs share no scorer in this suite.")
     st.stop()
-scorer = f2.selectbox("Scorer", scorers, key="runs_scorer")
+gates = gating_scorer(suite.new)
+scorer = f2.selectbox(
+    "Scorer", scorers, key="runs_scorer", format_func=lambda name: f"{name} (gates)" if name == gates else name
+)
 status = f3.radio("Show", STATUSES, horizontal=True, key="runs_status")
 margin = suite.comparison(scorer).margin
 
@@ -174,10 +184,21 @@ st.caption(
 
 
 def _verdict(score: Score | None) -> str:
+    """A score as a reviewer reads it: the score, the label and its probabilities, flags, the reasoning, and a
+    panel's members."""
     if score is None:
         return "not scored by this scorer"
     head = "failed: " + (score.failure or "no score") if score.score is None else f"score {score.score:.2f}"
     lines = [head + (f" ({score.judge_model})" if score.judge_model else "")]
+    if score.threshold is not None and score.passed is not None:
+        lines[0] += f" · {'passed' if score.passed else 'below'} threshold {score.threshold:g}"
+    if score.label is not None:
+        lines.append(f"label: {score.label}")
+    if score.label_probs:
+        probs = ", ".join(f"{k.strip()}: {v:.2f}" for k, v in score.label_probs.items())
+        lines.append(f"label probabilities{f' ({score.prob_source})' if score.prob_source else ''}: {probs}")
+    if score.flags:
+        lines.append("flags: " + ", ".join(score.flags))
     if score.reasoning:
         lines.append(score.reasoning)
     lines += [
@@ -189,8 +210,7 @@ def _verdict(score: Score | None) -> str:
 
 
 def _trace(trace_id: str | None, key: str) -> None:
-    if not trace_id:
-        st.text("trace: none")
+    if not trace_id:  # an untraced run: nothing to link
         return
     st.text(f"trace: {trace_id}")
     if TRACE_ID.fullmatch(trace_id):
@@ -225,6 +245,9 @@ for d in rows[:MAX_CASES]:
         st.text(f"case {d.case_id} · {d.status}{change}")
         st.markdown("**Input**")
         st.text(d.new.input)
+        if d.new.expected is not None:
+            st.markdown("**Reference**")
+            st.text(d.new.expected)
         old_col, new_col = st.columns(2)
         for col, side, case, score, record in (
             (old_col, "Baseline", d.base, d.base_score, suite.base),

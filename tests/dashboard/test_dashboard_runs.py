@@ -9,7 +9,7 @@ from dashboard_helpers import PASSWORDS, run_pair
 from streamlit.testing.v1 import AppTest
 
 from experiments.baseline import compare
-from experiments.record import write_run
+from experiments.record import GateResult, RunRecord, write_run
 from review import ReviewStore
 from review.run_diff import list_runs
 
@@ -20,12 +20,25 @@ SEND = "runs_send:qa:geval:Correctness:q-drop"
 @pytest.fixture
 def results(app_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "results"
-    base, new = run_pair()
+    base, new = _with_verdict_and_probs(*run_pair())
     write_run(base, folder / "run-base.json")
     write_run(new, folder / "run-new.json")
     write_run(new, folder / "latest.json")  # the plugin's copy of the newest run: listed once
     monkeypatch.setenv("EVALHARNESS_RESULTS", str(folder))
     return folder
+
+
+def _with_verdict_and_probs(base: RunRecord, new: RunRecord) -> tuple[RunRecord, RunRecord]:
+    """The new run's suite failed its gate; its regressed case's judge score carries a label, its
+    probabilities and a flag."""
+    qa = new.suites[0]
+    drop = qa.cases[0]
+    judged = drop.scores[0].model_copy(update={"label": "1", "label_probs": {" 1": 0.7, " 4": 0.3},
+                                               "prob_source": "logprobs", "flags": ["low_confidence"]})
+    drop = drop.model_copy(update={"scores": [judged, *drop.scores[1:]]})
+    summary = qa.summary.model_copy(update={"gate": GateResult(passed=False, reason="significant regression")})
+    qa = qa.model_copy(update={"cases": [drop, *qa.cases[1:]], "summary": summary})
+    return base, new.model_copy(update={"suites": [qa, *new.suites[1:]]})
 
 
 def _runs_page(name: str = "bob") -> AppTest:
@@ -46,7 +59,9 @@ def test_lists_runs_newest_first_without_the_latest_copy(results: Path) -> None:
     runs, problems = list_runs(results)
     assert [r.run.run_id for r in runs] == ["run-new", "run-base"]
     assert problems == []
-    assert runs[0].label == "run-new · feature · f6e5d4c · 2025-01-02 10:00:00"
+    # the picker leads with the verdict and the time: two runs of one commit still look different
+    assert runs[0].label == "FAIL · 2025-01-02 10:00:00 · feature · f6e5d4c · run-new"
+    assert runs[1].label == "no gate · 2025-01-01 10:00:00 · main · a1b2c3d · run-base"
 
 
 def test_delta_table_matches_compare(results: Path) -> None:
@@ -54,26 +69,29 @@ def test_delta_table_matches_compare(results: Path) -> None:
     assert [t.value for t in at.title] == ["Runs"]
     assert at.selectbox(key="runs_new").value == str(results / "run-new.json")
     assert at.selectbox(key="runs_base").value == str(results / "run-base.json")
-    assert "run-base · main · a1b2c3d · 2025-01-01 10:00:00" in at.selectbox(key="runs_base").options
+    assert "no gate · 2025-01-01 10:00:00 · main · a1b2c3d · run-base" in at.selectbox(key="runs_base").options
 
-    base, new = run_pair()
+    base, new = _with_verdict_and_probs(*run_pair())
     table = at.dataframe[0].value
     assert list(table["suite"]) == ["qa", "qa"]  # "extra" is only in the new run
     assert list(table["scorer"]) == ["geval:Correctness", "token_f1"]
+    assert list(table["gate"]) == ["gates", ""]  # the gate's scorer: the suite's first
+    # few columns, so the table fits a 1280 px window
+    assert len(table.columns) <= 11
     for row, info in zip(table.to_dict("records"), new.suites[0].scorers, strict=True):
         # The page compares with the new suite's gate settings (max_drop 0.5), as the eval run does.
         c = compare(new.suites[0].cases, base.suites[0], info, run_id="run-base", source="x", max_drop=0.5)
         assert row["paired"] == c.n_paired == 3
-        assert row["baseline mean"] == pytest.approx(c.baseline_mean)
-        assert row["new mean"] == pytest.approx(c.mean)
+        assert row["baseline"] == pytest.approx(c.baseline_mean)
+        assert row["new"] == pytest.approx(c.mean)
         assert row["Δ"] == pytest.approx(c.mean_diff)
-        assert (row["Δ 95% CI low"], row["Δ 95% CI high"]) == pytest.approx((c.low, c.high))
+        assert row["Δ 95% CI"] == f"[{c.low:+.3f}, {c.high:+.3f}]"
         assert row["p (drop)"] == pytest.approx(c.pvalue)
-        assert (row["improved"], row["regressed"], row["unchanged"]) == (c.improved, c.regressed, c.unchanged)
-        assert row["added"] == len(c.added) == 1
+        assert row["moved"] == f"{c.improved} / {c.regressed} / {c.unchanged}"
+        assert row["added / removed"] == f"{len(c.added)} / 0" == "1 / 0"
     geval = table.iloc[0]
     assert geval["Δ"] == pytest.approx(-1 / 3)
-    assert (geval["improved"], geval["regressed"], geval["unchanged"]) == (1, 1, 1)
+    assert geval["moved"] == "1 / 1 / 1"
     text = "\n".join(t.value for t in at.text)
     assert "only in new run: extra" in text and "cases added: q-new" in text
 
@@ -91,6 +109,14 @@ def test_cases_regressions_first_and_filter(results: Path) -> None:
     assert not any("attacker.invalid" in m.value for m in at.markdown)
     assert any(t.value.startswith("score 4.00 (judge-m)\nreasoning for old answer drop") for t in at.text)
     assert [b.key for b in at.button if b.key.startswith("runs_send:")] == [SEND]  # only regressed cases
+    texts = [t.value for t in at.text]
+    assert "reference q-drop" in texts  # the reference answer beside the input
+    judged = next(t for t in texts if t.startswith("score 1.00 (judge-m)"))
+    assert "label: 1\nlabel probabilities (logprobs): 1: 0.70, 4: 0.30\nflags: low_confidence" in judged
+    assert "reasoning for ![x]" in judged
+    assert not any(t.startswith("trace: none") for t in texts)  # an untraced case shows no trace line
+    assert "trace: " + "b" * 32 in texts
+    assert at.selectbox(key="runs_scorer").options == ["geval:Correctness (gates)", "token_f1"]
 
     at.radio(key="runs_status").set_value("improved").run()
     assert _case_headers(at) == ["case q-gain · improved · Δ +2.00"]
