@@ -21,8 +21,12 @@ from judges.stats import regression_test
 from tracing.redaction import Redactor
 
 
-def load_baseline(source: str | os.PathLike[str], *, branch: str = "main") -> tuple[RunRecord, Path]:
-    """The baseline run: ``source`` itself when a file, else the newest run of ``branch`` in the folder."""
+def load_baseline(source: str | os.PathLike[str], *, branch: str | None = None,
+                  prefer: Sequence[str] | None = None) -> tuple[RunRecord, Path]:
+    """The baseline run: ``source`` itself when a file, else the newest run in the folder of ``branch`` when
+    given; else of the first branch of ``prefer`` (default: ``experiments.run.default_branches`` of the
+    folder's checkout, i.e. the remote's default branch, then the current one) that has a run there; else of
+    the only branch that has one."""
     p = Path(source)
     if p.is_file():
         return load_run(p), p
@@ -41,9 +45,19 @@ def load_baseline(source: str | os.PathLike[str], *, branch: str = "main") -> tu
     if not runs:
         why = ("; ".join(skipped[:3])) if skipped else "no *.json files"
         raise BaselineError(f"no usable results file in baseline folder {p} ({why})")
+    seen = sorted({str(r.git.branch) for r, _ in runs})
+    if branch is None:
+        if prefer is None:
+            from experiments.run import default_branches
+
+            prefer = default_branches(p)
+        branch = next((b for b in prefer if b in seen), seen[0] if len(seen) == 1 else None)
+        if branch is None:
+            raise BaselineError(f"which branch's run is the baseline in {p}? branches found: {seen}, none of them "
+                                f"the default branch (looked for {list(prefer) or 'none known to git'}); pass "
+                                "--eval-baseline-branch, or set default_branch in [tool.evalharness] of pyproject.toml")
     on_branch = [(r, f) for r, f in runs if r.git.branch == branch]
     if not on_branch:
-        seen = sorted({str(r.git.branch) for r, _ in runs})
         raise BaselineError(f"no run of branch {branch!r} in {p} (branches found: {seen}); "
                             "pass --eval-baseline-branch or name a file")
     return max(on_branch, key=lambda rf: rf[0].started)

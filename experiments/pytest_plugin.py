@@ -1,6 +1,11 @@
 """pytest integration: every case runs the task under test and is scored; suites are gated against a baseline.
 
-Wire it from ``evals/conftest.py`` with ``from experiments.pytest_plugin import *``. Tests use two fixtures:
+Installed with the package it is a pytest plugin like any other (the ``pytest11`` entry point ``evalharness``):
+the ``--eval-*`` options and the fixtures exist in every pytest session, with no conftest. A conftest that
+still says ``from experiments.pytest_plugin import *`` is harmless (the hooks notice the second registration).
+It blocks deepeval's own pytest plugin and its telemetry, and keeps pytest-asyncio's unset-loop-scope
+warning out of the user's session. Files are found from pytest's rootdir (see :mod:`tracing.project`).
+Tests use two fixtures:
 
     @pytest.mark.parametrize("case", SUITE.cases(), ids=lambda c: c.id)
     def test_case(case, evaluate):
@@ -22,6 +27,7 @@ import textwrap
 import threading
 import time
 import uuid
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -32,11 +38,12 @@ import pytest
 from experiments.errors import ExperimentError
 from experiments.record import CaseRecord, RunRecord, SuiteRecord, redact_run, write_run
 from experiments.report import GATE_MARK, WIDTH, format_markdown, format_table
-from experiments.run import Baseline, git_info, harness_version, suite_header, suite_record
+from experiments.run import Baseline, default_branches, git_info, harness_version, suite_header, suite_record
 from experiments.suite import EvalSuite, VersusBaseline, run_case
 from judges.case import Case
 from judges.client import ModelClient
 from judges.meta_eval import MetaEvalRecord
+from tracing.project import DEFAULTS, pin_root, project_path, resolve, unpin_root
 
 T = TypeVar("T")
 _RECORD = "eval_record"
@@ -100,11 +107,11 @@ class EvalRuntime:
     def evidence(self) -> list[tuple[MetaEvalRecord, str]]:
         """The judges' meta-evaluations (--eval-judge-evidence, $EVALHARNESS_JUDGE_EVIDENCE or evals/judge_evidence/)."""
         if self._evidence is None:
-            from experiments.alignment import DEFAULT_EVIDENCE, load_evidence
+            from experiments.alignment import load_evidence
 
             given = self.config.getoption("eval_judge_evidence") or os.environ.get("EVALHARNESS_JUDGE_EVIDENCE")
             root = Path(self.config.rootpath)
-            folder = Path(given) if given else root / DEFAULT_EVIDENCE
+            folder = resolve(given, root) if given else project_path("evidence_dir", root)
             self._evidence = load_evidence(folder, root=root)
         return self._evidence
 
@@ -163,38 +170,63 @@ def load_configured_baseline(config: pytest.Config) -> Baseline | None:
     given = config.getoption("eval_baseline") or os.environ.get("EVALHARNESS_BASELINE")
     if given == "none":
         return None
-    path = Path(given or DEFAULT_BASELINE)
-    if not given:
-        path = Path(config.rootpath) / path
-        if not path.exists():
-            return None  # this project keeps no baseline in the repository
-    run, found = load_baseline(path, branch=config.getoption("eval_baseline_branch"))
     root = Path(config.rootpath).resolve()
-    shown = found.resolve().relative_to(root) if found.resolve().is_relative_to(root) else found
-    return Baseline(run, str(shown), force=bool(config.getoption("eval_baseline_force")))
+    path = resolve(given, root) if given else project_path("baselines_dir", root)
+    if not given and not path.exists():
+        return None  # this project keeps no baseline in the repository
+    run, found = load_baseline(path, branch=config.getoption("eval_baseline_branch"), prefer=default_branches(root))
+    return Baseline(run, _shown(found, root), force=bool(config.getoption("eval_baseline_force")))
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as people read it: relative to the project root when inside it."""
+    full, root = Path(path).resolve(), Path(root).resolve()
+    return str(full.relative_to(root)) if full.is_relative_to(root) else str(path)
 
 
 _KEY = pytest.StashKey[EvalRuntime]()
-#: Where a repository keeps its baseline run when neither --eval-baseline nor $EVALHARNESS_BASELINE names one.
-DEFAULT_BASELINE = "evals/baselines"
+#: Where a repository keeps its baseline run when neither --eval-baseline nor $EVALHARNESS_BASELINE names one
+#: (``[tool.evalharness] baselines_dir`` of the project's pyproject.toml overrides it).
+DEFAULT_BASELINE = DEFAULTS["baselines_dir"]
+#: Set before deepeval is imported (it reads them once): no telemetry, no update check. A value you set wins.
+DEEPEVAL_ENV = {"DEEPEVAL_TELEMETRY_OPT_OUT": "1", "DEEPEVAL_UPDATE_WARNING_OPT_IN": "0"}
+#: Set to 1 to keep deepeval's own pytest plugin, which the harness blocks (it reports each session home).
+DEEPEVAL_PLUGIN_ENV = "EVALHARNESS_DEEPEVAL_PLUGIN"
+_ASYNCIO_UNSET = 'The configuration option "asyncio_default_fixture_loop_scope" is unset'
+_SUMMARY_DONE = pytest.StashKey[bool]()
+
+for _var, _value in DEEPEVAL_ENV.items():
+    os.environ.setdefault(_var, _value)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Block deepeval's pytest plugin, loaded before or after this one (``-p no:deepeval`` without asking)."""
+    if os.environ.get(DEEPEVAL_PLUGIN_ENV, "").lower() not in ("1", "true", "yes"):
+        pluginmanager.set_blocked("deepeval")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evalharness", "LLM eval suites")
+    if any("--eval-results" in opt.names() for opt in group.options):
+        return  # registered twice: the pytest11 entry point and a conftest's `from experiments.pytest_plugin import *`
     group.addoption("--judge-model", default=None, help="judge model spec (overrides EVALHARNESS_JUDGE_MODEL): "
                     "'local', 'local:/path.gguf' or 'openai:MODEL'")
-    group.addoption("--eval-results", default="results", help="folder for the run's results JSON (default: results/)")
+    group.addoption("--eval-results", default=None, help="folder for the run's results JSON (default: "
+                    "[tool.evalharness] results_dir, else results/; relative paths of these options are taken "
+                    "from the project root, pytest's rootdir)")
     group.addoption("--eval-baseline", default=None, help="baseline to compare with: a results JSON, or a folder of "
                     "them (the newest run of --eval-baseline-branch); default $EVALHARNESS_BASELINE, else "
-                    "evals/baselines/ when it exists; 'none' to compare with nothing")
-    group.addoption("--eval-baseline-branch", default="main", help="branch whose newest run a baseline folder gives")
+                    "[tool.evalharness] baselines_dir (evals/baselines/) when it exists; 'none' to compare with nothing")
+    group.addoption("--eval-baseline-branch", default=None, help="branch whose newest run a baseline folder gives "
+                    "(default: [tool.evalharness] default_branch, else git's: the remote's HEAD, then the current "
+                    "branch, then the only branch with a run)")
     group.addoption("--eval-baseline-force", action="store_true", help="compare even with a baseline of another "
                     "dataset version, judge model or scale (each difference is printed as a warning)")
     group.addoption("--eval-markdown", default=None, help="write a Markdown report (for a PR comment) to this path; "
                     "it is also appended to $GITHUB_STEP_SUMMARY when that is set")
     group.addoption("--eval-judge-evidence", default=None, help="folder of judge meta-evaluations "
                     "(python -m judges meta-eval): a gate on an LLM judge binds only with qualifying evidence "
-                    "(default $EVALHARNESS_JUDGE_EVIDENCE, else evals/judge_evidence/)")
+                    "(default $EVALHARNESS_JUDGE_EVIDENCE, else [tool.evalharness] evidence_dir, evals/judge_evidence/)")
     group.addoption("--eval-redact", action="store_true", default=None, help="mask e-mails, phone numbers, card "
                     "numbers and keys in what the run writes to disk (results, saved baseline, Markdown report) with "
                     "the tracing redactor's rules (default $EVALHARNESS_REDACT_RESULTS)")
@@ -202,7 +234,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(refreshes a baseline kept in the repository, e.g. evals/baselines/main.json)")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if _KEY in config.stash:
+        return  # registered twice (see pytest_addoption)
+    if config.pluginmanager.hasplugin("asyncio") and not config.getini("asyncio_default_fixture_loop_scope"):
+        # pytest-asyncio warns in its own pytest_configure, which runs after this one (an error under
+        # filterwarnings = error); the plugin runs no asyncio fixtures of its own
+        warnings.filterwarnings("ignore", message=_ASYNCIO_UNSET, category=pytest.PytestDeprecationWarning)
+    pin_root(config.rootpath)  # datasets, cache, results: from the project root, whatever the working directory
+    os.environ.setdefault("DEEPEVAL_CACHE_FOLDER", str(Path(config.rootpath) / ".deepeval"))
     rt = EvalRuntime(config)
     config.stash[_KEY] = rt
     if os.environ.get("EVALHARNESS_TRACING", "").lower() in ("1", "true", "yes"):
@@ -220,7 +261,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     rt = config.stash.get(_KEY, None)
     if rt is not None:
+        del config.stash[_KEY]
         rt.close()
+        unpin_root(config.rootpath)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -385,7 +428,7 @@ def _judge_model_of(rt: EvalRuntime) -> str:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     rt = session.config.stash.get(_KEY, None)
-    if rt is None or rt.xdist_worker or not rt.records:
+    if rt is None or rt.xdist_worker or not rt.records or rt.run is not None:
         return
     try:
         rt.run = _build_run(rt)
@@ -436,8 +479,9 @@ def _annotate(rt: EvalRuntime) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     rt = config.stash.get(_KEY, None)
     tr = terminalreporter
-    if rt is None or rt.xdist_worker:
+    if rt is None or rt.xdist_worker or config.stash.get(_SUMMARY_DONE, False):
         return
+    config.stash[_SUMMARY_DONE] = True
     if _ERROR in config.stash:
         tr.write_sep("=", "eval summary")
         tr.write_line(f"ERROR: {config.stash[_ERROR]}")
@@ -455,20 +499,22 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line("results redacted (--eval-redact): e-mails, phones, card numbers and keys masked")
     for suite in config.stash.get(_LATE, []):
         tr.write_line(f"suite {suite} failed its gate (decided over all workers' cases)")
-    out_dir = Path(config.getoption("eval_results"))
+    root = Path(config.rootpath)
+    given = config.getoption("eval_results")
+    out_dir = resolve(given, root) if given else project_path("results_dir", root)
     path = write_run(run, out_dir / f"{run.run_id}.json")
     write_run(run, out_dir / "latest.json")
-    tr.write_line(f"results: {path}")
+    tr.write_line(f"results: {_shown(path, root)}")
     if save := config.getoption("eval_save_baseline"):
-        tr.write_line(f"baseline saved: {write_run(run, save)}")
-    md_path = config.getoption("eval_markdown")
+        tr.write_line(f"baseline saved: {_shown(write_run(run, resolve(save, root)), root)}")
+    md_path = config.getoption("eval_markdown") and resolve(config.getoption("eval_markdown"), root)
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if md_path or summary_path:
         md = format_markdown(run)
         if md_path:
             Path(md_path).parent.mkdir(parents=True, exist_ok=True)
             Path(md_path).write_text(md, encoding="utf-8")
-            tr.write_line(f"markdown report: {md_path}")
+            tr.write_line(f"markdown report: {_shown(md_path, root)}")
         if summary_path:
             with open(summary_path, "a", encoding="utf-8") as fh:
                 fh.write(md)

@@ -97,22 +97,46 @@ def suite_record(header: dict[str, Any], records: Sequence[CaseRecord], *, basel
     return partial.model_copy(update={"summary": summary})
 
 
+def _git(cwd: str | Path, *args: str) -> str | None:
+    """``git args`` in ``cwd``: its output, or None when git is missing or fails."""
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
 def git_info(cwd: str | Path = ".") -> GitInfo:
     """Commit, branch and dirty flag of the checkout (CI variables name the branch on detached heads)."""
     import os
 
     def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip()
+        return _git(cwd, *args)
 
     commit = git("rev-parse", "HEAD")
     branch = os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or git("rev-parse", "--abbrev-ref", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
     return GitInfo(commit=commit, branch=None if branch == "HEAD" else branch,
                    dirty=None if status is None else bool(status))
+
+
+def default_branches(cwd: str | Path = ".") -> list[str]:
+    """The branches whose run a baseline folder gives, in order of preference: ``[tool.evalharness]
+    default_branch`` when set; else the remote's default branch (``git symbolic-ref refs/remotes/origin/HEAD``),
+    then the branch checked out now (CI variables first). ``experiments.baseline.load_baseline`` then falls
+    back to the only branch with a run."""
+    from tracing.project import project_root, settings
+
+    if chosen := settings(project_root(Path(cwd))).get("default_branch"):
+        return [chosen]
+    out: list[str] = []
+    remote_head = _git(cwd, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    if remote_head:
+        out.append(remote_head.removeprefix("origin/"))
+    current = git_info(cwd).branch
+    if current and current not in out:
+        out.append(current)
+    return out
 
 
 def harness_version() -> str:

@@ -26,9 +26,19 @@ from pathlib import Path
 
 from judges.errors import JudgeConfigError
 from judges.types import Completion, ModelRequest
+from tracing.project import project_path, resolve
 
 MAX_AGE_ENV = "EVALHARNESS_CACHE_MAX_AGE_DAYS"
+#: the default cache, ``cache.sqlite`` in the project's ``[tool.evalharness] cache_dir`` (see :func:`cache_path`)
 DEFAULT_PATH = ".evalharness/cache.sqlite"
+
+
+def cache_path(path: str | os.PathLike[str] = DEFAULT_PATH) -> Path:
+    """Where the cache file is: the default in the project's cache folder (``[tool.evalharness] cache_dir``,
+    default ``.evalharness``), any other relative path from the project root; never from the working directory."""
+    if str(path) == DEFAULT_PATH:
+        return project_path("cache_dir") / "cache.sqlite"
+    return resolve(path)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -167,11 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--path",
         default=os.environ.get("EVALHARNESS_CACHE") or DEFAULT_PATH,
-        help=f"the cache file (default $EVALHARNESS_CACHE or {DEFAULT_PATH})",
+        help="the cache file, relative to the project root (default $EVALHARNESS_CACHE, else cache.sqlite in "
+        "[tool.evalharness] cache_dir, .evalharness)",
     )
     parser.add_argument("--max-age-days", type=float, default=None, help=f"prune: default ${MAX_AGE_ENV}")
     args = parser.parse_args(argv)
-    if not Path(args.path).is_file():
+    args.path = cache_path(args.path)
+    if not args.path.is_file():
         print(f"error: no cache at {args.path}; pass --path", file=sys.stderr)
         return 2
     try:

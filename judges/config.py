@@ -8,8 +8,10 @@
                                  or ``[judge] base_url`` (default OpenAI), key from ``$OPENAI_API_KEY``
                                  (or the variable named by ``[judge] api_key_env``)
 
-The environment wins over the file. The cache lives in ``.evalharness/cache.sqlite`` unless
-``EVALHARNESS_CACHE`` (a path, or ``off``) or ``[judge] cache`` says otherwise.
+The environment wins over the file. The cache lives in ``<cache_dir>/cache.sqlite`` (``[tool.evalharness]
+cache_dir`` of the project's pyproject.toml, default ``.evalharness``) unless ``EVALHARNESS_CACHE`` (a path,
+or ``off``) or ``[judge] cache`` says otherwise. ``evalharness.toml`` and relative paths are taken from the
+project root (pytest's rootdir; :mod:`tracing.project`), never from the working directory.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from judges.cache import CallCache
+from judges.cache import DEFAULT_PATH, CallCache, cache_path
 from judges.client import ModelClient
 from judges.errors import JudgeConfigError
 from judges.providers._base import Provider
+from tracing.project import resolve
 
 CONFIG_FILE = "evalharness.toml"
 _FORMS = "'local', 'local:/path/to/model.gguf' or 'openai:MODEL'"
@@ -41,13 +44,13 @@ class JudgeConfig:
     timeout_s: float = 120.0
     max_retries: int = 5
     n_ctx: int = 4096
-    cache: str | None = ".evalharness/cache.sqlite"
+    cache: str | None = DEFAULT_PATH  # this default means <cache_dir>/cache.sqlite (tracing.project)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def load_config(path: str | Path | None = None) -> JudgeConfig:
     """Read ``[judge]`` from ``evalharness.toml`` (if present), then apply ``EVALHARNESS_*`` variables."""
-    path = Path(path or os.environ.get("EVALHARNESS_CONFIG", CONFIG_FILE))
+    path = resolve(path or os.environ.get("EVALHARNESS_CONFIG", CONFIG_FILE))
     values: dict[str, Any] = {}
     if path.is_file():
         try:
@@ -117,7 +120,7 @@ def get_model(spec: str | None = None, *, config: JudgeConfig | None = None, **c
     if provider is None:
         provider = _PROVIDERS[key] = make_provider(cfg)
     options: dict[str, Any] = {
-        "cache": CallCache(cfg.cache) if cfg.cache else None,
+        "cache": CallCache(cache_path(cfg.cache)) if cfg.cache else None,
         "max_concurrency": cfg.max_concurrency,
         "requests_per_minute": cfg.requests_per_minute,
         "timeout_s": cfg.timeout_s,

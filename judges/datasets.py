@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from judges.case import Case
 from judges.errors import DatasetError
+from tracing.project import how_to_set, project_path, project_root
 
 
 class Provenance(BaseModel):
@@ -215,28 +216,32 @@ SCHEMAS: dict[str, type[_Row]] = {
 
 
 def datasets_dir() -> Path:
-    """The repository's ``datasets/`` folder (found from the working directory upwards)."""
-    here = Path.cwd().resolve()
-    for d in (here, *here.parents):
-        if (d / "datasets").is_dir() and (d / "pyproject.toml").is_file():
-            return d / "datasets"
-    return here / "datasets"
+    """The project's datasets folder: ``[tool.evalharness] datasets_dir`` of its pyproject.toml, else
+    ``datasets/``, from the project root (pytest's rootdir; see :mod:`tracing.project`)."""
+    return project_path("datasets_dir")
 
 
 def dataset_path(path: str | Path) -> Path:
-    """The dataset file: ``path`` itself, or a relative ``path`` looked up in ``datasets/``."""
-    p = Path(path)
-    if not p.is_file() and not p.is_absolute():
-        p = datasets_dir() / p
-    if not p.is_file():
-        raise DatasetError(f"dataset file not found: {path} (looked in {p.parent})")
-    return p
+    """The dataset file: an absolute ``path`` itself; a relative one in the datasets folder, else from the
+    project root (a path such as ``datasets/human/x.jsonl``), else (a path typed to a command) from the
+    working directory. A suite's ``dataset="x.jsonl"`` is so the same file from whichever folder pytest starts."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        if not p.is_file():
+            raise DatasetError(f"dataset file not found: {p}")
+        return p
+    folder = datasets_dir()
+    for candidate in (folder / p, project_root() / p, p.resolve()):
+        if candidate.is_file():
+            return candidate
+    raise DatasetError(f"dataset file not found: {path} (looked in {folder}); put it there, name it by an "
+                       f"absolute path, or {how_to_set('datasets_dir')}")
 
 
 def load_cases(path: str | Path, kind: str) -> list[Case]:
     """Read a JSONL dataset of ``kind`` ("summarization", "rag", "qa", "pairwise", "conversation", "agent") into Cases.
 
-    A relative ``path`` that does not exist is looked up in ``datasets/``.
+    A relative ``path`` is looked up in the project's datasets folder (:func:`dataset_path`).
     """
     schema = SCHEMAS.get(kind)
     if schema is None:

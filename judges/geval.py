@@ -25,13 +25,16 @@ from judges.client import ModelClient
 from judges.errors import JudgeError
 from judges.results import JudgeFailure, Result
 from judges.types import Message, ModelRequest
+from tracing.project import project_path, resolve
 
 STEPS_PROMPT_VERSION = "1"
 _STEP_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+)$")
 
 
 def steps_dir() -> Path:
-    return Path(os.environ.get("EVALHARNESS_STEPS_DIR", ".evalharness/geval_steps"))
+    """``$EVALHARNESS_STEPS_DIR``, else ``geval_steps`` in the project's cache folder (tracing.project)."""
+    chosen = os.environ.get("EVALHARNESS_STEPS_DIR")
+    return resolve(chosen) if chosen else project_path("cache_dir") / "geval_steps"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the harness needs on a fresh machine, idempotently:
 #   .venv            the project and all extras (llama.cpp judge, deepeval, drift, dashboard, dev tools)
-#   .venv-phoenix    the Phoenix server in its own venv (its import alone takes 13-17 s; the libraries never load it)
+#   phoenix-venv     the Phoenix server in its own venv, one per machine and user, shared by every project
+#                    (~/.cache/evalharness/phoenix-venv or $EVALHARNESS_PHOENIX_VENV; its import alone takes
+#                    13-17 s, the libraries never load it; an existing venv is kept, so a rerun is fast)
 #   chromium         Debian's browser for the dashboard's end-to-end tests (root only; never `playwright install`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-echo "[setup] Phoenix server venv (.venv-phoenix)"
+echo "[setup] Phoenix server venv (shared by every project of this user)"
 .venv/bin/python -m tracing.phoenix_server install
 echo "[setup] done"

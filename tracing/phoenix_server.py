@@ -1,7 +1,8 @@
 """Run a local, locked-down Arize Phoenix server: ``python -m tracing.phoenix_server start|stop|status``.
 
-The server lives in its own virtual environment (``.venv-phoenix`` in the project root, created
-with ``python -m venv`` + ``pip install arize-phoenix==PHOENIX_VERSION`` when missing) because the
+The server lives in its own virtual environment, one per machine and user and shared by every project
+(``~/.cache/evalharness/phoenix-venv``, under ``$XDG_CACHE_HOME`` when set; created with ``python -m venv``
++ ``pip install arize-phoenix==PHOENIX_VERSION`` when missing, one install at a time) because the
 full server package makes ``import phoenix.otel`` take 13–17 s; the harness itself only needs the
 OpenTelemetry exporter and ``arize-phoenix-client``. ``EVALHARNESS_PHOENIX_VENV`` points at an
 existing server venv instead. The database is SQLite in a project-local working directory
@@ -23,6 +24,7 @@ given a free port, and nothing in the harness uses it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -34,10 +36,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracing.errors import PhoenixServerError
+from tracing.project import project_root
 
 PHOENIX_VERSION = "20.26.1"
 VENV_ENV = "EVALHARNESS_PHOENIX_VENV"
@@ -64,15 +68,6 @@ LOCKDOWN_ENV: dict[str, str] = {
 }
 
 
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding pyproject.toml or .git."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").exists() or (folder / ".git").exists():
-            return folder
-    return here
-
-
 def default_workdir() -> Path:
     """``$EVALHARNESS_PHOENIX_WORKDIR``, else ``<project root>/.evalharness/phoenix`` (already git-ignored)."""
     if chosen := os.environ.get(WORKDIR_ENV):
@@ -80,10 +75,28 @@ def default_workdir() -> Path:
     return project_root() / ".evalharness" / "phoenix"
 
 
+def shared_venv() -> Path:
+    """The one server venv of this machine and user, shared by every project:
+    ``$XDG_CACHE_HOME/evalharness/phoenix-venv`` (``~/.cache/evalharness/phoenix-venv`` without it)."""
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(cache) if cache and Path(cache).is_absolute() else Path.home() / ".cache"
+    return base / "evalharness" / "phoenix-venv"
+
+
 def server_venv(venv: str | os.PathLike[str] | None = None) -> Path:
-    """The server venv: argument, ``$EVALHARNESS_PHOENIX_VENV``, else ``<project root>/.venv-phoenix``."""
+    """The server venv: argument, ``$EVALHARNESS_PHOENIX_VENV``, else the user's shared one (:func:`shared_venv`).
+
+    A checkout set up before the venv was shared keeps ``<project root>/.venv-phoenix``: it is used while
+    the shared venv holds no server, so nothing is installed a second time.
+    """
     chosen = venv or os.environ.get(VENV_ENV)
-    return Path(chosen).resolve() if chosen else project_root() / ".venv-phoenix"
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    shared = shared_venv()
+    legacy = project_root() / ".venv-phoenix"
+    if not (shared / "bin" / "phoenix").exists() and (legacy / "bin" / "phoenix").exists():
+        return legacy
+    return shared
 
 
 def has_postgres_driver(venv: str | os.PathLike[str] | None = None) -> bool:
@@ -100,6 +113,8 @@ def ensure_server_venv(
     (``arize-phoenix[pg]``), so an older venv becomes able to serve from PostgreSQL.
     """
     root = server_venv(venv)
+    if install and root != shared_venv() and not (venv or os.environ.get(VENV_ENV)):
+        root = _share_legacy(root)
     exe = root / "bin" / "phoenix"
     need_server = not exe.exists()
     need_driver = postgres_driver and not has_postgres_driver(root)
@@ -114,6 +129,41 @@ def ensure_server_venv(
             f"the Phoenix server in {root} lacks the PostgreSQL driver asyncpg; run "
             f"`python -m tracing.phoenix_server install` (installs arize-phoenix[pg]=={PHOENIX_VERSION})"
         )
+    with _install_lock(root):  # checked again under the lock: another process may have installed it meanwhile
+        return _install(root, need_server=not exe.exists(), need_driver=postgres_driver and not has_postgres_driver(root))
+
+
+def _share_legacy(legacy: Path) -> Path:
+    """Link the shared venv's place to a project's older ``.venv-phoenix``, so every project finds that server."""
+    shared = shared_venv()
+    try:
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        shared.symlink_to(legacy, target_is_directory=True)
+    except OSError:
+        return legacy  # another process linked or installed it meanwhile, or the cache folder is read-only
+    print(f"the Phoenix server in {legacy} is now shared by every project through {shared}", file=sys.stderr)
+    return shared
+
+
+@contextlib.contextmanager
+def _install_lock(root: Path) -> Iterator[None]:
+    """One install at a time into ``root`` (projects share the venv; two test sessions may start at once)."""
+    import fcntl
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{root.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _install(root: Path, *, need_server: bool, need_driver: bool) -> Path:
+    """Create ``root`` and install the server (or add its PostgreSQL driver); the ``phoenix`` executable."""
+    exe = root / "bin" / "phoenix"
+    if not need_server and not need_driver:
+        return exe
     what = f"arize-phoenix[pg]=={PHOENIX_VERSION}"
     if need_server:
         print(f"installing {what} into {root} (a few minutes, once)", file=sys.stderr)
@@ -138,7 +188,7 @@ def ensure_server_venv(
         raise PhoenixServerError(f"could not install the Phoenix server into {root}: {exc}") from exc
     if not exe.exists():
         raise PhoenixServerError(f"arize-phoenix installed into {root} but {exe} is missing")
-    if postgres_driver and not has_postgres_driver(root):
+    if need_driver and not has_postgres_driver(root):
         raise PhoenixServerError(f"{what} installed into {root} but asyncpg is missing from it")
     return exe
 
@@ -502,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"database/log/pid folder; default ${WORKDIR_ENV} or .evalharness/phoenix",
     )
-    parser.add_argument("--venv", default=None, help=f"server venv; default ${VENV_ENV} or .venv-phoenix")
+    parser.add_argument("--venv", default=None, help=f"server venv; default ${VENV_ENV}, else the user's shared "
+                        "~/.cache/evalharness/phoenix-venv")
     parser.add_argument(
         "--database",
         default=None,

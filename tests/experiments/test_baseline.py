@@ -65,8 +65,10 @@ def test_a_folder_gives_the_newest_run_of_the_baseline_branch(tmp_path):
     write_run(run("new-main", [case("a", 0.2)], started="2026-11-02T10:00:00"), tmp_path / "2.json")
     write_run(run("newest-pr", [case("a", 0.3)], branch="feature", started="2026-11-03T10:00:00"), tmp_path / "3.json")
     (tmp_path / "junk.json").write_text("{")
-    assert load_baseline(tmp_path)[0].run_id == "new-main"
+    assert load_baseline(tmp_path, prefer=["main"])[0].run_id == "new-main"
     assert load_baseline(tmp_path, branch="feature")[0].run_id == "newest-pr"
+    with pytest.raises(BaselineError, match=r"which branch.*branches found: \['feature', 'main'\].*default_branch"):
+        load_baseline(tmp_path, prefer=["develop"])
     with pytest.raises(BaselineError, match=r"no run of branch 'release' .*branches found: \['feature', 'main'\]"):
         load_baseline(tmp_path, branch="release")
     with pytest.raises(BaselineError, match="does not exist"):
@@ -125,3 +127,49 @@ def test_refused_baseline_fails_the_gate_and_forcing_compares_with_a_warning():
         ("forced comparison: dataset changed: 1 shared case(s) have another input or reference (e.g. ['a']); "
          "baseline dataset h1, this run h1")]
     assert forced.warnings and forced.warnings[0].startswith("qa: forced comparison")
+
+
+def git(repo, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def master_repo(tmp_path, monkeypatch):
+    """A fresh git repository on branch ``master`` (no remote), as ``git init`` leaves it on many machines."""
+    for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "master")
+    (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "init")
+    return repo
+
+
+def test_the_default_branch_comes_from_git_not_a_hard_coded_main(master_repo):
+    from experiments.run import default_branches
+
+    repo = master_repo
+    folder = repo / "evals" / "baselines"
+    assert default_branches(repo) == ["master"]
+    # the run saved on master (the documented refresh) is the one the next run on master compares with
+    write_run(run("on-master", [case("a", 0.2)], branch="master"), folder / "master.json")
+    assert load_baseline(folder)[0].run_id == "on-master"
+    # a pull request branch with no run of its own compares with the only branch that has one
+    git(repo, "checkout", "-q", "-b", "feature")
+    assert default_branches(repo) == ["feature"]
+    assert load_baseline(folder)[0].run_id == "on-master"
+    # the remote's HEAD wins over the current branch
+    write_run(run("on-feature", [case("a", 0.3)], branch="feature", started="2026-11-05T10:00:00"),
+              folder / "feature.json")
+    assert load_baseline(folder)[0].run_id == "on-feature"
+    git(repo, "update-ref", "refs/remotes/origin/master", "HEAD")
+    git(repo, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/master")
+    assert default_branches(repo) == ["master", "feature"]
+    assert load_baseline(folder)[0].run_id == "on-master"
+    # [tool.evalharness] default_branch overrides git
+    (repo / "pyproject.toml").write_text("[tool.evalharness]\ndefault_branch = 'feature'\n")
+    assert default_branches(repo) == ["feature"]
+    assert load_baseline(folder)[0].run_id == "on-feature"
