@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from experiments.record import (
     CaseRecord,
     GitInfo,
@@ -14,7 +16,27 @@ from experiments.record import (
 )
 from review import JudgeView, NewItem
 
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
+
 PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3"}
+
+
+def app_test(app: str) -> AppTest:
+    """The dashboard app under AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(app, default_timeout=30)
+
+
+def login(app: str, name: str, password: str) -> AppTest:
+    """The app after a password login (no exception on the way)."""
+    at = app_test(app).run()
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password)
+    at.button(key="login_submit").click().run()
+    assert not at.exception, at.exception
+    return at
 
 
 class FakeClock:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import PASSWORDS
+from dashboard_helpers import PASSWORDS, app_test, login
 from streamlit.testing.v1 import AppTest
 
 from review import ReviewStore
@@ -15,16 +15,11 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=30)
+    return app_test(APP)
 
 
 def _login(name: str, password: str | None = None) -> AppTest:
-    at = _app().run()
-    at.text_input(key="login_name").input(name)
-    at.text_input(key="login_password").input(password if password is not None else PASSWORDS[name])
-    at.button(key="login_submit").click().run()
-    assert not at.exception, at.exception
-    return at
+    return login(APP, name, password if password is not None else PASSWORDS[name])
 
 
 def _all_text(at: AppTest) -> str:

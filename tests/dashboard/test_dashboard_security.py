@@ -5,14 +5,13 @@ calibration. Each test failed before its fix."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import PASSWORDS, FakeClock
+from dashboard_helpers import PASSWORDS, FakeClock, app_test, login
 from streamlit.testing.v1 import AppTest
 
 from dashboard import AuthError, add_user, load_users
@@ -88,16 +87,19 @@ def test_serve_trusts_no_forwarded_header_unless_a_proxy_is_named(users_file: Pa
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=30)
+    return app_test(APP)
 
 
-def _login(name: str, password: str | None = None) -> AppTest:
-    at = _app().run()
-    at.text_input(key="login_name").input(name)
-    at.text_input(key="login_password").input(password if password is not None else PASSWORDS[name])
-    at.button(key="login_submit").click().run()
-    assert not at.exception, at.exception
-    return at
+def _login(name: str) -> AppTest:
+    return login(APP, name, PASSWORDS[name])
+
+
+def _bob_labels_one(db: Path, **label: object) -> None:
+    store = ReviewStore(db)
+    lease = store.claim_next("bob", queue="escalation")
+    assert lease is not None
+    store.submit(lease, **label)  # type: ignore[arg-type]
+    store.close()
 
 
 def _titles(at: AppTest) -> list[str]:
@@ -146,11 +148,7 @@ def test_an_open_admin_tab_loses_its_session_at_the_next_run(
 
 
 def test_a_demoted_admin_cannot_write_from_the_export_page(app_env: dict[str, Path]) -> None:
-    store = ReviewStore(app_env["db"])
-    lease = store.claim_next("bob", queue="escalation")
-    assert lease is not None
-    store.submit(lease, score=4, note="fine")
-    store.close()
+    _bob_labels_one(app_env["db"], score=4, note="fine")
     at = _login("alice")
     at.switch_page("views/export.py").run()
     _rewrite_users(app_env["users"], {"alice": "reviewer", "bob": "reviewer", "carol": "reviewer"})
@@ -174,10 +172,10 @@ def recorders() -> Iterator[list[dict]]:
         got: list[dict] = []
 
         class Handler(BaseHTTPRequestHandler):
-            log_message = lambda self, *a: None  # noqa: E731
+            log_message = lambda self, *a: None
             sink = got
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 self.sink.append({"path": self.path, "auth": self.headers.get("authorization"), "body": body})
                 reply = json.dumps({"data": [{"id": str(i)} for i in range(50)]}).encode()
@@ -203,11 +201,7 @@ def test_the_export_page_sends_the_phoenix_key_to_the_configured_phoenix_only(
     configured, trap = recorders
     monkeypatch.setenv("EVALHARNESS_PHOENIX_ENDPOINT", configured["url"])
     monkeypatch.setenv("PHOENIX_API_KEY", "phx-secret-key")
-    store = ReviewStore(app_env["db"])
-    lease = store.claim_next("bob", queue="escalation")
-    assert lease is not None
-    store.submit(lease, score=5, note="a note that must not leak")
-    store.close()
+    _bob_labels_one(app_env["db"], score=5, note="a note that must not leak")
     at = _login("alice")
     at.switch_page("views/export.py").run()
     # The attack: point the endpoint at the trap. The page has no field for it any more.
