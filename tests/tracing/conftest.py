@@ -19,7 +19,7 @@ from tracing.phoenix_server import PhoenixProcess, free_port, start_phoenix
 def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixProcess]:
     """A real, locked-down Phoenix on a free loopback port; stopped by PID at the end of the session.
 
-    Uses ``$EVALHARNESS_PHOENIX_VENV`` or ``.venv-phoenix`` (installed on first use).
+    Uses ``$EVALHARNESS_PHOENIX_VENV``, else the user's shared server venv (installed on first use).
     """
     proc = start_phoenix(free_port(), tmp_path_factory.mktemp("phoenix"), timeout_s=180)
     try:
