@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -39,7 +38,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -525,28 +524,6 @@ class StandInModel:
         return ModelClient(FakeFunctionProvider(self.reply, model=self.name), cache=None)
 
 
-@contextlib.contextmanager
-def _native_stderr_held() -> Iterator[None]:
-    """Hold what native code writes to stderr (llama.cpp logs while it loads a model, even with
-    ``verbose=False``) and replay it only if the block fails."""
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``--requests N --log PATH [--phoenix URL] [--project NAME] [--model SPEC] [--seed N]
     [--topics T,...] [--multilingual-share S]``. Bad arguments exit 2 with a message."""
@@ -596,8 +573,7 @@ def main(argv: list[str] | None = None) -> int:
 
         client = get_model(args.model, cache=None)  # a cached reply would log cache warmth as "latency"
         if args.model.startswith("local"):
-            with _native_stderr_held():
-                asyncio.run(client.check())  # load the model now, without llama.cpp's log lines
+            asyncio.run(client.check())  # load the model now (the provider holds llama.cpp's log lines)
     app = QAApp(client, TfidfRetriever(load_corpus()), args.log, max_tokens=args.max_tokens,
                 redact_log=not args.no_redact_log, **kw)
     t0 = time.perf_counter()

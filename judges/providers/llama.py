@@ -7,12 +7,15 @@ token by token (multi-token labels such as " 5" or "10" included), not from the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import math
 import os
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,28 @@ def default_gguf_path() -> Path:
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     m = float(logits.max())
     return logits - (m + math.log(float(np.exp(logits - m).sum())))
+
+
+@contextlib.contextmanager
+def native_stderr_held() -> Iterator[None]:
+    """Hold what native code writes to file descriptor 2 (llama.cpp logs while it loads a model, even with
+    ``verbose=False``) and replay it only if the block fails."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class LlamaCppProvider:
@@ -83,13 +108,14 @@ class LlamaCppProvider:
             raise ModelUnavailableError(f"GGUF model file not found: {path}; set EVALHARNESS_JUDGE_MODEL=local:/path/to/model.gguf")
         t0 = time.perf_counter()
         try:
-            self._llm = Llama(
-                model_path=str(path),
-                n_ctx=self._n_ctx,
-                n_threads=self._n_threads,
-                logits_all=False,
-                verbose=False,
-            )
+            with native_stderr_held():  # llama.cpp logs while it loads even with verbose=False: not in cron output
+                self._llm = Llama(
+                    model_path=str(path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    logits_all=False,
+                    verbose=False,
+                )
         except Exception as exc:  # llama.cpp raises ValueError/RuntimeError with little detail
             raise ModelUnavailableError(f"llama.cpp could not load {path}: {exc}") from exc
         template = self._llm.metadata.get("tokenizer.chat_template")

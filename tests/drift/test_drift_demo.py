@@ -89,19 +89,6 @@ def test_model_calls_bypass_the_response_cache(monkeypatch: pytest.MonkeyPatch, 
     assert seen == {"spec": "openai:gpt-x", "cache": None}
 
 
-def test_native_loading_chatter_is_held_and_replayed_only_on_failure(capfd: pytest.CaptureFixture[str]) -> None:
-    import os
-
-    qa = _qa_app()
-    with qa._native_stderr_held():
-        os.write(2, b"llama_kv_cache_iswa: using full-size SWA cache\n")
-    assert capfd.readouterr().err == ""
-    with pytest.raises(RuntimeError), qa._native_stderr_held():
-        os.write(2, b"llama_model_load: error loading model\n")
-        raise RuntimeError("load failed")
-    assert "error loading model" in capfd.readouterr().err
-
-
 def test_stand_in_latency_follows_its_own_clock() -> None:
     import asyncio
 
