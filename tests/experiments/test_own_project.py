@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_plugin import CONFTEST as PLUGIN_CONFTEST
 
 from experiments import load_run
 from judges.datasets import dataset_path
@@ -40,28 +41,12 @@ def answer(case):
     return case.expected
 '''
 
-# only the fake judge: the plugin's options and fixtures come from the entry point
-CONFTEST = '''
-import pytest
-from judges import Completion, ModelClient
-from judges.cache import CallCache, cache_path
-from judges.providers import FakeFunctionProvider
-
-SCORES = {"good": " 5", "ok": " 3", "bad": " 1"}
-
-def reply(req):
-    if req.labels is None:
-        return Completion(text="because", provider="fake", model="fake-judge", texts=("because",))
-    text = req.messages[-2].content
-    best = next(v for k, v in SCORES.items() if f"Response:\\n{k}" in text)
-    return Completion(text=best, provider="fake", model="fake-judge",
-                      label_probs={lab: (0.8 if lab == best else 0.05) for lab in req.labels})
-
-@pytest.fixture(scope="session")
-def judge_client():
-    return ModelClient(FakeFunctionProvider(reply, model="fake-judge", exact_label_probs=True),
-                       cache=CallCache(cache_path()), trace=False)
-'''
+# test_plugin's fake judge, without its star import: the plugin's options and fixtures come from the entry point;
+# the call cache where the harness keeps it (the project's cache folder)
+STAR_IMPORT = "from experiments.pytest_plugin import *  # noqa\n"
+assert STAR_IMPORT in PLUGIN_CONFTEST and 'CallCache("cache.sqlite")' in PLUGIN_CONFTEST
+CONFTEST = ("from judges.cache import cache_path\n"
+            + PLUGIN_CONFTEST.replace(STAR_IMPORT, "").replace('CallCache("cache.sqlite")', "CallCache(cache_path())"))
 
 SUITE = '''
 import pytest
