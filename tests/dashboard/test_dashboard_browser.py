@@ -396,7 +396,8 @@ def test_hostile_markdown_makes_no_request_beyond_the_dashboard(server: dict, br
 
     store = ReviewStore(server["db"])
     store.add_items([item("escalation", 1), item("calibration", 2)])
-    for who, score in (("carol", 1.0), ("alice", 5.0)):  # a disagreement for the Calibration page
+    # A disagreement for the Calibration page, which bob sees because he labelled the item (blind calibration).
+    for who, score in (("carol", 1.0), ("bob", 5.0)):
         lease = store.claim_next(who, queue="calibration")
         assert lease is not None
         store.submit(lease, score=score, category="bad", note=_hostile(t, f"note-{who}"))
