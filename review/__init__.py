@@ -6,7 +6,7 @@ The Streamlit app that shows the queues, and its CLI, are :mod:`dashboard`; this
 Streamlit nor the dashboard.
 """
 
-from .agreement import CriterionAgreement, Disagreement, criterion_agreement, disagreements
+from .agreement import criterion_agreement, disagreements
 from .errors import (
     ConfigError,
     DuplicateLabel,
@@ -14,8 +14,6 @@ from .errors import (
     LeaseLost,
     NoSuchItem,
     ReviewError,
-    StoreError,
-    TranscriptError,
 )
 from .escalation import EscalationRules, review_reasons
 from .export import (
@@ -23,7 +21,6 @@ from .export import (
     fewshot_rows,
     golden_rows,
     span_annotations,
-    write_fewshot,
     write_golden,
 )
 from .fill import (
@@ -31,30 +28,22 @@ from .fill import (
     calibration_items,
     escalation_items,
 )
-from .models import QUEUES, Item, JudgeView, LabelRecord, Lease, NewItem, QueueStats
+from .models import JudgeView, LabelRecord, NewItem
 from .sampling import hash_sample, stratified_hash_sample, unit_hash
 from .store import ReviewStore
 
 __all__ = [
-    "QUEUES",
     "ConfigError",
-    "CriterionAgreement",
-    "Disagreement",
     "DuplicateLabel",
     "EscalationRules",
     "InvalidLabel",
-    "Item",
     "JudgeView",
     "LabelRecord",
-    "Lease",
     "LeaseLost",
     "NewItem",
     "NoSuchItem",
-    "QueueStats",
     "ReviewError",
     "ReviewStore",
-    "StoreError",
-    "TranscriptError",
     "audit_items",
     "calibration_items",
     "criterion_agreement",
@@ -68,6 +57,5 @@ __all__ = [
     "span_annotations",
     "stratified_hash_sample",
     "unit_hash",
-    "write_fewshot",
     "write_golden",
 ]
