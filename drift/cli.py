@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.quiet:
                 warnings.simplefilter("ignore")
             return _run(args)
-    except (DriftError, OSError) as exc:
+    except (DriftError, OSError, ImportError) as exc:  # ImportError: the embedder (embed) is not installed
         print(f"drift report failed: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 -- a bug, not drift: exit 2 with the traceback, never 1

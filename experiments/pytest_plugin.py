@@ -316,14 +316,22 @@ def _report(request: pytest.FixtureRequest, suite: EvalSuite, rec: CaseRecord) -
                                                    "record": rec.model_dump(mode="json")}))
 
 
+def _judge_for(request: pytest.FixtureRequest, suite: EvalSuite) -> Any:
+    """The ``judge_client`` fixture's client when a scorer of ``suite`` uses a model; ``None`` for a suite scored by
+    deterministic scorers only, so such a suite never loads (or needs) a judge model."""
+    if any(getattr(s, "uses_model", True) for s in suite.all_scorers):
+        return request.getfixturevalue("judge_client")
+    return None
+
+
 @pytest.fixture
-def evaluate(request: pytest.FixtureRequest, judge_client: ModelClient) -> Callable[[EvalSuite, Case], CaseRecord]:
+def evaluate(request: pytest.FixtureRequest) -> Callable[[EvalSuite, Case], CaseRecord]:
     """``evaluate(suite, case)``: run the task, score it, record it; fail on a task error, a judge failure
     of the primary scorer, or a primary score below the suite's threshold. Never a silent score."""
     rt = _runtime(request)
 
     def _evaluate(suite: EvalSuite, case: Case) -> CaseRecord:
-        rec = rt.record(suite, case, judge_client)
+        rec = rt.record(suite, case, _judge_for(request, suite))
         _report(request, suite, rec)
         primary = rec.score_of()
         if primary is not None and primary.score is not None:
@@ -342,7 +350,7 @@ def evaluate(request: pytest.FixtureRequest, judge_client: ModelClient) -> Calla
 
 
 @pytest.fixture
-def evaluate_suite(request: pytest.FixtureRequest, judge_client: ModelClient) -> Callable[[EvalSuite], SuiteRecord | None]:
+def evaluate_suite(request: pytest.FixtureRequest) -> Callable[[EvalSuite], SuiteRecord | None]:
     """``evaluate_suite(suite)``: the suite's gate over every case (each case runs once per process).
 
     Under xdist the cases are spread over workers, so a worker defers the gate to the controller, which
@@ -355,7 +363,8 @@ def evaluate_suite(request: pytest.FixtureRequest, judge_client: ModelClient) ->
         request.node.user_properties.append((_HEADER, {"header": header}))
         if rt.xdist_worker:
             return None
-        futures = [rt.case_future(suite, c, judge_client) for c in suite.cases()]
+        client = _judge_for(request, suite)
+        futures = [rt.case_future(suite, c, client) for c in suite.cases()]
         records = [f.result() for f in futures]
         for rec in records:
             request.node.user_properties.append((_RECORD, {"header": header, "record": rec.model_dump(mode="json")}))

@@ -102,17 +102,11 @@ def test_example_gate(evaluate_suite):
 '''
 
 CONFTEST = '''\
-"""Fixtures for the eval suites. The harness's pytest plugin gives `evaluate` and `evaluate_suite`."""
+"""Fixtures for the eval suites. The harness's pytest plugin gives `evaluate`, `evaluate_suite` and `judge_client`.
 
-import pytest
-
-
-@pytest.fixture(scope="session")
-def judge_client():
-    # The example suite scores with a deterministic scorer only, so it needs no judge model. When a suite
-    # adds an LLM judge, delete this fixture: the plugin's own then loads the model named by --judge-model
-    # or EVALHARNESS_JUDGE_MODEL (e.g. openai:gpt-4o-mini).
-    return None
+A suite scored by deterministic scorers only (like the example) never loads a judge model. When a suite adds an
+LLM judge, the plugin loads the model named by --judge-model or EVALHARNESS_JUDGE_MODEL (e.g. openai:gpt-4o-mini).
+"""
 '''
 
 ROWS = [

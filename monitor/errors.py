@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+from tracing.errors import ConfigError as _SharedConfigError
+
 
 class MonitorError(Exception):
     """Base of every error the monitor raises on purpose."""
 
 
-class ConfigError(MonitorError):
+class ConfigError(MonitorError, _SharedConfigError):
     """The config file (or a command-line flag) is invalid."""
 
 

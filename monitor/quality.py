@@ -34,7 +34,7 @@ import numpy as np
 from monitor.config import EvaluatorConfig, QualityConfig
 from stats import holm, welch_pvalue, wilson_interval
 
-__all__ = ["Bucket", "Comparison", "EvaluatorQuality", "QualityReport", "quality_report", "write_quality"]
+__all__ = ["Bucket", "EvaluatorQuality", "QualityComparison", "QualityReport", "quality_report", "write_quality"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Bucket:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class QualityComparison:
     """Current window against the reference window, for an evaluator or one slice of it."""
 
     slice: str  # "all" or "topic=coding"
@@ -80,8 +80,8 @@ class EvaluatorQuality:
     criterion: str
     current: Bucket
     series: tuple[Bucket, ...]
-    overall: Comparison
-    slices: tuple[Comparison, ...]
+    overall: QualityComparison
+    slices: tuple[QualityComparison, ...]
     alerts: tuple[str, ...]
     agreement: dict[str, Any] | None = None
 
@@ -153,7 +153,7 @@ def _bucket(start: str, frame: Any, pass_at: float) -> Bucket:
     return Bucket(start, int(scores.size), mean, lo, hi, fail, f_lo, f_hi, failures, jf)
 
 
-def compare(name: str, ref: Any, cur: Any, pass_at: float, min_n: int) -> Comparison:
+def compare(name: str, ref: Any, cur: Any, pass_at: float, min_n: int) -> QualityComparison:
     """Current verdicts against reference verdicts (frames with a ``score`` column): the change tests."""
     from drift import LowPowerWarning, ks, psi, two_proportion_ztest
 
@@ -164,7 +164,7 @@ def compare(name: str, ref: Any, cur: Any, pass_at: float, min_n: int) -> Compar
     fail_r = float((r < pass_at).mean()) if r.size else None
     fail_c = float((c < pass_at).mean()) if c.size else None
     if r.size < min_n or c.size < min_n:
-        return Comparison(name, int(r.size), int(c.size), mean_r, mean_c, None, fail_r, fail_c, None, None, None,
+        return QualityComparison(name, int(r.size), int(c.size), mean_r, mean_c, None, fail_r, fail_c, None, None, None,
                           "too little data")
     p_mean = welch_pvalue(r, c)
     _, p_fail = two_proportion_ztest(int((r < pass_at).sum()), r.size, int((c < pass_at).sum()), c.size)
@@ -172,7 +172,7 @@ def compare(name: str, ref: Any, cur: Any, pass_at: float, min_n: int) -> Compar
         warnings.simplefilter("ignore", LowPowerWarning)  # min_n decides power here, and says so
         p_ks = ks(r, c).pvalue
         psi_value = psi(r, c).statistic
-    return Comparison(name, int(r.size), int(c.size), mean_r, mean_c, _finite(p_mean), fail_r, fail_c,
+    return QualityComparison(name, int(r.size), int(c.size), mean_r, mean_c, _finite(p_mean), fail_r, fail_c,
                       _finite(p_fail), _finite(p_ks), _finite(psi_value), "ok")
 
 
@@ -180,7 +180,7 @@ def _finite(x: Any) -> float | None:
     return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
-def worse(c: Comparison, alpha: float) -> list[str]:
+def worse(c: QualityComparison, alpha: float) -> list[str]:
     """The significant changes for the worse in ``c`` at level ``alpha``."""
     out = []
     if c.mean_pvalue is not None and c.mean_pvalue < alpha and (c.mean_current or 0) < (c.mean_reference or 0):
@@ -190,8 +190,8 @@ def worse(c: Comparison, alpha: float) -> list[str]:
     return out
 
 
-def _slices(ev: EvaluatorConfig, ref: Any, cur: Any, q: QualityConfig) -> tuple[Comparison, ...]:
-    found: list[Comparison] = []
+def _slices(ev: EvaluatorConfig, ref: Any, cur: Any, q: QualityConfig) -> tuple[QualityComparison, ...]:
+    found: list[QualityComparison] = []
     for column in q.slice_by:
         if column not in cur.columns or cur[column].nunique() < 2:
             continue  # one value: the slice is the whole evaluator
@@ -207,8 +207,8 @@ def _slices(ev: EvaluatorConfig, ref: Any, cur: Any, q: QualityConfig) -> tuple[
     return tuple(found)
 
 
-def decide(ev: EvaluatorConfig, overall: Comparison, current: Bucket, q: QualityConfig,
-           alpha: float) -> tuple[Comparison, tuple[str, ...]]:
+def decide(ev: EvaluatorConfig, overall: QualityComparison, current: Bucket, q: QualityConfig,
+           alpha: float) -> tuple[QualityComparison, tuple[str, ...]]:
     """The evaluator's one status and its reasons: ``"alert"`` when the mean fell or the fail rate rose
     significantly at ``alpha`` (``on_change``), or the current CI lies wholly past a configured bound; else the
     change tests' ``"ok"`` / ``"too little data"``. Returns the ``all`` comparison carrying that status, and the
