@@ -25,6 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from judges.case import Turn as ConversationTurn
+from judges.trajectory import ToolStep
+
 from .errors import TranscriptError
 
 if TYPE_CHECKING:
@@ -55,28 +58,18 @@ class TurnScore:
 
 
 @dataclass(frozen=True)
-class Turn:
-    """One turn of a conversation, with the per-turn judge scores it got."""
+class Turn(ConversationTurn):
+    """One turn of a conversation (the one turn type, ``judges.case.Turn``) with the per-turn judge scores it got."""
 
-    index: int
-    role: str
-    content: str
-    error: str | None = None
-    simulated: bool = False
     scores: tuple[TurnScore, ...] = ()
     failing: bool = False  # the item's own judge failed this turn (shown highlighted)
 
 
 @dataclass(frozen=True)
-class Step:
-    """One tool call of an agent (numbered from 1)."""
+class Step(ToolStep):
+    """One tool call of an agent (the one step type, ``judges.trajectory.ToolStep``), numbered from 1."""
 
-    number: int
-    tool: str
-    arguments: dict[str, Any]
-    ok: bool
-    output: str | None = None
-    error: str | None = None
+    number: int = 0
 
 
 # ---------------------------------------------------------------- from a results record
@@ -226,7 +219,7 @@ def conversation(meta: Mapping[str, Any]) -> tuple[Turn, ...] | None:
         out.append(
             Turn(
                 index=index,
-                role=str(t["role"]),
+                role=str(t["role"]),  # type: ignore[arg-type]  # shown as stored, whatever the role
                 content=t["content"] if isinstance(t.get("content"), str) else "",
                 error=None if not error else str(error),
                 simulated=bool(t.get("simulated")),
