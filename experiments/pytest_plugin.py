@@ -452,15 +452,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         session.config.stash[_LATE] = late
     if rt.tracing is not None:
-        _annotate(rt)
+        note = _annotate(rt)
+        if note is not None:
+            session.config.stash[_ANNOTATIONS] = note
 
 
 _ERROR = pytest.StashKey[str]()
 _LATE = pytest.StashKey[list[str]]()
+_ANNOTATIONS = pytest.StashKey[str]()
 
 
-def _annotate(rt: EvalRuntime) -> None:
-    """Write each primary verdict onto its task span in Phoenix (named for the criterion, identifier ``ci``)."""
+def _annotate(rt: EvalRuntime) -> str | None:
+    """Write each primary verdict onto its task span in Phoenix (named for the criterion, identifier ``ci``).
+
+    Returns why they could not be written, or None. Nothing here ends the session: annotations are a convenience,
+    the results file (written after this) is the record.
+    """
     import logging
 
     import tracing
@@ -475,14 +482,17 @@ def _annotate(rt: EvalRuntime) -> None:
             anns.append(sc.annotation(c.task.span_id, source="ci", metadata={"run_id": rt.run.run_id,
                                                                                "suite": s.suite, "case_id": c.case_id}))
     if not anns:
-        return
-    rt.tracing.force_flush(30)
+        return None
     # Phoenix stores exported spans asynchronously and answers 404 for a span it has not stored yet: the writer
-    # retries for a bounded time; then a warning (annotations are a convenience, the results file is the record)
+    # retries for a bounded time; then the failure is recorded and said in the eval summary
     try:
+        rt.tracing.force_flush(30)
         tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint, retry_for_s=30.0)
-    except tracing.AnnotationError as exc:
-        logging.getLogger(__name__).warning("could not write eval annotations to Phoenix: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - any failure of the write-back, never the end of the session
+        note = f"{len(anns)} eval annotations not written to Phoenix: {type(exc).__name__}: {exc}"
+        logging.getLogger(__name__).warning("%s", note)
+        return note
+    return None
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -514,6 +524,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     path = write_run(run, out_dir / f"{run.run_id}.json")
     write_run(run, out_dir / "latest.json")
     tr.write_line(f"results: {_shown(path, root)}")
+    if _ANNOTATIONS in config.stash:
+        tr.write_line(f"warning: {config.stash[_ANNOTATIONS]}")
     if save := config.getoption("eval_save_baseline"):
         tr.write_line(f"baseline saved: {_shown(write_run(run, resolve(save, root)), root)}")
     md_path = config.getoption("eval_markdown") and resolve(config.getoption("eval_markdown"), root)

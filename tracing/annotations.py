@@ -149,7 +149,7 @@ def annotate_spans(
                     inserted = client.spans.log_span_annotations(span_annotations=part, sync=sync)  # type: ignore[arg-type]
                     ids += [str(item["id"]) for item in inserted or []]
                     break
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, ValueError) as exc:  # ValueError: a reply that is not the JSON Phoenix sends
                     error, retryable = _failure(exc, base)
                     left = deadline - time.monotonic()
                     if not retryable or left <= 0:
@@ -174,5 +174,7 @@ def _failure(exc: Exception, base: str) -> tuple[str, bool]:
             return (f"Phoenix does not know some of these spans yet ({text}); flush the tracing handle "
                     "(handle.force_flush()) before annotating, or pass sync=False"), True
         return f"Phoenix rejected the annotations: HTTP {status} {text}", status >= 500 or status in (408, 429)
+    if isinstance(exc, ValueError):
+        return f"{base}/v1/span_annotations answered with something that is not Phoenix's JSON ({exc})", False
     return (f"cannot reach Phoenix at {base}/v1/span_annotations: {exc}; is it running "
             "(python -m tracing.phoenix_server status)?"), True

@@ -90,3 +90,12 @@ def test_a_refusal_that_cannot_pass_is_not_retried() -> None:
                                endpoint="http://phoenix.test", retry_for_s=60, transport=fake.transport,
                                sleep=waits.append)
     assert waits == [] and len(fake.fail) == 2
+
+
+def test_a_reply_that_is_not_phoenixs_json_is_an_annotation_error_not_retried() -> None:
+    waits: list[float] = []
+    html = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>login</html>"))
+    with pytest.raises(tracing.AnnotationError, match="not Phoenix's JSON"):
+        tracing.annotate_spans([verdict_annotation(SPAN, criterion="c", source="ci", kind="CODE", score=1)],
+                               endpoint="http://phoenix.test", retry_for_s=60, transport=html, sleep=waits.append)
+    assert waits == []

@@ -100,3 +100,44 @@ def test_eval_run_appears_in_phoenix_as_its_own_project(tmp_path: Path, phoenix:
                                                      span_ids=[case1["task"]["span_id"]])
     assert [(a["name"], a["annotator_kind"]) for a in anns] == [("accuracy", "LLM")]
     assert anns[0]["result"]["score"] == pytest.approx(case1["scores"][0]["score"])
+
+
+def test_a_phoenix_answering_garbage_to_annotations_never_ends_the_session(tmp_path: Path) -> None:
+    """Finding 15 of the security review: a non-JSON reply to the annotation write aborted the session before the
+    results file was written. A trap server takes the spans and answers the annotation write with HTML."""
+    import http.server
+    import threading
+
+    class Trap(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = b"<html>not phoenix</html>" if "span_annotations" in self.path else b""
+            self.send_response(200)
+            self.send_header("content-type", "text/html" if body else "application/x-protobuf")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trap)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+        (tmp_path / "datasets").mkdir()
+        (tmp_path / "datasets" / "demo.jsonl").write_text(json.dumps({"id": "case-0", "article": "a"}) + "\n")
+        (tmp_path / "conftest.py").write_text(CONFTEST)
+        (tmp_path / "test_demo.py").write_text(SUITE)
+        env = {**os.environ, "EVALHARNESS_TRACING": "1",
+               "PHOENIX_COLLECTOR_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+               "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "results" / "latest.json").is_file()  # the record is written whatever Phoenix answered
+    out = " ".join(proc.stdout.split())
+    assert "warning: 1 eval annotations not written to Phoenix" in out and "not Phoenix's JSON" in out
