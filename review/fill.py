@@ -152,6 +152,7 @@ def audit_items(
     each item links to its trace in Phoenix (``meta.trace_url``, and in the reason a reviewer reads)."""
     from tracing._config import trace_url
 
+    rows = [_log_row(r) for r in rows]
     for i, r in enumerate(rows):
         _row_key(r, f"row {i}")
         for field in ("prompt", "response"):
@@ -170,14 +171,13 @@ def audit_items(
         )
     else:
         chosen = hash_sample(rows, lambda r: _row_key(r, ""), rate, salt="audit:")
-    meta_skip = {"prompt", "response", "trace_id", "span_id", "context"}
+    meta_skip = {"prompt", "response", "trace_id", "span_id"}
     return [
         NewItem(
             queue="audit",
             source_id=f"prod:{_row_key(r, '')}",
             input=r["prompt"],
             output=r["response"],
-            context=r.get("context"),
             criterion=criterion,
             scale=scale,
             # An online judge's score, when the app logged one, makes audit labels count for calibration too.
@@ -191,6 +191,20 @@ def audit_items(
         )
         for r in chosen
     ]
+
+
+def _log_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` cut to the documented production-log columns (``tracing.production_log.LOG_COLUMNS``), each a
+    plain value (text, number, boolean or None; anything else is dropped). A field the log does not document
+    (``turns``, ``trajectory``, ``context``, ...) never reaches an item, so a logged row cannot steer how the
+    review page shows it: a production item is its prompt and its response."""
+    from tracing.production_log import LOG_COLUMNS
+
+    return {k: row[k] for k in LOG_COLUMNS if k in row and _plain(row[k])}
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def rows_from_phoenix(

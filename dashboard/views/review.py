@@ -65,6 +65,9 @@ if lease is None:
 
 held: Lease = lease  # narrowed for the callbacks below
 item: Item = store.get_item(held.item_id)
+# A production (audit) item is its prompt and its response: fields a logged row carried (a store filled before
+# rows were cut to the log's columns) never turn it into a conversation or a trajectory.
+payload = {} if item.queue == "audit" else item.meta
 st.subheader(f"Item {item.id} · {_ui.md(item.queue)} · {_ui.md(item.criterion)}")
 if item.reason:
     st.caption("Why it is here: " + _ui.md(item.reason))
@@ -80,7 +83,7 @@ with left:
         with st.expander("Expected", expanded=False):
             st.text(item.expected)
     # a conversation turn by turn with its per-turn scores, an agent's steps; else the output as text
-    show_payload(item.meta, item.output, criterion=item.criterion)
+    show_payload(payload, item.output, criterion=item.criterion)
 with right:
     st.markdown("**Judges**")
     if not item.judges:
@@ -105,7 +108,7 @@ if item.scale is not None:
     if float(lo).is_integer() and float(hi).is_integer() and 0 < hi - lo <= 10:
         levels = list(range(int(lo), int(hi) + 1))
 
-turn_ids = turn_indices(item.meta)  # a conversation: its turns can be labelled one by one too
+turn_ids = turn_indices(payload)  # a conversation: its turns can be labelled one by one too
 
 
 def _score_input(wkey: str) -> float | None:
@@ -194,7 +197,7 @@ if turn_ids:
     st.caption("A label of one turn is stored with the turn's index, one per turn and reviewer. Finish the item "
                "with Submit (a label of the whole conversation) or, with turn labels only, with Done.")
     try:
-        roles = {t.index: t.role for t in conversation(item.meta) or ()}
+        roles = {t.index: t.role for t in conversation(payload) or ()}
     except TranscriptError:
         roles = {}
     mine = {r.turn: r for r in store.labels(item_id=item.id, reviewer=user.name) if r.turn is not None}
