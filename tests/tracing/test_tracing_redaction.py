@@ -43,6 +43,51 @@ LEAKS: list[tuple[str, list[str]]] = [
         ["MIIEowIBAAKCAQEA"],
     ),
     ("two: a@b.io and c@d.io", ["a@b.io", "c@d.io"]),
+    # issue 23, finding 7: the kinds the first corpus missed
+    ("pay to GB29 NWBK 6016 1331 9268 19 today", ["NWBK", "6016 1331", "9268 19", "GB29"]),
+    ("iban GB29NWBK60161331926819.", ["GB29NWBK60161331926819", "60161331"]),
+    ("IBAN: DE89 3704 0044 0532 0130 00 (Sparkasse)", ["3704 0044", "0532 0130"]),
+    ("FR: FR1420041010050500013M02606", ["FR1420041010050500013M02606"]),
+    ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc here", ["sk_live_", "4eC39HqLyjWDarjtT1zdp7dc"]),
+    ("restricted rk_live_51HxYzAbCdEfGhIjKlMnOpQr", ["rk_live_", "51HxYzAbCd"]),
+    ("HF_TOKEN hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", ["hf_AbCdEf", "01234567"]),
+    ("post to https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+     ["hooks.slack.com/services", "T00000000", "XXXXXXXXXXXX"]),
+    ("the key is wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY ok", ["wJalrXUtnFEMI", "bPxRfiCYEXAMPLEKEY"]),
+    ("AWS secret key is je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", ["je7MtGbClwBF", "h3yCo8nvb"]),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF9pQz0BCAC7w9GxYz\n=AbCd\n-----END PGP PRIVATE KEY BLOCK-----",
+     ["lQOYBF9pQz0BCAC7w9GxYz", "=AbCd"]),
+    ("schreib an jürgen.müller@straße.de", ["jürgen", "müller@", "straße.de"]),
+    ("почта: иван@пример.рф", ["иван", "пример.рф"]),
+    ("NI number AB 12 34 56 C on file", ["12 34 56", "AB 12"]),
+    ("nino: JG103759A", ["JG103759A", "103759"]),
+    ("born on 12 March 1985 in Leeds", ["12 March 1985", "March 1985"]),
+    ("DOB: 1985-03-12", ["1985-03-12"]),
+    ("date of birth 03/12/1985", ["03/12/1985"]),
+    ("she was born March 12, 1985", ["March 12, 1985"]),
+    ("client 203.0.113.42 logged in from 10.1.2.3", ["203.0.113.42", "10.1.2.3"]),
+    ("SSN 123-45-6789", ["123-45-6789", "6789"]),
+    ("social security number: 123 45 6789", ["123 45 6789"]),
+    ("ssn 078-05-1120 on the form", ["078-05-1120"]),
+    ("api key: 0123456789abcdef0123456789abcdef", ["0123456789abcdef", "89abcdef"]),
+    ("API-Key = 9f86d081884c7d659a2feaa0c55ad015", ["9f86d081884c7d659a2feaa0c55ad015", "a0c55ad015"]),
+]
+
+#: which mask each new kind gets (a kind is masked as itself, not by accident as another)
+KINDS: list[tuple[str, str]] = [
+    ("GB29 NWBK 6016 1331 9268 19", "[IBAN]"),
+    ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "[API_KEY]"),
+    ("rk_live_51HxYzAbCdEfGhIjKlMnOpQr", "[API_KEY]"),
+    ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", "[API_KEY]"),
+    ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", "[SLACK_WEBHOOK]"),
+    ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "[AWS_SECRET]"),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF9\n-----END PGP PRIVATE KEY BLOCK-----", "[PRIVATE_KEY]"),
+    ("jürgen.müller@straße.de", "[EMAIL]"),
+    ("AB 12 34 56 C", "[NI_NUMBER]"),
+    ("DOB: 1985-03-12", "DOB: [DOB]"),
+    ("203.0.113.42", "[IP]"),
+    ("123-45-6789", "[SSN]"),
+    ("api key: 0123456789abcdef0123456789abcdef", "api key: [SECRET]"),
 ]
 
 KEPT = [
@@ -52,6 +97,29 @@ KEPT = [
     "We sold 12,500 units in 2023.",
     "Order #98765 ships in 3 days.",
     "Use version 20.26.1 of the server.",
+    # issue 23: an ordinary-text corpus the new kinds must leave alone (ids, numbers, dates of events in results)
+    "The treaty was signed on 12 March 1985 and took effect on 1985-06-01.",  # dates of events: no birth context
+    "The museum was founded in 1891; its founder was born in Leeds.",
+    "Run 20261130-041034-2b0cec finished at 2026-11-30T04:10:34+0000 in 12.5 s.",
+    "commit 3f2a9c1b8e7d6c5b4a3928171615141312111009 on branch main",  # a SHA-1: lowercase hex, kept
+    "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
+    "case id 550e8400-e29b-41d4-a716-446655440000",
+    "Upgrade to version 1.2.3.4 before Friday; v10.0.0.1 is older.",  # a dotted quad after "version"/"v"
+    "See section 4.2.1.3 of the spec and § 1.1.1.1.",
+    "Python 3.11.4 and numpy 1.26.4 were installed.",
+    "The server listens on 127.0.0.1:6006 and 0.0.0.0:8080.",  # loopback and "any" are no one's address
+    "Scores: 0.85 ± 0.03 (95% CI 0.79-0.91), p = 0.0312, kappa 0.72.",
+    "Revenue was $1,234,567.89 in Q3 and EUR 2.5m in Q4.",
+    "Model card: meta-llama/Llama-3.1-8B-Instruct, 8,030,261,248 parameters.",
+    "Part number 000-12-3456 and 900-12-3456 are stock codes.",  # never-issued SSN areas
+    "The file is src/components/Button2/index/File1234abcd.tsx in the repo.",
+    "GB and DE teams met; ticket AB-1234 was closed.",
+    "Chapter 12, pages 110-145; ISO 8601 dates like 2024-01-31.",
+    "The secret is out and the password reset page works.",
+    "Email support via the form; @alice mentioned it in #general.",
+    "Dates: 03/12/2024, 12.03.2024, March 12, 2024 (the launch).",
+    "HTTP 404 at 10:30:45 UTC, retried 3 times, latency 123 ms.",
+    "Version strings: 2.0.0-rc.1, 1.0.0+build.5, 4.4.0.0.1",
 ]
 
 
@@ -66,6 +134,46 @@ def test_every_secret_in_the_corpus_is_masked(text: str, secrets: list[str]) -> 
 @pytest.mark.parametrize("text", KEPT)
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert tracing.Redactor().redact(text) == text
+
+
+@pytest.mark.parametrize(("text", "masked"), KINDS, ids=[m for _, m in KINDS])
+def test_each_kind_is_masked_as_itself(text: str, masked: str) -> None:
+    assert tracing.Redactor().redact(text) == masked
+
+
+def test_identifier_values_get_a_pseudonym_only_for_precise_kinds() -> None:
+    """Issue 23: ``case_id``/``id`` values are masked too (e-mails, keys...), yet stay unique and joinable; a run id
+    or a numeric id that only looks like a phone number or a card is kept."""
+    red = tracing.Redactor()
+    tree = {"case_id": "bob@corp.com", "id": "alice@corp.com", "run_id": "20261130-041034-2b0cec",
+            "reviewers": ["carol@corp.com", "dan"], "source_id": "4111111111111111", "input": "from bob@corp.com",
+            "metadata": {"user_id": "bob@corp.com", "id": "x-1"}}
+    out = red.redact_tree(tree)
+    assert "corp.com" not in repr(out)
+    assert out["case_id"].startswith("[EMAIL]#") and out["id"].startswith("[EMAIL]#")
+    assert out["case_id"] != out["id"] and red.redact_tree(tree)["case_id"] == out["case_id"]
+    assert out["run_id"] == "20261130-041034-2b0cec" and out["source_id"] == "4111111111111111"
+    assert out["reviewers"][1] == "dan" and out["reviewers"][0].startswith("[EMAIL]#")
+    assert out["input"] == "from [EMAIL]" and out["metadata"] == {"user_id": "[EMAIL]", "id": "x-1"}
+
+
+def test_span_bodies_mask_the_new_kinds() -> None:
+    """Issue 23: the OTLP exporter's copy of a span carries none of the kinds the first corpus missed."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider, exporter = TracerProvider(), InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(tracing.redaction.RedactingSpanExporter(exporter)))
+    body = " | ".join(text for text, _ in KINDS)
+    with tracing.chain_span("chain", input=body, tracer=provider.get_tracer("t")) as span:
+        span.set_attributes({"output.value": body})
+    [span] = exporter.get_finished_spans()
+    text = repr(dict(span.attributes or {}))
+    for original, _ in KINDS:
+        assert original not in text
+    for leak in ("sk_live_", "hf_AbCd", "hooks.slack.com", "NWBK", "straße", "203.0.113.42", "123-45-6789"):
+        assert leak not in text
+    provider.shutdown()
 
 
 def test_luhn_reference_values() -> None:
@@ -177,6 +285,7 @@ def test_the_example_apps_production_log_is_redacted_by_default(tmp_path) -> Non
 
 def test_the_harness_run_id_is_not_taken_for_a_phone_number() -> None:
     red = tracing.Redactor()
-    assert red.redact("20261130-041034-2b0cec") != "20261130-041034-2b0cec"  # the pattern would mask it...
+    # the phone rule leaves a digit run that goes on as a token alone (issue 23); the skip key holds either way
+    assert red.redact("20261130-041034-2b0cec") == "20261130-041034-2b0cec"
     out, changed = red.redact_attributes([("eval.run_id", "20261130-041034-2b0cec"), ("input.value", "+1 (415) 555-2671")])
     assert out["eval.run_id"] == "20261130-041034-2b0cec" and "555-2671" not in out["input.value"] and changed
