@@ -51,6 +51,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 import tracing
 from tracing import production_log
+from tracing.files import private_file
 
 CORPUS_PATH = HERE / "qa_corpus.jsonl"
 QUESTIONS_PATH = HERE / "mtbench_questions.jsonl"  # MT-Bench, Apache-2.0: examples/LICENSE-mtbench.txt
@@ -301,6 +302,7 @@ class QAApp:
         self._redact = tracing.Redactor().redact if redact_log else None
         self.retriever = retriever
         self.log_path = Path(log_path) if log_path is not None else None
+        self._log_private = False
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.use_context = use_context
@@ -372,7 +374,9 @@ class QAApp:
             logged = row
             if self._redact is not None:
                 logged = {**row, "prompt": self._redact(row["prompt"]), "response": self._redact(row["response"])}
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._log_private:  # prompts and replies: 0600 in folders made 0700, whatever the umask
+                private_file(self.log_path)
+                self._log_private = True
             with self.log_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(logged, ensure_ascii=False) + "\n")
         return row

@@ -17,7 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from experiments.errors import ResultsError
-from judges.records import Interval, load_record, write_record
+from judges.records import Interval, load_record
+from tracing.files import write_private_text
 
 SCHEMA_VERSION = 2
 
@@ -408,5 +409,6 @@ def load_run(path: str | os.PathLike[str]) -> RunRecord:
 
 
 def write_run(run: RunRecord, path: str | os.PathLike[str]) -> Path:
-    """Write ``run`` to ``path`` atomically (readers never see half a file)."""
-    return write_record(run, path)
+    """Write ``run`` to ``path`` atomically (readers never see half a file), 0600 in folders made 0700: it holds
+    every case's input and output."""
+    return write_private_text(path, run.model_dump_json(indent=1))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from judges.errors import JudgeConfigError
 from judges.types import Completion, ModelRequest
+from tracing.files import private_sqlite
 from tracing.project import project_path, resolve
 
 MAX_AGE_ENV = "EVALHARNESS_CACHE_MAX_AGE_DAYS"
@@ -98,7 +99,7 @@ class CallCache:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(self.path)  # 0600, and so its -wal/-shm: whole prompts and replies (folders made 0700)
         if max_age_days is None:
             max_age_days = _max_age_from_env()
         elif not (math.isfinite(max_age_days) and max_age_days > 0):

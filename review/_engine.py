@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from judges.cache import enable_wal
+from tracing.files import private_sqlite
 
 from .errors import ConfigError
 
@@ -25,7 +26,7 @@ def engine_for(target: str | Path, synchronous: str) -> Engine:
     text = str(target)
     if "://" not in text:
         path = Path(text).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)  # 0600, and so its -wal/-shm (SQLite gives them the file's mode); folders 0700
         text = f"sqlite:///{path}"
     try:
         engine = sa.create_engine(text)

@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracing.files import write_private_text
+
 from ._rows import is_production
 from .errors import ConfigError
 from .fill import PAIRWISE_CHOICES, PAIRWISE_SCORES
@@ -376,13 +378,10 @@ def _safe_name(criterion: str) -> str:
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text(
-        "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), encoding="utf-8"
+    # atomic (readers never see half a file), 0600 in folders made 0700: reviewed cases are personal data
+    return write_private_text(
+        path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
     )
-    tmp.replace(path)  # readers never see half a file
-    return path
 
 
 def write_golden(records: Sequence[LabelRecord], datasets_dir: str | Path,
