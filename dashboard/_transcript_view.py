@@ -48,9 +48,9 @@ def show_conversation(turns: tuple[Turn, ...], *, criterion: str | None = None) 
             else:
                 st.caption(_ui.md(head))
             if t.error:
-                st.text(f"[the application failed this turn: {t.error}]")
+                _ui.show_text(f"[the application failed this turn: {t.error}]")
             if t.content:
-                st.text(t.content)
+                _ui.show_text(t.content)
             scores = _score_text(t, criterion)
             if scores:
                 st.caption(_ui.md("Per-turn scores: " + scores))
@@ -77,7 +77,7 @@ def show_trajectory(steps: tuple[Step, ...]) -> None:
             lines.append(f"   -> {s.output if s.output is not None else '(no output)'}")
         else:
             lines.append(f"   !! error: {s.error or 'the tool call failed (no message)'}")
-    st.code("\n".join(lines), language=None, wrap_lines=True)
+    st.code(_ui.plain("\n".join(lines)), language=None, wrap_lines=True)
 
 
 def show_payload(
@@ -95,7 +95,7 @@ def show_payload(
         show_conversation(turns, criterion=criterion)
     elif output is not None:  # None: the caller shows the output itself
         st.markdown(f"**{_ui.md(output_label)}**")
-        st.text(output)
+        _ui.show_text(output)
     try:
         steps = trajectory(meta)
     except TranscriptError as exc:

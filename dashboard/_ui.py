@@ -39,9 +39,31 @@ _VIEWS = Path(__file__).resolve().parent / "views"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$^])")
 
 
+# Unicode bidi controls: embeddings and overrides (U+202A-U+202E), isolates (U+2066-U+2069) and the marks
+# (U+200E, U+200F, U+061C). In model or file text they reorder the harness's own words beside it
+# ("Δ -3.00" read as "00.3- Δ"); shown, each is replaced by its visible code point.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Escapes do not stop GFM's autolinks: they are found in the text after the Markdown is parsed. A word
+# joiner (U+2060, invisible) inside "://", after "www" and after "@" breaks the three literal forms
+# (https://..., www.x, a@b.c) without changing what a reader sees.
+_WJ = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+
+
+def plain(text: object) -> str:
+    """``text`` for display as plain text (``st.text``, table cells): bidi controls neutralised."""
+    return _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", str(text))
+
+
+def show_text(body: object, *, where: Any = None) -> None:
+    """``st.text`` (or ``where.text``) of model-, dataset- or file-written text, bidi controls neutralised."""
+    (where or st).text(plain(body))
+
+
 def md(text: object) -> str:
-    """``text`` made inert for Streamlit's Markdown: no image, link, HTML, heading, emphasis or directive."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    """``text`` made inert for Streamlit's Markdown: no image, link (bare URLs included), HTML, heading,
+    emphasis or directive, and no bidi control."""
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(_WJ, plain(text)))
 
 
 def fmt(x: float, digits: int = 3) -> str:

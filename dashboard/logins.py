@@ -22,6 +22,7 @@ parallel requests cannot slip past the limit.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import math
@@ -31,12 +32,28 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, func, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 
 from review import ReviewStore
 from review._engine import serialize
 
-from .auth import User, authenticate
+from .auth import MIN_PASSWORD_LENGTH, User, authenticate
 from .errors import AuthError, ConfigError
 
 __all__ = ["LOCAL", "LoginAttempt", "LoginGuard", "LoginPolicy", "LoginThrottled", "client_key"]
@@ -58,7 +75,7 @@ logins = Table(
     _metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ts", Float, nullable=False),
-    Column("name", String(128), nullable=False),  # as typed (unknown names too), cut to 128 characters
+    Column("name", String(128), nullable=False),  # a user's name, a short plain one, else a hash (_audit_name)
     Column("client", String(128), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("detail", Text, nullable=False, default="{}"),
@@ -68,7 +85,12 @@ Index("ix_logins_client", logins.c.client, logins.c.id)
 
 _FAILED = ("failed", "pending")
 _COUNTED = ("ok", "failed", "pending")
-_MAX_TEXT = 128
+_MAX_NAME = 64
+# A name an unknown visitor typed is kept as typed only when it is short and plain: lowercase letters with
+# ``. _ -`` between them, fewer characters than a password may have (auth.MIN_PASSWORD_LENGTH) and no digit,
+# so it cannot be a password set under the policy. Anything else (a password typed into the name field,
+# long text, markup) is kept as a hash, so the same text is still one name to the throttle.
+_PLAIN_NAME = re.compile(rf"^[a-z][a-z._-]{{0,{MIN_PASSWORD_LENGTH - 2}}}$")
 
 
 class LoginThrottled(AuthError):
@@ -93,6 +115,8 @@ class LoginPolicy:
     max_delay_s: float = 900.0
     lock_s: float = 900.0
     window_s: float = 3600.0
+    audit_days: float = 90.0
+    audit_max_rows: int = 100_000
 
     def __post_init__(self) -> None:
         if self.mode not in ("backoff", "lock"):
@@ -101,11 +125,15 @@ class LoginPolicy:
             raise ConfigError("login failure limits must be at least 1")
         if min(self.base_delay_s, self.max_delay_s, self.lock_s, self.window_s) <= 0:
             raise ConfigError("login throttle delays and window must be positive seconds")
+        if self.audit_days <= 0 or self.audit_max_rows < 1:
+            raise ConfigError("login audit retention must be positive days and at least 1 row")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LoginPolicy:
         """``EVALHARNESS_LOGIN_MODE`` (backoff|lock), ``..._MAX_FAILURES``, ``..._CLIENT_MAX_FAILURES``,
-        ``..._LOCK_SECONDS``, ``..._MAX_DELAY_SECONDS``, ``..._WINDOW_SECONDS``; unset ones keep the defaults."""
+        ``..._LOCK_SECONDS``, ``..._MAX_DELAY_SECONDS``, ``..._WINDOW_SECONDS``, and the audit's retention
+        ``EVALHARNESS_LOGIN_AUDIT_DAYS`` (90) and ``EVALHARNESS_LOGIN_AUDIT_MAX_ROWS`` (100000); unset ones keep
+        the defaults."""
         fields: dict[str, tuple[str, Callable[[str], Any]]] = {
             "mode": ("EVALHARNESS_LOGIN_MODE", str),
             "max_failures": ("EVALHARNESS_LOGIN_MAX_FAILURES", int),
@@ -113,6 +141,8 @@ class LoginPolicy:
             "lock_s": ("EVALHARNESS_LOGIN_LOCK_SECONDS", float),
             "max_delay_s": ("EVALHARNESS_LOGIN_MAX_DELAY_SECONDS", float),
             "window_s": ("EVALHARNESS_LOGIN_WINDOW_SECONDS", float),
+            "audit_days": ("EVALHARNESS_LOGIN_AUDIT_DAYS", float),
+            "audit_max_rows": ("EVALHARNESS_LOGIN_AUDIT_MAX_ROWS", int),
         }
         values: dict[str, Any] = {}
         for name, (var, parse) in fields.items():
@@ -164,8 +194,9 @@ class LoginGuard:
         Raises :class:`LoginThrottled` (attempt refused unchecked) or :class:`AuthError` (wrong name or
         password, one message for both). Every attempt is audited.
         """
-        name, client = name[:_MAX_TEXT], _client_text(client)
+        name, client = _audit_name(name, users), _client_text(client)
         now = self._clock()
+        self.prune(now)
         with self.store.engine.begin() as conn:
             serialize(conn, f"login-name:{name}")
             serialize(conn, f"login-client:{client}")
@@ -190,7 +221,7 @@ class LoginGuard:
         """Audit a logout; remembered logins of ``name`` issued before it stop working (see sessions.py)."""
         with self.store.engine.begin() as conn:
             conn.execute(
-                logins.insert(), _row(self._clock(), name[:_MAX_TEXT], _client_text(client), "logout", {})
+                logins.insert(), _row(self._clock(), name[:_MAX_NAME], _client_text(client), "logout", {})
             )
 
     def last_logout(self, name: str) -> float | None:
@@ -212,6 +243,27 @@ class LoginGuard:
             q = q.where(logins.c.outcome.in_(("failed", "refused")))
         with self.store.engine.connect() as conn:
             return [LoginAttempt(r.id, r.ts, r.name, r.client, r.outcome) for r in conn.execute(q).all()]
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete audit rows past the retention (``audit_days``, then all but the newest ``audit_max_rows``);
+        the number deleted. Rows the throttle still counts (attempts within ``window_s``) and logouts (they
+        end remembered logins) are kept whatever the limits, so flooding the audit cannot reset a counter.
+        Every login attempt prunes first, so unauthenticated visitors cannot grow the table without bound."""
+        now = self._clock() if now is None else now
+        keep = or_(
+            logins.c.outcome == "logout",
+            and_(logins.c.outcome.in_(_COUNTED), logins.c.ts >= now - self.policy.window_s),
+        )
+        with self.store.engine.begin() as conn:
+            gone = conn.execute(
+                delete(logins).where(logins.c.ts < now - self.policy.audit_days * 86400.0, not_(keep))
+            ).rowcount
+            cut = conn.execute(
+                select(logins.c.id).order_by(logins.c.id.desc()).offset(self.policy.audit_max_rows).limit(1)
+            ).scalar()
+            if cut is not None:
+                gone += conn.execute(delete(logins).where(logins.c.id <= cut, not_(keep))).rowcount
+        return int(gone)
 
     def _retry_after(self, conn: Any, name: str, client: str, now: float) -> float:
         since = now - self.policy.window_s
@@ -247,6 +299,15 @@ class LoginGuard:
 
 def _row(ts: float, name: str, client: str, outcome: str, detail: dict[str, Any]) -> dict[str, Any]:
     return {"ts": ts, "name": name, "client": client, "outcome": outcome, "detail": json.dumps(detail)}
+
+
+def _audit_name(name: str, users: Mapping[str, User]) -> str:
+    """What the audit keeps of a typed name: a user's name, a short plain name, else ``#`` and a hash."""
+    if name in users and len(name) <= _MAX_NAME:
+        return name
+    if _PLAIN_NAME.match(name):
+        return name
+    return "#" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def _client_text(client: str | None) -> str:

@@ -83,6 +83,6 @@ for d in rows[:100]:
     humans = ", ".join(f"{who} {s:g}" for who, s in d.human_scores.items())
     with st.expander(_ui.md(f"Item {d.item_id}: gap {d.gap:g} ({d.why}) · judge {judge} · {humans}")):
         st.markdown("**Input**")
-        st.text(d.input)
+        _ui.show_text(d.input)
         st.markdown("**Output**")
-        st.text(d.output)
+        _ui.show_text(d.output)

@@ -8,6 +8,7 @@ as plain text or in a table cell, never as Markdown.
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 
@@ -56,7 +57,7 @@ for f in files:
         stat = f.stat()
         records[str(f)] = _load_cached(str(f), stat.st_mtime_ns, stat.st_size)
     except (JudgeError, OSError) as exc:
-        st.text(f"skipped {f.name}: {exc}")
+        _ui.show_text(f"skipped {f.name}: {exc}")
 if not records:
     st.stop()
 
@@ -78,11 +79,11 @@ overview = pd.DataFrame([
 ])
 st.dataframe(overview, hide_index=True, key="judges_overview")
 
-choice = st.selectbox("Meta-evaluation", list(records), format_func=lambda p: Path(p).name, key="judges_file")
+choice = st.selectbox("Meta-evaluation", list(records), format_func=lambda p: _ui.plain(Path(p).name), key="judges_file")
 rec = records[choice]
 
 st.subheader("Judge")
-st.text(f"{rec.judge} on {rec.judge_model}\nconfigured as: {rec.headline.description}\n"
+_ui.show_text(f"{rec.judge} on {rec.judge_model}\nconfigured as: {rec.headline.description}\n"
         f"human labels: {rec.dataset.name} ({rec.dataset.kind}, sha256 {rec.dataset.sha256}), "
         f"{rec.n_labels} judged, {rec.failures} judge failures\nmeasured on {rec.machine}, {rec.created}")
 why = qualifies(rec)
@@ -90,14 +91,14 @@ if why is None:
     st.success("Qualified to gate: at least 50 labels and an agreement CI low of at least 0.4.")
 else:
     st.warning("Not qualified to gate; suite gates on this judge are advisory.")
-    st.text(why)
+    _ui.show_text(why)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Agreement (kappa)", _ci(rec.headline.agreement))
 c2.metric("Accuracy", _ci(rec.headline.accuracy, True))
 c3.metric("Error rate", _ci(rec.error_rate, True))
 if rec.majority_rate is not None:
-    st.text(f"A judge that always answers the commonest human label is right on {_ci(rec.majority_rate, True)}.")
+    _ui.show_text(f"A judge that always answers the commonest human label is right on {_ci(rec.majority_rate, True)}.")
 
 st.subheader("Variants")
 pref = rec.labels == "preference"
@@ -119,9 +120,16 @@ st.dataframe(pd.DataFrame([_row(v) for v in [*rec.variants, rec.headline]]), hid
 
 import plotly.graph_objects as go
 
+
+def _plotly_text(value: object) -> str:
+    return html.escape(_ui.plain(value))
+
+
 left, right = st.columns(2)
 conf = rec.headline.confusion
-heat = go.Figure(go.Heatmap(z=conf.counts, x=conf.labels, y=conf.labels, colorscale="Blues", text=conf.counts,
+# Plotly draws its strings as a subset of HTML (links included): the file's labels and names go in escaped.
+axis = [_plotly_text(label) if isinstance(label, str) else label for label in conf.labels]
+heat = go.Figure(go.Heatmap(z=conf.counts, x=axis, y=axis, colorscale="Blues", text=conf.counts,
                             texttemplate="%{text}", hovertemplate="human %{y}, judge %{x}: %{z}<extra></extra>"))
 heat.update_layout(xaxis_title="judge", yaxis_title="human", height=360, title="Confusion matrix",
                    margin={"l": 10, "r": 10, "t": 40, "b": 10})
@@ -132,7 +140,7 @@ for v in [next((x for x in rec.variants if x.name.startswith(("mean_prob", "expe
           next((x for x in rec.variants if "isotonic" in x.name), None)]:
     if v is not None and v.reliability:
         rel.add_trace(go.Scatter(x=[b.predicted for b in v.reliability], y=[b.observed for b in v.reliability],
-                                 mode="lines+markers", name=f"{v.name} (ECE {v.calibration_error:.3f})",
+                                 mode="lines+markers", name=_plotly_text(f"{v.name} (ECE {v.calibration_error:.3f})"),
                                  text=[f"{b.n} cases" for b in v.reliability]))
 lo, hi = (0.0, 1.0) if pref else (float(conf.labels[0]), float(conf.labels[-1]))
 rel.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="perfect", line={"dash": "dot"}))
@@ -157,12 +165,12 @@ if b.self_preference is not None:
 if probes:
     st.dataframe(pd.DataFrame(probes), hide_index=True, key="judges_bias")
 for note in b.notes:
-    st.text(note)
+    _ui.show_text(note)
 
 if rec.abstention is not None:
     a = rec.abstention
     st.subheader("Abstention")
-    st.text(f"Disagreement with humans at {100 * a.coverage:.0f}% coverage: {_ci(a.risk, True)}, against "
+    _ui.show_text(f"Disagreement with humans at {100 * a.coverage:.0f}% coverage: {_ci(a.risk, True)}, against "
             f"{_ci(a.full, True)} without abstaining (change {_ci(a.change)}). Abstain band: "
             f"AbstainBand(min_margin={a.threshold:.4f}). Confidence: {a.confidence}.")
     curve = go.Figure(go.Scatter(x=[p.coverage for p in a.curve], y=[p.risk for p in a.curve], mode="lines+markers",
@@ -174,7 +182,7 @@ if rec.abstention is not None:
 if rec.few_shot is not None:
     shots = rec.few_shot
     st.subheader("Few-shot examples from corrections")
-    st.text(f"{shots.k} examples ({shots.source}); {shots.n_test} held-out cases.\n"
+    _ui.show_text(f"{shots.k} examples ({shots.source}); {shots.n_test} held-out cases.\n"
             f"accuracy {_ci(shots.before, True)} -> {_ci(shots.after, True)}, change {_ci(shots.change)}, "
             f"McNemar p {shots.pvalue if shots.pvalue is not None else float('nan'):.3g}\n"
             f"agreement {_ci(shots.agreement_before)} -> {_ci(shots.agreement_after)}\n"
@@ -188,22 +196,22 @@ st.caption(f"{len(shown)} cases" + (f", the first {MAX_CASES} shown" if len(show
 for i, c in enumerate(shown[:MAX_CASES], 1):
     verdict = "failure" if c.failure else (f"{c.verdict:.2f}" if isinstance(c.verdict, float) else str(c.verdict))
     human = f"{c.human:g}" if isinstance(c.human, float) else str(c.human)
-    # the label is Markdown: only our own words and numbers go in it; the case id is shown as text inside
-    with st.expander(f"Case {i}: human {human}, judge {verdict}"):
-        st.text(f"id: {c.case_id}" + (f"\njudge failure: {c.failure}" if c.failure else ""))
-        st.text("Input")
-        st.text(c.input)
+    # the label is Markdown: the file's human label and verdict go in escaped; the case id is shown as text inside
+    with st.expander(f"Case {i}: human {_ui.md(human)}, judge {_ui.md(verdict)}"):
+        _ui.show_text(f"id: {c.case_id}" + (f"\njudge failure: {c.failure}" if c.failure else ""))
+        _ui.show_text("Input")
+        _ui.show_text(c.input)
         if c.output is not None:
-            st.text("Output")
-            st.text(c.output)
+            _ui.show_text("Output")
+            _ui.show_text(c.output)
         if c.output_a is not None:
-            st.text("Output A")
-            st.text(c.output_a)
-            st.text("Output B")
-            st.text(c.output_b or "")
+            _ui.show_text("Output A")
+            _ui.show_text(c.output_a)
+            _ui.show_text("Output B")
+            _ui.show_text(c.output_b or "")
         probs = c.probs or {}
         if c.order1_probs is not None:
             probs = {f"order 1 {k}": v for k, v in c.order1_probs.items()}
             probs |= {f"order 2 {k}": v for k, v in (c.order2_probs or {}).items()}
         if probs:
-            st.text("raw label probabilities: " + ", ".join(f"{k} {v:.3f}" for k, v in probs.items()))
+            _ui.show_text("raw label probabilities: " + ", ".join(f"{k} {v:.3f}" for k, v in probs.items()))

@@ -75,13 +75,13 @@ if item.reason:
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Input**")
-    st.text(item.input)
+    _ui.show_text(item.input)
     if item.context:
         with st.expander("Context", expanded=False):
-            st.text(item.context)
+            _ui.show_text(item.context)
     if item.expected:
         with st.expander("Expected", expanded=False):
-            st.text(item.expected)
+            _ui.show_text(item.expected)
     # a conversation turn by turn with its per-turn scores, an agent's steps; else the output as text
     show_payload(payload, item.output, criterion=item.criterion)
 with right:
@@ -91,7 +91,7 @@ with right:
     for n, judge in enumerate(item.judges):
         with st.container(border=True):
             score = "—" if judge.score is None else f"{judge.score:.2f}"
-            st.text(f"{judge.judge_model} · score {score}")
+            _ui.show_text(f"{judge.judge_model} · score {score}")
             if judge.label_probs:
                 import pandas as pd
 
@@ -99,7 +99,7 @@ with right:
                 st.bar_chart(probs, height=140, y_label="probability")
             if judge.reasoning:
                 with st.expander("Reasoning", expanded=n == 0):
-                    st.text(judge.reasoning)
+                    _ui.show_text(judge.reasoning)
 
 key = f"{lease.slot_id}_{lease.version}"
 levels: list[int] = []
@@ -210,7 +210,7 @@ if turn_ids:
     tkey = f"{key}_{len(mine)}"  # fresh widgets after each saved turn label
     if open_turns:
         pick = st.radio("Turn", open_turns, index=None, horizontal=True, key=f"turn_pick_{tkey}",
-                        format_func=lambda i: f"Turn {i} · {roles.get(i, '?')}")
+                        format_func=lambda i: f"Turn {i} · {_ui.md(roles.get(i, '?'))}")
         turn_score = _score_input(f"turn_score_{tkey}")
         turn_category = _category_input(f"turn_cat_{tkey}")
         turn_note = st.text_area("Note on this turn", key=f"turn_note_{tkey}")

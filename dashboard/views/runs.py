@@ -71,10 +71,10 @@ folder = Path(cfg.results_dir)
 runs, problems = list_runs(folder, load=_load)
 if problems:
     st.warning(f"{len(problems)} file(s) in the results folder could not be read; they are not listed.")
-    st.text("\n".join(problems))
+    _ui.show_text("\n".join(problems))
 if len(runs) < 2:
     st.info("Two runs are needed to compare. Run `pytest evals/` to write one into the results folder:")
-    st.text(str(folder.resolve()))
+    _ui.show_text(str(folder.resolve()))
     st.stop()
 
 by_path = {str(r.path): r for r in runs}
@@ -103,7 +103,7 @@ base_only = [s.suite for s in base.run.suites if new.run.suite(s.suite) is None]
 new_only = [s.suite for s in new.run.suites if base.run.suite(s.suite) is None]
 if base_only or new_only:
     st.caption("Suites in only one of the runs (not compared):")
-    st.text(f"only in baseline: {', '.join(base_only) or '-'}\nonly in new run: {', '.join(new_only) or '-'}")
+    _ui.show_text(f"only in baseline: {', '.join(base_only) or '-'}\nonly in new run: {', '.join(new_only) or '-'}")
 if not suites:
     st.info("The two runs have no suite in common.")
     st.stop()
@@ -154,10 +154,10 @@ st.dataframe(
 for s in suites:
     if s.warnings:
         st.warning("This comparison may mislead: the runs differ in more than the code under test.")
-        st.text("\n".join(f"{s.suite}: {w}" for w in s.warnings))
+        _ui.show_text("\n".join(f"{s.suite}: {w}" for w in s.warnings))
     first = s.comparisons[0] if s.comparisons else None
     if first is not None and (first.added or first.removed):
-        st.text(
+        _ui.show_text(
             f"{s.suite}: cases added: {', '.join(first.added) or '-'}; removed: {', '.join(first.removed) or '-'}"
         )
 
@@ -212,7 +212,7 @@ def _verdict(score: Score | None) -> str:
 def _trace(trace_id: str | None, key: str) -> None:
     if not trace_id:  # an untraced run: nothing to link
         return
-    st.text(f"trace: {trace_id}")
+    _ui.show_text(f"trace: {trace_id}")
     if TRACE_ID.fullmatch(trace_id):
         phoenix = cfg.phoenix_endpoint.rstrip("/").removesuffix("/v1/traces")
         st.link_button("Open trace in Phoenix", f"{phoenix}/redirects/traces/{trace_id}", key=key)
@@ -242,12 +242,12 @@ def _send(d: CaseDiff) -> None:
 for d in rows[:MAX_CASES]:
     with st.container(border=True):
         change = "" if d.diff is None else f" · Δ {d.diff:+.2f}"
-        st.text(f"case {d.case_id} · {d.status}{change}")
+        _ui.show_text(f"case {d.case_id} · {d.status}{change}")
         st.markdown("**Input**")
-        st.text(d.new.input)
+        _ui.show_text(d.new.input)
         if d.new.expected is not None:
             st.markdown("**Reference**")
-            st.text(d.new.expected)
+            _ui.show_text(d.new.expected)
         old_col, new_col = st.columns(2)
         for col, side, case, score, record in (
             (old_col, "Baseline", d.base, d.base_score, suite.base),
@@ -255,8 +255,8 @@ for d in rows[:MAX_CASES]:
         ):
             with col:
                 st.markdown(f"**{side} output**")
-                st.text(case.shown_output)
-                st.text(_verdict(score))
+                _ui.show_text(case.shown_output)
+                _ui.show_text(_verdict(score))
                 _steps(case, score, record)
                 _trace(case.trace_id, key=f"runs_trace:{side}:{suite.suite}:{d.case_id}")
         if d.status == "regressed":

@@ -94,11 +94,11 @@ else:
         origin = item.meta.get("synth", {}).get("origin", {})
         st.subheader(f"Row {item.id}")
         st.caption(_ui.md(item.reason))
-        st.text(f"evolution: {origin.get('evolution')} · persona: {origin.get('persona')} · "
+        _ui.show_text(f"evolution: {origin.get('evolution')} · persona: {origin.get('persona')} · "
                 f"critic score: {origin.get('critic_score')} · generator: {origin.get('generator')}")
         if item.context:
             st.markdown("**Context**")
-            st.text(item.context)
+            _ui.show_text(item.context)
         key = f"{held.slot_id}_{held.version}"
         question = st.text_area("Question", item.input, key=f"synth_q_{key}")
         reference = st.text_area("Expected output", item.output, key=f"synth_r_{key}")
