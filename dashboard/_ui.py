@@ -26,7 +26,18 @@ from .auth import User, check_private, load_users, prepare_decoy
 from .config import DashboardConfig
 from .errors import ConfigError
 from .logins import LoginGuard, LoginPolicy, client_key
-from .sessions import COOKIE_NAME, Grant, check_grant, grant_for, issue_token, load_secret, token_grant
+from .sessions import (
+    COOKIE_NAME,
+    Grant,
+    check_grant,
+    grant_for,
+    issue_token,
+    key_path,
+    load_secret,
+    logout_record,
+    record_logout,
+    token_grant,
+)
 
 USER_KEY = "dashboard_user"
 _GRANT_KEY = "dashboard_grant"
@@ -142,7 +153,10 @@ def preflight() -> None:
     cfg = config()
     try:
         check_private(cfg.users)
-        check_private(cfg.users.parent / "session.key")
+        check_private(key_path(cfg.users))
+        if cfg.login_ttl_s > 0:
+            load_secret(cfg.users)  # missing, weak or readable by others: said now, not at the first login
+        logout_record(cfg.users)
     except ConfigError as exc:
         st.error("The dashboard refuses to start: " + md(exc))
         st.stop()
@@ -169,7 +183,7 @@ def current_user() -> User | None:
         grant = st.session_state.get(_GRANT_KEY)
         fresh = None
         if isinstance(grant, Grant):
-            fresh = check_grant(grant, users(), now=now, last_logout=login_guard().last_logout)
+            fresh = check_grant(grant, users(), now=now, last_logout=_last_logout())
         if fresh is None:
             _end_session()
             return None
@@ -185,6 +199,19 @@ def current_user() -> User | None:
                 _start_session(u, grant_for(u, now=now, ttl_s=config().login_ttl_s))
                 return u
     return None
+
+
+def _last_logout() -> Any:
+    # The record beside the users file is the one that holds across review stores; the audit's logout rows
+    # (this store's) can only end a session sooner.
+    recorded = logout_record(config().users)
+    audited = login_guard().last_logout
+
+    def last(name: str) -> float | None:
+        times = [t for t in (recorded(name), audited(name)) if t is not None]
+        return max(times) if times else None
+
+    return last
 
 
 def _start_session(user: User, grant: Grant) -> None:
@@ -215,7 +242,7 @@ def _remembered_user(now: float) -> User | None:
     grant = token_grant(token, load_secret(cfg.users))
     if grant is None:
         return None
-    user = check_grant(grant, users(), now=now, last_logout=login_guard().last_logout)
+    user = check_grant(grant, users(), now=now, last_logout=_last_logout())
     if user is not None:
         _start_session(user, grant)
     return user
@@ -281,6 +308,7 @@ def logout() -> None:
     """Forget the session's user, end its remembered logins (audited), and the OIDC cookie if any."""
     user = st.session_state.get(USER_KEY)
     if isinstance(user, User):
+        record_logout(config().users, user.name, now=time.time())
         login_guard().logout(user.name, client=client_address())
     _end_session()
     if oidc_configured() and st.user.is_logged_in:

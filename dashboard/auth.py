@@ -202,19 +202,25 @@ def authenticate(users: dict[str, User], name: str, password: str) -> User:
 
 
 def check_private(path: str | Path) -> None:
-    """Raise :class:`ConfigError` when ``path`` can be read or written by other users (not the owner's group).
+    """Raise :class:`ConfigError` unless ``path`` is owned by this process's user and readable and writable by
+    that user only (no group or other bits). A missing file passes (the caller says whether that is an error).
 
     The users file holds password hashes and the session key signs logins: the dashboard refuses to
-    start on either when it is world-readable.
+    start on either when another user may read or change it.
     """
     path = Path(path)
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
     except FileNotFoundError:
         return
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
         raise ConfigError(
-            f"{path} is readable or writable by every user on this machine (mode {stat.filemode(mode)}); "
+            f"{path} belongs to another user (uid {st.st_uid}); it holds secrets: the dashboard's own user must "
+            f"own it: run `chown $(id -un) {path} && chmod 600 {path}`"
+        )
+    if st.st_mode & 0o077:
+        raise ConfigError(
+            f"{path} is readable or writable by other users on this machine (mode {stat.filemode(st.st_mode)}); "
             f"it holds secrets: run `chmod 600 {path}`"
         )
 
@@ -241,6 +247,9 @@ def add_user(
             lines.append(f'email = "{u.email}"')
         lines.append("")
     write_private(path, "\n".join(lines))
+    from .sessions import init_secret  # the documented init: the first add-user makes the session key
+
+    init_secret(path)
     return users[name]
 
 

@@ -6,7 +6,9 @@ session key. It is accepted while it has not expired, the user is still in the u
 password (changing it ends every remembered login), and the user has not logged out since it was issued.
 
 The key is ``EVALHARNESS_SESSION_SECRET`` when set, else a random key kept in ``session.key`` next to the
-users file (created mode 0600; the dashboard refuses a world-readable one, like the users file).
+users file (made 0600 by ``add-user``, never remade when missing; the dashboard refuses one another user
+owns or may read, like the users file, and a short or repetitive secret). Logouts are recorded in
+``session.logouts`` beside the users file, so they hold whichever review store a dashboard opens.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .auth import User, check_private
+from .auth import User, check_private, write_private
 from .errors import ConfigError
 
 __all__ = [
@@ -29,8 +31,12 @@ __all__ = [
     "Grant",
     "check_grant",
     "grant_for",
+    "init_secret",
     "issue_token",
+    "key_path",
     "load_secret",
+    "logout_record",
+    "record_logout",
     "token_grant",
     "verify_token",
 ]
@@ -40,28 +46,104 @@ COOKIE_NAME = "evalharness_login"
 SECRET_ENV = "EVALHARNESS_SESSION_SECRET"
 
 
+#: The shortest signing key accepted, and the fewest distinct characters in it (a repeated one is refused).
+MIN_SECRET_LENGTH = 32
+_MIN_DISTINCT = 8
+
+
+def _weakness(secret: bytes) -> str | None:
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is too short to sign logins (at least {MIN_SECRET_LENGTH} random characters)"
+    if len(set(secret)) < _MIN_DISTINCT:
+        return f"repeats too few characters to sign logins (at least {_MIN_DISTINCT} different ones)"
+    return None
+
+
+def key_path(users_file: str | Path) -> Path:
+    """Where the session key is kept: ``session.key`` beside the users file."""
+    return Path(users_file).parent / "session.key"
+
+
+def init_secret(users_file: str | Path) -> Path:
+    """Make the session key beside the users file (mode 0600) unless it exists; ``python -m dashboard add-user``
+    calls it, and nothing else makes one. The key's path."""
+    path = key_path(users_file)
+    check_private(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # kept: another process made it first, or it was there
+        return path
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode())
+    return path
+
+
 def load_secret(users_file: str | Path) -> bytes:
-    """The signing key: ``$EVALHARNESS_SESSION_SECRET``, else ``session.key`` beside the users file (made once)."""
+    """The signing key: ``$EVALHARNESS_SESSION_SECRET``, else ``session.key`` beside the users file.
+
+    A missing key is an error, never remade here (a new key would quietly revive nothing but hide that the
+    old one went); ``add-user`` makes it. A short or repetitive secret is refused, and so is a key file that
+    another user owns or may read (``auth.check_private``)."""
     if env := os.environ.get(SECRET_ENV, ""):
-        if len(env) < 16:
-            raise ConfigError(f"{SECRET_ENV} is too short to sign logins; use at least 32 random characters")
+        if why := _weakness(env.encode()):
+            raise ConfigError(f"{SECRET_ENV} {why}; use e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`")
         return env.encode()
-    path = Path(users_file).parent / "session.key"
+    path = key_path(users_file)
     check_private(path)
     try:
         key = path.read_bytes()
     except FileNotFoundError:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another dashboard process made it first
-            return path.read_bytes()
-        key = secrets.token_hex(32).encode()
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key)
-    if len(key) < 16:
-        raise ConfigError(f"session key {path} is too short; delete it and a new one is made")
+        raise ConfigError(
+            f"session key {path} is missing: `python -m dashboard add-user` makes it beside the users file "
+            f"(or set {SECRET_ENV}); the dashboard does not make one on its own"
+        ) from None
+    if why := _weakness(key):
+        raise ConfigError(f"session key {path} {why}; delete it and run `python -m dashboard add-user` to make one")
     return key
+
+
+def _logouts_path(users_file: str | Path) -> Path:
+    return Path(users_file).parent / "session.logouts"
+
+
+def record_logout(users_file: str | Path, name: str, *, now: float) -> None:
+    """Record that ``name`` logged out at ``now`` in ``session.logouts`` beside the users file (0600): every
+    login of the name issued before it ends, whichever review store a dashboard uses."""
+    import fcntl
+
+    path = _logouts_path(users_file)
+    check_private(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = os.open(path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = _read_logouts(path)
+        record[name] = max(now, record.get(name, now))
+        write_private(path, json.dumps(record, sort_keys=True))
+    finally:
+        os.close(lock)
+
+
+def _read_logouts(path: Path) -> dict[str, float]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise ConfigError(f"logout record {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"logout record {path} must be a JSON object of name -> time")
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
+
+
+def logout_record(users_file: str | Path) -> Callable[[str], float | None]:
+    """``last_logout`` for :func:`check_grant`: when a name last logged out, from ``session.logouts`` beside
+    the users file (checked like the users file: owned by this user, mode 0600)."""
+    path = _logouts_path(users_file)
+    check_private(path)
+    record = _read_logouts(path)
+    return record.get
 
 
 def _fingerprint(user: User) -> str:

@@ -4,14 +4,16 @@ session key and users file checked, revocation kept beside them (12). Each test 
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from dashboard_helpers import PASSWORDS, FakeClock, login
 
-from dashboard import AuthError, load_users
+from dashboard import AuthError, ConfigError, add_user, load_users
 from dashboard.logins import LoginGuard, LoginPolicy, LoginThrottled
 from review import ReviewStore, audit_items
 
@@ -180,3 +182,87 @@ def test_the_login_audit_is_pruned_by_its_retention(store: ReviewStore, clock: F
     assert [a.name for a in guard.attempts(limit=1000)] == ["late", "alice"]
     assert LoginPolicy.from_env({"EVALHARNESS_LOGIN_AUDIT_DAYS": "7", "EVALHARNESS_LOGIN_AUDIT_MAX_ROWS": "50"}) \
         == LoginPolicy(audit_days=7, audit_max_rows=50)
+
+
+# --- 12. the session key and users file checked, revocation kept beside them -------------------------------
+
+
+def test_a_logout_holds_against_a_new_store_that_shares_the_users_file(
+    tmp_path: Path, users_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from dashboard.sessions import issue_token, load_secret, logout_record, record_logout, verify_token
+
+    monkeypatch.delenv("EVALHARNESS_SESSION_SECRET", raising=False)
+    users, secret = load_users(users_file), load_secret(users_file)
+    token = issue_token(users["bob"], secret, now=time.time() - 10, ttl_s=3600)
+    record_logout(users_file, "bob", now=time.time())  # what the page's logout does, whichever store it used
+    fresh = ReviewStore(tmp_path / "another.sqlite")  # a new store knows no logout
+    assert LoginGuard(fresh).last_logout("bob") is None
+    fresh.close()
+    assert verify_token(token, users, secret, now=time.time(), last_logout=logout_record(users_file)) is None
+    assert stat.S_IMODE((users_file.parent / "session.logouts").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("which", ["users.toml", "session.key", "session.logouts"])
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_group_or_world_access_to_a_secret_file_is_refused_with_the_fix(
+    users_file: Path, monkeypatch: pytest.MonkeyPatch, which: str, mode: int
+) -> None:
+    from dashboard.sessions import record_logout
+
+    record_logout(users_file, "bob", now=1.0)
+    path = users_file.parent / which
+    os.chmod(path, mode)
+    monkeypatch.setenv("EVALHARNESS_USERS", str(users_file))
+    monkeypatch.setenv("EVALHARNESS_REVIEW_DB", str(users_file.parent / "r.sqlite"))
+    monkeypatch.delenv("EVALHARNESS_SESSION_SECRET", raising=False)
+    from dashboard_helpers import app_test
+
+    at = app_test(APP).run()
+    assert [e.value for e in at.error] and f"chmod 600 {path}" in at.error[0].value.replace("\\", "")
+    assert not [b for b in at.button if b.key == "login_submit"]
+
+
+def test_a_secret_file_owned_by_another_user_is_refused(users_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.auth import check_private
+
+    monkeypatch.setattr(os, "geteuid", lambda: os.stat(users_file).st_uid + 1)
+    with pytest.raises(ConfigError, match="belongs to another user"):
+        check_private(users_file)
+
+
+def test_a_missing_key_is_an_error_not_remade(users_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard.sessions import load_secret
+
+    monkeypatch.delenv("EVALHARNESS_SESSION_SECRET", raising=False)
+    key = users_file.parent / "session.key"
+    assert key.exists()  # made by add-user, the documented init
+    key.unlink()
+    with pytest.raises(ConfigError, match="missing"):
+        load_secret(users_file)
+    assert not key.exists()
+    monkeypatch.setenv("EVALHARNESS_USERS", str(users_file))
+    monkeypatch.setenv("EVALHARNESS_REVIEW_DB", str(users_file.parent / "r.sqlite"))
+    from dashboard_helpers import app_test
+
+    at = app_test(APP).run()
+    assert at.error and "missing" in at.error[0].value and not key.exists()
+    add_user(users_file, "dave", "a-long-passphrase-7", role="reviewer")
+    assert key.exists() and len(load_secret(users_file)) == 64
+
+
+@pytest.mark.parametrize("secret", ["x" * 16, "ab" * 20, "short-secret", "0123456789abcdef"])
+def test_a_weak_session_secret_is_refused(
+    users_file: Path, monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    from dashboard.sessions import load_secret
+
+    monkeypatch.setenv("EVALHARNESS_SESSION_SECRET", secret)
+    with pytest.raises(ConfigError, match="too short|too few"):
+        load_secret(users_file)
+    monkeypatch.delenv("EVALHARNESS_SESSION_SECRET")
+    (users_file.parent / "session.key").write_bytes(secret.encode())
+    with pytest.raises(ConfigError, match="too short|too few"):
+        load_secret(users_file)

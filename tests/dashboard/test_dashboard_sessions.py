@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import ConfigError, User, add_user, load_users
-from dashboard.sessions import issue_token, load_secret, verify_token
+from dashboard.sessions import init_secret, issue_token, load_secret, verify_token
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
@@ -66,6 +66,9 @@ def test_forged_or_stale_tokens_are_refused(people: dict[str, User], tmp_path: P
 def test_session_key_file_is_made_private_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EVALHARNESS_SESSION_SECRET", raising=False)
     users = tmp_path / "conf" / "users.toml"
+    with pytest.raises(ConfigError, match="missing"):  # never made on its own
+        load_secret(users)
+    init_secret(users)  # what add-user does
     key = load_secret(users)
     path = users.parent / "session.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(key) == 64
@@ -73,8 +76,9 @@ def test_session_key_file_is_made_private_and_reused(tmp_path: Path, monkeypatch
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         load_secret(users)
-    monkeypatch.setenv("EVALHARNESS_SESSION_SECRET", "x" * 40)
-    assert load_secret(users) == b"x" * 40
+    secret = "0123456789abcdef" * 2
+    monkeypatch.setenv("EVALHARNESS_SESSION_SECRET", secret)
+    assert load_secret(users) == secret.encode()
     monkeypatch.setenv("EVALHARNESS_SESSION_SECRET", "short")
     with pytest.raises(ConfigError, match="too short"):
         load_secret(users)
