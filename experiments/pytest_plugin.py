@@ -43,6 +43,7 @@ from experiments.suite import EvalSuite, VersusBaseline, run_case
 from judges.case import Case
 from judges.client import ModelClient
 from judges.meta_eval import MetaEvalRecord
+from tracing.files import private_file, write_private_text
 from tracing.project import DEFAULTS, pin_root, project_path, resolve, unpin_root
 
 T = TypeVar("T")
@@ -252,6 +253,10 @@ def pytest_configure(config: pytest.Config) -> None:
         project = os.environ.get("PHOENIX_PROJECT_NAME") or f"evals-{rt.run_id}"
         rt.tracing = tracing.setup(project=project)
     if not rt.xdist_worker:
+        if getattr(config.option, "xmlpath", None):
+            # pytest's JUnit writer opens the file with the umask's mode; made here first, it keeps 0600
+            private_file(os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(
+                config.option.xmlpath)))))
         try:
             _ = rt.baseline  # a bad baseline is a usage error before any case runs
         except ExperimentError as exc:
@@ -308,6 +313,16 @@ def _fail_message(suite: EvalSuite, rec: CaseRecord) -> str:
     return "\n".join(lines)
 
 
+def _fail(config: pytest.Config, message: str) -> None:
+    """``pytest.fail`` without a traceback; under ``--eval-redact`` the message (a case's output, a judge's raw
+    reply, a task's error) masked by the tracing redactor first, as the terminal and the JUnit XML show it."""
+    if _redacting(config):
+        from tracing.redaction import Redactor
+
+        message = Redactor().redact(message)
+    pytest.fail(message, pytrace=False)
+
+
 def _report(request: pytest.FixtureRequest, suite: EvalSuite, rec: CaseRecord) -> None:
     rt = _runtime(request)
     if suite.name not in rt.headers:
@@ -338,12 +353,12 @@ def evaluate(request: pytest.FixtureRequest) -> Callable[[EvalSuite, Case], Case
             request.node.user_properties.append(("score", round(primary.score, 4)))
         for t in (rec.task, rec.task_b):
             if t is not None and t.error is not None:
-                pytest.fail(f"{suite.name}/{case.id}: task error: {t.error}", pytrace=False)
+                _fail(request.config, f"{suite.name}/{case.id}: task error: {t.error}")
         if primary is not None and primary.failure is not None:
-            pytest.fail(f"{suite.name}/{case.id}: judge failure ({primary.scorer}): {primary.failure}\n"
-                        f"  raw reply: {primary.raw[:500]!r}", pytrace=False)
+            _fail(request.config, f"{suite.name}/{case.id}: judge failure ({primary.scorer}): {primary.failure}\n"
+                  f"  raw reply: {primary.raw[:500]!r}")
         if primary is not None and primary.passed is False:
-            pytest.fail(_fail_message(suite, rec), pytrace=False)
+            _fail(request.config, _fail_message(suite, rec))
         return rec
 
     return _evaluate
@@ -393,12 +408,36 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _CURRENT["rt"] = session.config.stash[_KEY]
 
 
+def _redacting(config: pytest.Config) -> bool:
+    """``--eval-redact`` (or ``$EVALHARNESS_REDACT_RESULTS``): mask what the run writes and prints."""
+    return bool(config.getoption("eval_redact")) or os.environ.get("EVALHARNESS_REDACT_RESULTS", "").lower() in (
+        "1", "true", "yes")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's JUnit writer and terminal reporter read the report
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call":
-        return
     rt = _CURRENT.get("rt")
     if rt is None:
         return
+    if report.when == "call":
+        _collect(rt, report)
+    if not rt.xdist_worker and _redacting(rt.config):
+        _redact_report(report)
+
+
+def _redact_report(report: pytest.TestReport) -> None:
+    """Under ``--eval-redact``: the report's properties (the JUnit XML's ``<property>`` values: whole case records)
+    masked by the tracing redactor, identifiers as ``Redactor.redact_tree`` masks them, and a failure given as
+    plain text. (The plugin's own failure messages are masked where they are raised: ``_fail``.)"""
+    from tracing.redaction import Redactor
+
+    red = Redactor()
+    report.user_properties = [(name, red.redact_tree(value)) for name, value in report.user_properties]
+    if isinstance(report.longrepr, str):
+        report.longrepr = red.redact(report.longrepr)
+
+
+def _collect(rt: EvalRuntime, report: pytest.TestReport) -> None:
     for name, raw in report.user_properties:
         value: dict[str, Any] = raw  # type: ignore[assignment]
         if name in (_RECORD, _HEADER):
@@ -512,8 +551,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(f"95% bootstrap CIs; Δ = this run − baseline, paired by case; {GATE_MARK} marks the scorer the gate "
                   "decides on")
     tr.write_line(format_table(run.suites, width=WIDTH))
-    if config.getoption("eval_redact") or os.environ.get("EVALHARNESS_REDACT_RESULTS", "").lower() in ("1", "true",
-                                                                                                     "yes"):
+    if _redacting(config):
         run = rt.run = redact_run(run)  # everything written below is the masked record
         tr.write_line("results redacted (--eval-redact): e-mails, phones, card numbers and keys masked")
     for suite in config.stash.get(_LATE, []):
@@ -533,8 +571,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if md_path or summary_path:
         md = format_markdown(run)
         if md_path:
-            Path(md_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(md_path).write_text(md, encoding="utf-8")
+            write_private_text(md_path, md)  # 0600: the regressed cases' text
             tr.write_line(f"markdown report: {_shown(md_path, root)}")
         if summary_path:
             with open(summary_path, "a", encoding="utf-8") as fh:

@@ -325,3 +325,40 @@ def test_eval_redact_masks_personal_data_on_disk_and_a_redacted_baseline_still_c
     summary = json.loads((project / "results" / "latest.json").read_text())["suites"][0]["summary"]
     assert summary["comparisons"] and summary["comparisons"][0]["n_paired"] == 5, again.stdout
     assert not any("dataset changed" in w for c in summary["comparisons"] for w in c["warnings"])
+
+
+def test_eval_redact_masks_the_junit_properties_and_the_failure_output_and_files_are_0600(tmp_path):
+    """Issue 23: under --eval-redact the JUnit XML (whole case records as properties) and pytest's failure output
+    (the output of a case below threshold) carry no personal data; results, JUnit and Markdown files are 0600 and
+    the folders the run creates 0700, under the usual umask 022."""
+    import stat
+
+    project = make_project(tmp_path)
+    secrets = ["jane.doe@example.com", "GB29 NWBK 6016 1331 9268 19", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"]
+    rows = [{"id": f"r{i}", "article": f"article {i} by {secrets[0]}", "reference": "good"} for i in range(5)]
+    (project / "datasets" / "demo.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    suite = SUITE.format(gate_min=1.0).replace(
+        "    return answer\n", f"    return answer + ' (ask {secrets[0]}, pay {secrets[1]}, key {secrets[2]})'\n")
+    (project / "test_demo.py").write_text(suite)
+    old = os.umask(0o022)
+    try:
+        plain = run_pytest(project, "--junitxml=plain.xml", "--eval-results", "plain")
+        redacted = run_pytest(project, "--eval-redact", "--junitxml=out/junit.xml", "--eval-markdown", "md/report.md")
+    finally:
+        os.umask(old)
+    assert plain.returncode == redacted.returncode == 1, redacted.stdout  # r3 is below the threshold
+    plain_xml = (project / "plain.xml").read_text()
+    assert all(s in plain_xml for s in secrets) and secrets[1] in plain.stdout  # so the checks below can fail
+    xml = (project / "out" / "junit.xml").read_text()
+    assert "[EMAIL]" in xml and "[IBAN]" in xml and "r3: pointwise:accuracy score" in redacted.stdout
+    for s in secrets:
+        assert s not in xml and s not in redacted.stdout, s
+    assert 'name="score"' in xml and "r0" in xml  # scores and ids kept
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(p.stat().st_mode)
+
+    files = [project / "out" / "junit.xml", project / "md" / "report.md", project / "results" / "latest.json",
+             *[p for p in (project / "results").iterdir()], *project.glob("cache.sqlite*")]
+    assert {str(p): mode(p) for p in files} == {str(p): 0o600 for p in files}
+    assert {mode(project / d) for d in ("out", "md", "results")} == {0o700}
