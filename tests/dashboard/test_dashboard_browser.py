@@ -207,6 +207,7 @@ def test_visitor_sees_only_the_login(server: dict, browser) -> None:
     for path in ("", "/review", "/queues", "/calibration"):
         page.goto(server["url"] + path)
         page.get_by_text("Log in to review.").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Log in").wait_for(timeout=30_000)  # the form renders after the text
         body = page.locator("body").inner_text()
         assert "Claim next item" not in body and "question 0" not in body and "Queues" not in body
         assert page.get_by_role("button", name="Log in").count() == 1
