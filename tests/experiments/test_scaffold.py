@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from test_plugin import harness_lines
 
 from experiments.github_comment import MARKER
 
@@ -48,8 +49,8 @@ def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _summary(out: str) -> list[str]:
-    """The eval summary's lines (pytest's own header lists plugins on one long line)."""
-    lines = out.splitlines()
+    """The eval summary's lines (pytest's own header and short test summary are pytest's, not the harness's)."""
+    lines = harness_lines(out)
     start = next(i for i, line in enumerate(lines) if "eval summary" in line)
     return lines[start:]
 
