@@ -407,7 +407,7 @@ class OnlineEvaluation:
         self._parts += 1
         parts = self.scores.write_pending(verdicts, f"part-{self.run_id}-{self._parts:05d}")
         report.judged += len(verdicts)
-        report.judge_failures += sum(v.failure is not None for v in verdicts)
+        report.judge_failures += sum(v.result.failure is not None for v in verdicts)
         report.doubtful += sum(v.review_reason is not None for v in verdicts)
         return parts
 

@@ -31,8 +31,6 @@ class TraceScore:
     (``experiments.record.Score``, decided pass/fail by ``experiments.suite.to_score`` as a CI case is) plus
     where it came from (trace keys, time, sample rate, run). ``review_reason`` is set when the verdict was
     doubtful enough for the review queue; ``input``/``output`` are kept only then.
-
-    The flat properties (``score``, ``label``, ``passed``, ...) read the ``Score``: they are not a second record.
     """
 
     evaluator: str
@@ -55,54 +53,6 @@ class TraceScore:
     @property
     def ledger_key(self) -> tuple[str, str, str]:
         return (self.evaluator, self.version, self.key)
-
-    @property
-    def score(self) -> float | None:
-        return self.result.score
-
-    @property
-    def criterion(self) -> str:
-        return self.result.criterion
-
-    @property
-    def judge(self) -> str:
-        return self.result.scorer
-
-    @property
-    def judge_model(self) -> str:
-        return self.result.judge_model
-
-    @property
-    def label(self) -> str | None:
-        return self.result.label
-
-    @property
-    def explanation(self) -> str | None:
-        return self.result.reasoning
-
-    @property
-    def prob_source(self) -> str | None:
-        return self.result.prob_source
-
-    @property
-    def entropy(self) -> float | None:
-        return self.result.entropy
-
-    @property
-    def label_probs(self) -> dict[str, float] | None:
-        return self.result.label_probs
-
-    @property
-    def flags(self) -> tuple[str, ...]:
-        return tuple(self.result.flags)
-
-    @property
-    def failure(self) -> str | None:
-        return self.result.failure
-
-    @property
-    def passed(self) -> bool | None:
-        return self.result.passed
 
 
 def _schema() -> Any:

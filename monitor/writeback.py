@@ -67,7 +67,7 @@ def review_items(verdicts: Sequence[TraceScore], evaluators: Mapping[str, Evalua
     for v in verdicts:
         if not v.review_reason or v.input is None or v.output is None:
             continue
-        ev = evaluators.get(v.evaluator)
+        ev, r = evaluators.get(v.evaluator), v.result
         link = trace_url(phoenix_url, v.trace_id)
         out.append(NewItem(
             queue="escalation",
@@ -75,10 +75,10 @@ def review_items(verdicts: Sequence[TraceScore], evaluators: Mapping[str, Evalua
             source_id=f"online:{v.evaluator}:{v.version}:{v.key}",
             input=v.input,
             output=v.output,
-            criterion=v.criterion,
+            criterion=r.criterion,
             scale=(float(ev.scale[0]), float(ev.scale[1])) if ev is not None else None,
-            judge_score=v.score,
-            judges=(JudgeView(v.judge_model, v.score, v.label_probs, v.explanation or v.failure),),
+            judge_score=r.score,
+            judges=(JudgeView(r.judge_model, r.score, r.label_probs, r.reasoning or r.failure),),
             reason=f"online {v.evaluator}: {v.review_reason}" + (f" · trace {link}" if link else ""),
             priority=float(v.review_reason.count(";") + 1),
             trace_id=None if v.trace_id.startswith("row-") else v.trace_id,
@@ -89,8 +89,8 @@ def review_items(verdicts: Sequence[TraceScore], evaluators: Mapping[str, Evalua
                 "version": v.version,
                 "trace_url": link,
                 "timestamp": v.timestamp.isoformat(),
-                "flags": list(v.flags),
-                "failure": v.failure,
+                "flags": list(r.flags),
+                "failure": r.failure,
                 "model": v.model,
                 "topic": v.topic,
                 "language": v.language,
