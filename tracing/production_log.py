@@ -99,10 +99,6 @@ class LogProblems:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     incomplete_tail: int | None = None  # the line number of a last line still being written (read next time)
 
-    @property
-    def count(self) -> int:
-        return len(self.skipped)
-
     def summary(self) -> str | None:
         """One line for a terminal: how many lines were skipped and which (the first five named)."""
         if not self.skipped and self.incomplete_tail is None:
@@ -117,11 +113,6 @@ class LogProblems:
             parts.append(f"the last line ({self.incomplete_tail}) of {self.path} is still being written: left for "
                          "the next run")
         return "; ".join(parts)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "skipped": len(self.skipped),
-                "lines": [{"line": n, "reason": why} for n, why in self.skipped],
-                "incomplete_tail": self.incomplete_tail}
 
 
 def iter_rows(

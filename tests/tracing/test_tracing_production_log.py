@@ -219,7 +219,7 @@ def test_a_corrupt_line_is_skipped_counted_and_named_and_a_half_written_tail_wai
     assert [n for n, _ in problems.skipped] == [2, 3] and problems.incomplete_tail == 5
     summary = problems.summary() or ""
     assert "2 corrupt lines skipped" in summary and "line 2 (not valid JSON" in summary and "line 3 (a JSON list" in summary
-    assert "still being written" in summary and problems.as_dict()["skipped"] == 2
+    assert "still being written" in summary
     # strict mode stops at line 2, and never at the tail the app is still appending
     with pytest.raises(tracing.ProductionLogError, match="prod.jsonl:2"):
         read_rows(log, strict=True)
