@@ -137,17 +137,17 @@ class LogSource:
         self.path = path
         self.strict = strict
         self.name = f"log:{path}"
-        self.problems: Any = None  # the last read's tracing.production_log.LogProblems
 
-    def _rows(self) -> list[Mapping[str, Any]]:
+    def _rows(self) -> tuple[list[Mapping[str, Any]], Any]:
+        """The log's rows, and the corrupt lines skipped (a ``tracing.production_log.LogProblems``, or None)."""
         from tracing.errors import ProductionLogError
 
         if self.path.endswith((".jsonl", ".ndjson")):
             from tracing import production_log
 
-            self.problems = production_log.LogProblems()
+            problems = production_log.LogProblems()
             try:
-                return list(production_log.iter_rows(self.path, strict=self.strict, problems=self.problems))
+                return list(production_log.iter_rows(self.path, strict=self.strict, problems=problems)), problems
             except ProductionLogError as exc:
                 raise SourceError(str(exc)) from exc
         from drift import DriftError, load_frame
@@ -156,18 +156,18 @@ class LogSource:
             frame = load_frame(self.path)
         except (DriftError, OSError) as exc:
             raise SourceError(f"cannot read the production log {self.path}: {exc}") from exc
-        return [dict(r) for r in frame.to_dict("records")]
+        return [dict(r) for r in frame.to_dict("records")], None
 
     def pages(self, since: datetime, until: datetime) -> Generator[Page, None, None]:
         if since >= until:
             return
-        page = trace_rows(self._rows(), since, until)
-        if self.problems is not None and self.problems.skipped:  # corrupt lines: counted, named, not fatal
-            reasons = dict(page.reasons)
-            for lineno, why in self.problems.skipped:
-                key = f"corrupt log line {lineno} ({why})"
-                reasons[key] = reasons.get(key, 0) + 1
-            page = Page(page.start, page.end, page.rows, page.malformed + len(self.problems.skipped), reasons)
+        rows, problems = self._rows()
+        page = trace_rows(rows, since, until)
+        if problems is not None and problems.skipped:  # corrupt lines: counted and named (the first five), not fatal
+            named = ", ".join(f"line {n} ({why})" for n, why in problems.skipped[:5])
+            more = f" and {len(problems.skipped) - 5} more" if len(problems.skipped) > 5 else ""
+            reasons = {**page.reasons, f"corrupt log lines: {named}{more}": len(problems.skipped)}
+            page = Page(page.start, page.end, page.rows, page.malformed + len(problems.skipped), reasons)
         yield page
 
 

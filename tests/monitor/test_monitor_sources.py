@@ -107,6 +107,6 @@ def test_a_corrupt_log_line_is_counted_and_named_and_strict_stops(tmp_path):
     [page] = LogSource(str(log)).pages(NOW - timedelta(hours=1), NOW)
     assert len(page.rows) == 2 and page.malformed == 1
     [(why, n)] = page.reasons.items()
-    assert why.startswith("corrupt log line 2 (not valid JSON") and n == 1
+    assert why.startswith("corrupt log lines: line 2 (not valid JSON") and n == 1
     with pytest.raises(SourceError, match="prod.jsonl:2"):
         list(LogSource(str(log), strict=True).pages(NOW - timedelta(hours=1), NOW))
