@@ -49,10 +49,12 @@ def _xllamacpp() -> Any:
 
 
 class LlamaServer:
-    """A llama.cpp server in this process: ``slots`` parallel sequences of ``ctx_per_slot`` tokens each."""
+    """A llama.cpp server in this process: ``slots`` parallel sequences of ``ctx_per_slot`` tokens each.
+
+    ``log_verbosity``: llama.cpp's log threshold; the default -1 is quiet, ``None`` keeps llama.cpp's own."""
 
     def __init__(self, model_path: str | Path, *, slots: int = 4, threads: int = 2, ctx_per_slot: int = 2048,
-                 alias: str | None = None, batch: int = 512) -> None:
+                 alias: str | None = None, batch: int = 512, log_verbosity: int | None = -1) -> None:
         if slots < 1 or threads < 1 or ctx_per_slot < 64:
             raise ValueError(f"slots={slots}, threads={threads}, ctx_per_slot={ctx_per_slot}: slots and threads "
                              "must be at least 1 and ctx_per_slot at least 64")
@@ -64,6 +66,9 @@ class LlamaServer:
         self.ctx_per_slot = ctx_per_slot
         self.alias = alias
         self.batch = batch
+        # llama.cpp's own log threshold (process-wide): -1 keeps its per-request lines off stderr (errors come back
+        # in the replies), None leaves llama.cpp's default (3: every slot's timings), 0 or more shows that much
+        self.log_verbosity = log_verbosity
         self._server: Any = None
         self._lock = threading.Lock()
 
@@ -102,6 +107,8 @@ class LlamaServer:
             params.cont_batching = True
             params.cache_prompt = True
             params.warmup = False
+            if self.log_verbosity is not None:
+                params.verbosity = self.log_verbosity
             self._server = xl.Server(params)
             address = str(self._server.listening_address)
             if not address.startswith("http://127.0.0.1:"):
