@@ -10,7 +10,9 @@ from typing import Any, Literal
 Role = Literal["system", "user", "assistant"]
 
 # Where a probability distribution over labels came from; recorded on every judgement that has one.
-ProbabilitySource = Literal["exact", "top_logprobs", "sampling"]
+# constrained_logprobs: a server's chat reply held to the labels (grammar, guided choice or JSON schema), read from
+# the label position's logprobs; completion_logprobs: its completions endpoint, the prompt ending at the label slot
+ProbabilitySource = Literal["exact", "top_logprobs", "sampling", "constrained_logprobs", "completion_logprobs"]
 
 
 @dataclass(frozen=True)
