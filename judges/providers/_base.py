@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from judges.types import Completion, ModelRequest
+from judges.types import Completion, ModelRequest, ProbabilitySource
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,8 @@ class ProviderInfo:
     model: str
     exact_label_probs: bool = False  # scores each candidate label continuation exactly
     top_logprobs: bool = False  # returns per-token top alternatives
+    # the prob_source of the label probabilities it returns (llama.cpp in process: exact; a server: how it got them)
+    label_source: ProbabilitySource = "exact"
 
 
 @runtime_checkable
