@@ -88,7 +88,8 @@ class Score(_Model):
                 "passed": self.passed, "threshold": self.threshold, **(metadata or {})}
         return verdict_annotation(span_id, criterion=self.criterion, source=source,
                                   kind="LLM" if self.kind == "judge" else "CODE", score=None if failed else self.score,
-                                  label=label, explanation=self.failure if failed else self.reasoning, metadata=meta)
+                                  label=label, explanation=self.failure if failed else self.reasoning, metadata=meta,
+                                  trace_id=self.trace_id)
 
 
 class TaskRun(_Model):
