@@ -9,7 +9,9 @@ criterion stand side by side.
 
 :func:`annotate_spans` writes them through the Phoenix client (``arize-phoenix-client``,
 ``spans.log_span_annotations``) in batches, retrying a Phoenix that is down, slow or not yet holding the
-span (it stores exported spans asynchronously) until ``retry_for_s`` is spent.
+span (it stores exported spans asynchronously) until ``retry_for_s`` is spent. Each verdict it writes also
+leaves as an OpenTelemetry ``gen_ai.evaluation.result`` log record parented to its span, when an OTLP logs
+endpoint is configured (:mod:`tracing.evaluation_events`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from tracing.errors import AnnotationError
 if TYPE_CHECKING:
     import httpx
 
+    from tracing.evaluation_events import EvaluationEvents
+
 log = logging.getLogger(__name__)
 
 AnnotatorKind = Literal["LLM", "CODE", "HUMAN"]
@@ -36,6 +40,7 @@ AnnotatorKind = Literal["LLM", "CODE", "HUMAN"]
 SOURCES = ("ci", "monitor", "span_eval", "human")
 _KINDS = ("LLM", "CODE", "HUMAN")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class SpanAnnotation:
     explanation: str | None = None
     metadata: Mapping[str, Any] | None = None
     identifier: str = field(default="")
+    #: the evaluated span's trace (32 hex digits), so its evaluation event is parented to the span; not sent
+    #: to Phoenix, which knows the trace from the span. ``metadata["trace_id"]`` serves too.
+    trace_id: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.span_id, str) or not _SPAN_ID.fullmatch(self.span_id):
@@ -66,6 +74,10 @@ class SpanAnnotation:
             not isinstance(self.score, (int, float)) or not math.isfinite(self.score)
         ):
             raise AnnotationError(f"score {self.score!r} must be a finite number or None")
+        if self.trace_id is not None and not _TRACE_ID.fullmatch(str(self.trace_id)):
+            raise AnnotationError(
+                f"trace_id {self.trace_id!r} is not 32 lowercase hex digits; use tracing.span_ids(span)[0]"
+            )
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON item Phoenix expects in ``data``."""
@@ -89,13 +101,17 @@ def verdict_annotation(
     label: str | None = None,
     explanation: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    trace_id: str | None = None,
 ) -> SpanAnnotation:
-    """The annotation of one verdict under the one naming rule: name = criterion, identifier = source."""
+    """The annotation of one verdict under the one naming rule: name = criterion, identifier = source.
+    ``trace_id`` parents its evaluation event to the span (else ``metadata["trace_id"]`` when present); one that
+    is not an OpenTelemetry trace id (a production-log row's ``row-7``) leaves the event unparented."""
     if source not in SOURCES:
         raise AnnotationError(f"annotation source {source!r} is not one of {SOURCES}")
     return SpanAnnotation(span_id, criterion, kind, score=score, label=label,
                           explanation=explanation[:4000] if explanation else explanation,
-                          metadata={"source": source, **dict(metadata or {})}, identifier=source)
+                          metadata={"source": source, **dict(metadata or {})}, identifier=source,
+                          trace_id=trace_id if trace_id and _TRACE_ID.fullmatch(trace_id) else None)
 
 
 def annotate_spans(
@@ -108,6 +124,8 @@ def annotate_spans(
     batch: int = 500,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    events: EvaluationEvents | bool = True,
+    on_events_problem: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Write ``annotations`` to Phoenix in batches of ``batch``; returns the annotation ids (empty when
     ``sync=False``: Phoenix then queues them and answers with none).
@@ -120,11 +138,65 @@ def annotate_spans(
     for a span not stored yet, 408/429/5xx) is retried with backoff until ``retry_for_s`` is spent.
     Raises :class:`AnnotationError` when Phoenix refuses, or is still failing at the deadline: the batches
     before the failing one are written (the error says how many).
+
+    Every annotation is also emitted as a ``gen_ai.evaluation.result`` log record before the Phoenix write, so
+    Phoenix being down loses no event: ``events=True`` sends them where :func:`tracing.evaluation_events.
+    default_events` says (nowhere when no logs endpoint is configured), an ``EvaluationEvents`` sends them there,
+    ``False`` sends none. Events that do not arrive never raise: the reason is logged as a warning and passed
+    to ``on_events_problem``.
     """
     if not annotations:
         return []
     if batch < 1:
         raise AnnotationError(f"batch must be >= 1, got {batch}")
+    sink = _events_sink(events, on_events_problem)
+    if sink is not None:
+        sink.emit(annotations)
+    try:
+        return _write(annotations, endpoint=endpoint, sync=sync, timeout_s=timeout_s, retry_for_s=retry_for_s,
+                      batch=batch, transport=transport, sleep=sleep)
+    finally:
+        if sink is not None:
+            _report_events(sink.flush(timeout_s), on_events_problem)
+
+
+def _events_sink(events: EvaluationEvents | bool,
+                 on_problem: Callable[[str], None] | None) -> EvaluationEvents | None:
+    """Where the evaluation events go; a configuration that cannot be used is reported, never raised."""
+    if events is False:
+        return None
+    if events is not True:
+        return events
+    from tracing.errors import TracingConfigError
+    from tracing.evaluation_events import default_events
+
+    try:
+        return default_events()
+    except TracingConfigError as exc:
+        _report_events(f"evaluation events not sent: {exc}", on_problem)
+        return None
+
+
+def _report_events(problem: str | None, on_problem: Callable[[str], None] | None) -> None:
+    if problem is None:
+        return
+    log.warning("%s", problem)
+    if on_problem is not None:
+        on_problem(problem)
+
+
+def _write(
+    annotations: Sequence[SpanAnnotation],
+    *,
+    endpoint: str | None,
+    sync: bool,
+    timeout_s: float,
+    retry_for_s: float,
+    batch: int,
+    transport: httpx.BaseTransport | None,
+    sleep: Callable[[float], None],
+) -> list[str]:
+    """The Phoenix write of :func:`annotate_spans`."""
     import httpx  # imported on use: `import tracing` stays light for code that never annotates
 
     try:
