@@ -519,19 +519,22 @@ def _annotate(rt: EvalRuntime) -> str | None:
             if c.task is None or c.task.span_id is None or sc is None:
                 continue
             anns.append(sc.annotation(c.task.span_id, source="ci", metadata={"run_id": rt.run.run_id,
-                                                                               "suite": s.suite, "case_id": c.case_id}))
+                                                                               "suite": s.suite, "case_id": c.case_id,
+                                                                               "trace_id": c.task.trace_id}))
     if not anns:
         return None
     # Phoenix stores exported spans asynchronously and answers 404 for a span it has not stored yet: the writer
-    # retries for a bounded time; then the failure is recorded and said in the eval summary
+    # retries for a bounded time; then the failure is recorded and said in the eval summary. The writer also emits
+    # each verdict as an OTel evaluation event; one that does not arrive is said the same way.
+    events: list[str] = []
     try:
         rt.tracing.force_flush(30)
-        tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint, retry_for_s=30.0)
+        tracing.annotate_spans(anns, endpoint=rt.tracing.endpoint, retry_for_s=30.0, on_events_problem=events.append)
     except Exception as exc:  # noqa: BLE001 - any failure of the write-back, never the end of the session
         note = f"{len(anns)} eval annotations not written to Phoenix: {type(exc).__name__}: {exc}"
         logging.getLogger(__name__).warning("%s", note)
-        return note
-    return None
+        return "; ".join([note, *events])
+    return "; ".join(events) or None
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
