@@ -2,6 +2,8 @@
 
     python -m experiments init [PATH] [--force]     # evals/, datasets/, pyproject settings, the CI workflow
     python -m experiments comment --report eval-report.md [--pr N]
+    python -m experiments import openai-evals registry/evals/NAME.yaml [--task myapp:answer]
+    python -m experiments import promptfoo promptfooconfig.yaml [--task myapp:answer]
 """
 
 from __future__ import annotations
@@ -46,6 +48,26 @@ def _comment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from experiments.importers import ImportError_, import_openai_evals, import_promptfoo
+
+    root, path = Path(args.root).resolve(), Path(args.path)
+    try:
+        if args.source == "openai-evals":
+            report = import_openai_evals(path, root, eval_name=args.eval, task=args.task, force=args.force,
+                                         data_dir=Path(args.data_dir) if args.data_dir else None)
+        else:
+            report = import_promptfoo(path, root, task=args.task, name=args.eval, force=args.force)
+    except ImportError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines(root)))
+    if report.unsupported:
+        print(f"{len(report.unsupported)} construct(s) not imported (listed above); the suite runs without them")
+    print("next: `pytest evals/` runs it; `--eval-save-baseline evals/baselines/main.json` keeps the baseline")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +80,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     comment.add_argument("--report", required=True, help="the Markdown report (pytest --eval-markdown PATH)")
     comment.add_argument("--pr", type=int, default=None, help="pull request number (default: PR_NUMBER or the event)")
     comment.set_defaults(fn=_comment)
+    imp = sub.add_parser("import", help="turn an openai/evals registry eval or a promptfoo config into a suite")
+    imp.add_argument("source", choices=("openai-evals", "promptfoo"), help="what the file is")
+    imp.add_argument("path", help="the registry YAML (openai-evals) or promptfooconfig.yaml")
+    imp.add_argument("--root", default=".", help="the project to write datasets/ and evals/ into (default: here)")
+    imp.add_argument("--task", default="local",
+                     help="module:function of your application, or a model spec answering the prompt (default: local)")
+    imp.add_argument("--eval", default=None, help="which eval of a registry file with several (or the suite's name)")
+    imp.add_argument("--data-dir", default=None, help="where samples_jsonl paths start (openai/evals: registry/data)")
+    imp.add_argument("--force", action="store_true", help="overwrite the dataset and suite files")
+    imp.set_defaults(fn=_import)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

@@ -1,0 +1,36 @@
+"""Importers: eval suites from ``openai/evals`` registries and promptfoo configs become a dataset and a suite file.
+
+    python -m experiments import openai-evals registry/evals/capitals.yaml --task myapp:answer
+    python -m experiments import promptfoo promptfooconfig.yaml
+
+The generated suites use these scorers and the :class:`ChoiceJudge`; see docs/migration-openai-evals.md and
+docs/migration-promptfoo.md for what maps to what.
+"""
+
+from experiments.importers._choice import CLOSEDQA_PROMPT, FACT_PROMPT, RUBRIC_PROMPT, ChoiceJudge
+from experiments.importers._scorers import (
+    EvalsFuzzyMatch,
+    EvalsIncludes,
+    EvalsJsonMatch,
+    EvalsMatch,
+    PromptfooAsserts,
+)
+from experiments.importers._write import ImportError_, ImportReport
+from experiments.importers.openai_evals import import_openai_evals
+from experiments.importers.promptfoo import import_promptfoo
+
+__all__ = [
+    "CLOSEDQA_PROMPT",
+    "FACT_PROMPT",
+    "RUBRIC_PROMPT",
+    "ChoiceJudge",
+    "EvalsFuzzyMatch",
+    "EvalsIncludes",
+    "EvalsJsonMatch",
+    "EvalsMatch",
+    "ImportError_",
+    "ImportReport",
+    "PromptfooAsserts",
+    "import_openai_evals",
+    "import_promptfoo",
+]
