@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from experiments.record import (
     CaseRecord,
@@ -20,6 +29,78 @@ if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
 
 PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-2", "carol": "carol-pw-3"}
+
+# Debian's browser, driven by Playwright (never `playwright install`)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, port: int) -> Iterator[str]:
+    """Run a Streamlit server (``streamlit run`` or ``python -m dashboard serve``) in its own session, wait
+    for ``/_stcore/health``, yield its URL, and stop exactly that process group by PID."""
+    import pytest
+
+    proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.poll() is not None and proc.stdout else ""
+                pytest.fail(f"streamlit did not become healthy on {url}: {out}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+_SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-stale="true"]');
+}"""
+
+
+def settle(page: Any) -> None:
+    """Wait until the script run is over and no stale element is left (shortcuts bind after that)."""
+    page.wait_for_function(_SETTLED, timeout=30_000)
+    page.wait_for_timeout(300)
+
+
+def fill_login(page: Any, url: str, name: str, password: str | None = None) -> None:
+    """Open ``url`` and submit the login form (``password`` defaults to the user's own)."""
+    page.goto(url)
+    page.get_by_role("textbox", name="User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS[name] if password is None else password)
+    page.get_by_role("button", name="Log in").click()
 
 
 def app_test(app: str) -> AppTest:

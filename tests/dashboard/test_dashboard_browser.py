@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import PASSWORDS, conversation_run, run_pair, sample_items
+from dashboard_helpers import (
+    PASSWORDS,
+    conversation_run,
+    fill_login,
+    free_port,
+    run_pair,
+    sample_items,
+    served,
+    settle,
+)
 
 from experiments.baseline import compare
 from experiments.record import write_run
@@ -27,22 +32,7 @@ from review.fill import escalation_items
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -51,7 +41,7 @@ def server(tmp_path: Path, users_file: Path) -> Iterator[dict]:
     store = ReviewStore(db)
     store.add_items(sample_items(6))
     store.close()
-    port = _free_port()
+    port = free_port()
     results = tmp_path / "results"  # empty unless a test writes run files (the Runs page reads it per run)
     env = {
         **os.environ,
@@ -59,74 +49,17 @@ def server(tmp_path: Path, users_file: Path) -> Iterator[dict]:
         "EVALHARNESS_USERS": str(users_file),
         "EVALHARNESS_RESULTS": str(results),
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.poll() is not None and proc.stdout else ""
-                pytest.fail(f"streamlit did not become healthy on {url}: {out}")
-            time.sleep(0.2)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with served(cmd, env, tmp_path, port) as url:
         yield {"url": url, "db": db, "results": results}
-    finally:
-        # Stop exactly the server this fixture started (its own session), by PID.
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _login(page, url: str, name: str) -> None:
-    page.goto(url)
-    page.get_by_role("textbox", name="User name").fill(name)
-    page.get_by_role("textbox", name="Password").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Log in").click()
+    fill_login(page, url, name)
     page.get_by_role("heading", name="Review").wait_for(timeout=30_000)
 
 
@@ -141,30 +74,17 @@ def _current_item(page) -> int:
     return int(match.group(1))
 
 
-_SETTLED = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return app && app.getAttribute('data-test-script-state') === 'notRunning'
-        && !document.querySelector('[data-stale="true"]');
-}"""
-
-
-def _settle(page) -> None:
-    """Wait until the script run is over and no stale element is left (shortcuts bind after that)."""
-    page.wait_for_function(_SETTLED, timeout=30_000)
-    page.wait_for_timeout(300)
-
-
 def _press_and_wait(page, key: str, item: int) -> None:
     """Press a shortcut key and wait for the flash that says ``item`` was saved."""
     saved = page.get_by_text(f"Saved item {item}.")
-    _settle(page)
+    settle(page)
     page.keyboard.press(key)
     saved.wait_for(timeout=30_000)
 
 
 def _next_item(page) -> int | None:
     """After a submit: the next item's id, or None when the queue ran dry."""
-    _settle(page)
+    settle(page)
     if page.get_by_role("button", name=re.compile("Claim next item")).count():
         return None
     return _current_item(page)
@@ -219,7 +139,7 @@ def test_claim_and_login_survive_reload(server: dict, browser) -> None:
     _login(page, server["url"], "bob")
     page.get_by_role("button", name=re.compile("Claim next item")).click()
     before = _current_item(page)
-    _settle(page)
+    settle(page)
     page.reload()  # the signed login cookie logs bob back in: no login form, the same item
     assert _current_item(page) == before
     assert page.get_by_role("button", name="Log in").count() == 0
@@ -236,7 +156,7 @@ def test_runs_page_shows_the_regressed_case(server: dict, browser) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Runs").click()
     page.get_by_role("heading", name="Runs").wait_for(timeout=30_000)
     page.get_by_text("case q-drop · regressed · Δ -3.00").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     body = page.locator("body").inner_text()
     assert body.index("case q-drop") < body.index("case q-gain")  # regressions first
     # The table is drawn on a canvas; its cells are in the grid's accessible table (raw values).
@@ -259,17 +179,17 @@ def test_reviewer_labels_one_turn_of_a_conversation(server: dict, browser) -> No
     page.get_by_role("button", name=re.compile("Claim next item")).click()
     assert _current_item(page) == 7
     page.get_by_text("Turn 3 · assistant · failing turn").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     assert page.get_by_test_id("stChatMessage").count() == 4
     assert page.get_by_text("Our opening hours are 9 to 5.").count() == 1
     page.get_by_role("radiogroup", name="Turn").get_by_text("Turn 3 · assistant", exact=True).click()
-    _settle(page)
+    settle(page)
     page.get_by_role("radiogroup", name="Score").nth(1).get_by_text("1", exact=True).click()
-    _settle(page)
+    settle(page)
     page.get_by_role("textbox", name="Note on this turn").fill("answers about opening hours")
     page.get_by_role("button", name="Save turn label").click()
     page.get_by_text("Saved your label of turn 3 of item 7.").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     assert _current_item(page) == 7  # still held: the whole conversation is still to label, or Done
 
     store = ReviewStore(server["db"])
@@ -279,7 +199,7 @@ def test_reviewer_labels_one_turn_of_a_conversation(server: dict, browser) -> No
 
 
 def _no_page_not_found(page) -> None:
-    _settle(page)
+    settle(page)
     assert page.get_by_text("Page not found").count() == 0
 
 
@@ -308,7 +228,7 @@ def test_deep_links_work_through_the_login_and_after_a_refresh(server: dict, bro
 
     page.get_by_role("button", name="Log out").click()
     page.get_by_text("Log in to review.").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     page.goto(url + "/calibration")  # logged out: the cookie no longer logs anyone in
     page.get_by_text("Log in to review.").wait_for(timeout=30_000)
     assert page.get_by_role("heading", name="Calibration").count() == 0
@@ -321,14 +241,14 @@ def test_reviewer_deep_link_to_an_admin_page_opens_review(server: dict, browser)
     page.get_by_role("textbox", name="Password").fill(PASSWORDS["bob"])
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Review").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     assert "Queues" not in page.locator("body").inner_text()
 
 
 def test_no_deploy_button(server: dict, browser) -> None:
     page = browser.new_context().new_page()
     _login(page, server["url"], "bob")
-    _settle(page)
+    settle(page)
     assert page.get_by_test_id("stAppDeployButton").count() == 0
     assert page.get_by_role("button", name="Deploy").count() == 0
 
@@ -416,19 +336,19 @@ def test_hostile_markdown_makes_no_request_beyond_the_dashboard(server: dict, br
     _current_item(page)
     for label in ("Context", "Expected"):
         page.get_by_text(label, exact=True).click()
-    _settle(page)
+    settle(page)
     body = page.locator("body").inner_text()
     assert "Answer for output." in body and "Answer for reasoning." in body and "Answer for context." in body
     assert "![leak](" in body  # shown as the characters the model wrote
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Calibration").click()
     page.get_by_role("heading", name="Calibration").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     page.get_by_text(re.compile(r"^Item \d+: gap")).first.click()
-    _settle(page)
+    settle(page)
     assert "Answer for input." in page.locator("body").inner_text()
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Runs").click()
     page.get_by_text("case q-drop · regressed · Δ -3.00").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     page.wait_for_timeout(1000)
 
     own = server["url"]

@@ -4,10 +4,6 @@ calibration. Each test failed before its fix."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -162,37 +158,6 @@ def test_a_demoted_admin_cannot_write_from_the_export_page(app_env: dict[str, Pa
 
 
 # --- 3. the Phoenix key goes to the configured Phoenix only ------------------------------------------------
-
-
-@pytest.fixture
-def recorders() -> Iterator[list[dict]]:
-    """Two HTTP servers on 127.0.0.1 that record every request: [configured Phoenix, trap]."""
-    servers, seen = [], []
-    for _ in range(2):
-        got: list[dict] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            log_message = lambda self, *a: None
-            sink = got
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                self.sink.append({"path": self.path, "auth": self.headers.get("authorization"), "body": body})
-                reply = json.dumps({"data": [{"id": str(i)} for i in range(50)]}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        seen.append({"url": f"http://127.0.0.1:{srv.server_address[1]}", "requests": got})
-    yield seen
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
 
 
 def test_the_export_page_sends_the_phoenix_key_to_the_configured_phoenix_only(
