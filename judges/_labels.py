@@ -64,7 +64,10 @@ async def ask_label(client: ModelClient, q: LabelQuery, *, max_parse_retries: in
     calls = CallAccount()
     try:
         if client.info.exact_label_probs:
-            return await _exact(client, q, calls)
+            answer = await _exact(client, q, calls)
+            # a server provider learns on its first label call whether it can score labels; if not, parse text
+            if answer.probs is not None or client.info.exact_label_probs:
+                return answer
         return await _from_text(client, q, calls, max_parse_retries, samples)
     except JudgeConfigError:
         raise
@@ -93,7 +96,7 @@ async def _exact(client: ModelClient, q: LabelQuery, calls: CallAccount) -> Labe
         )
         calls.add(why)
         reasoning = why.text.strip() or None
-    return LabelAnswer(best, probs, "exact", f"{q.marker} {best}", reasoning, 1, calls)
+    return LabelAnswer(best, probs, client.info.label_source, f"{q.marker} {best}", reasoning, 1, calls)
 
 
 async def _from_text(
