@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from judges.errors import ModelUnavailableError, ProviderError, RetryableProviderError
 from judges.providers._base import ProviderInfo
+from judges.providers._label_calls import _completion_call, _label_call
+from judges.providers.capabilities import ServerCapabilities, capabilities, known
 from judges.types import Completion, ModelRequest, TokenLogprob, TopLogprob, Usage
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -201,8 +207,16 @@ class OpenAICompatibleProvider:
     config files). A request's JSON schema (the judges' structured replies) is sent as OpenAI's
     ``response_format`` of type ``json_schema`` (strict), which vLLM, SGLang and llama.cpp's server also
     honour; ``supports_json_schema=False`` leaves it out for a server that rejects it (the judges then parse
-    free text, and a reply that does not parse is a recorded judge failure). ``transport`` lets tests inject ``httpx.MockTransport`` instead of a network.
-    ``http="httpx"`` forces httpx; the default uses aiohttp when it is installed.
+    free text, and a reply that does not parse is a recorded judge failure). ``transport`` lets tests inject
+    ``httpx.MockTransport`` instead of a network. ``http="httpx"`` forces httpx; the default uses aiohttp when it is
+    installed.
+
+    A label request (``labels`` set) is scored here: the server's capabilities are probed once
+    (:mod:`judges.providers.capabilities`), the reply is held to the labels, and the label distribution is read
+    from that position's logprobs (``prob_source = "constrained_logprobs"``). ``api="completions"`` (or
+    ``EVALHARNESS_JUDGE_API=completions``) is for base models: every request goes to ``/completions`` with the
+    messages as plain text, the prompt ending at the label slot (``"completion_logprobs"``). A server that offers
+    neither is said once, and the judges parse free text as before.
     """
 
     def __init__(
@@ -217,13 +231,23 @@ class OpenAICompatibleProvider:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 64,
         http: str = "auto",
+        api: str | None = None,
     ) -> None:
         if http not in ("auto", "aiohttp", "httpx"):
             raise ValueError(f"http must be 'auto', 'aiohttp' or 'httpx', got {http!r}")
+        api = api or os.environ.get("EVALHARNESS_JUDGE_API") or "chat"
+        if api not in ("chat", "completions"):
+            raise ValueError(f"api must be 'chat' or 'completions' (EVALHARNESS_JUDGE_API), got {api!r}; "
+                             "'completions' is for base models: the prompt ends where the label goes")
         if http == "aiohttp" and (transport is not None or not _aiohttp_available()):
             raise ValueError("http='aiohttp' needs aiohttp installed (pip install 'evalharness[judges-http]') "
                              "and no httpx transport")
-        self.info = ProviderInfo("openai-compatible", model, exact_label_probs=False, top_logprobs=supports_logprobs)
+        # label calls are scored by the provider (constrained, from that position's logprobs) until the probe
+        # finds that the server offers no way to do so; then the judges parse free text
+        self.info = ProviderInfo("openai-compatible", model, exact_label_probs=supports_logprobs,
+                                 top_logprobs=supports_logprobs,
+                                 label_source="completion_logprobs" if api == "completions" else "constrained_logprobs")
+        self.api = api
         self.supports_json_schema = supports_json_schema
         self.base_url = base_url.rstrip("/")
         self._api_key_env = api_key_env
@@ -287,10 +311,18 @@ class OpenAICompatibleProvider:
         return body
 
     async def generate(self, request: ModelRequest) -> Completion:
-        body = _encode(self.payload(request))
+        if request.labels is not None:
+            return await _label_call(self, request)
+        if self.api == "completions":
+            return await _completion_call(self, request)
+        return self._parse(await self.post_json("/chat/completions", self.payload(request)))
+
+    async def post_json(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST ``payload`` to ``path`` (under the base URL, or absolute); the decoded JSON, or ProviderError."""
+        body = _encode(payload)
         http = await self._http()
         try:
-            resp = await http.request("POST", "/chat/completions", body)
+            resp = await http.request("POST", path, body)
         except _TimedOut as exc:
             raise RetryableProviderError(f"timeout calling {self.base_url}: {exc}") from exc
         except _Unreachable as exc:
@@ -305,10 +337,34 @@ class OpenAICompatibleProvider:
             hint = f" (is the API key set in ${self._api_key_env}?)" if resp.status in (401, 403) else ""
             raise ProviderError(f"{self.base_url} answered {resp.status}{hint}: {resp.text[:300]}", status=resp.status)
         try:
-            data = _decode(resp.body)
+            return _decode(resp.body)
         except ValueError as exc:
             raise ProviderError(f"{self.base_url} answered with invalid JSON: {resp.text[:300]}") from exc
-        return self._parse(data)
+
+    async def capabilities(self) -> ServerCapabilities:
+        """What this server can do for label calls: probed once per base URL and model, then remembered."""
+        caps = known(self.base_url, self.info.model)
+        if caps is None:
+            caps = await capabilities(self.base_url, self.info.model, self._probe_post)
+        usable = caps.completion_alternatives > 0 or caps.echo if self.api == "completions" else (
+            caps.chat_alternatives > 0 and caps.constraint is not None)
+        if not usable and self.info.exact_label_probs:
+            # said once per provider (one per run): from here on the judges parse free text
+            log.warning("%s (%s) offers no constrained label call with logprobs (%s): judges fall back to "
+                        "parsing replies and retrying", self.base_url, self.info.model, caps.describe())
+            self.info = replace(self.info, exact_label_probs=False)
+        return caps
+
+    async def _probe_post(self, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
+        http = await self._http()
+        try:
+            resp = await http.request("POST", path, _encode(payload))
+        except (_TimedOut, _Unreachable):
+            return 0, None
+        try:
+            return resp.status, _decode(resp.body) if resp.status == 200 else None
+        except ValueError:
+            return resp.status, None
 
     def _parse(self, data: dict[str, Any]) -> Completion:
         # A plain loop and local names: this runs once per judge call, hundreds of thousands of times online.

@@ -1,7 +1,11 @@
-"""The model client: cache (zero calls on rerun, resume after a kill), retries, rate limit, concurrency."""
+"""The model client: cache (zero calls on rerun, resume after a kill), retries, rate limit, concurrency; label
+calls on OpenAI-compatible servers (capability probe, constrained label calls, completions mode) through fakes."""
 
 import asyncio
 import json
+import logging
+import math
+import re
 import subprocess
 import sys
 import textwrap
@@ -9,9 +13,12 @@ import textwrap
 import httpx
 import pytest
 
-from judges import ModelClient, ModelRequest, ProviderError, RetryableProviderError
+from judges import Case, ModelClient, ModelRequest, PointwiseJudge, ProviderError, RetryableProviderError
 from judges.cache import CallCache
 from judges.providers import FakeFunctionProvider, OpenAICompatibleProvider
+from judges.providers import capabilities as caps_mod
+from judges.providers.capabilities import label_distribution
+from judges.types import TokenLogprob, TopLogprob
 
 REQ = ModelRequest([{"role": "user", "content": "hi"}], max_tokens=5)
 
@@ -235,3 +242,180 @@ def test_provider_survives_a_new_event_loop():
     asyncio.run(client.complete(REQ))
     asyncio.run(client.complete(ModelRequest([{"role": "user", "content": "again"}])))
     assert len(seen) == 2
+
+
+# -- label calls on OpenAI-compatible servers (issue 27): fake servers through httpx.MockTransport ----------------
+
+# the label position's full distribution in the fake servers: p(1..5) and mass on other tokens
+DIST = {"1": 0.05, "2": 0.10, "3": 0.20, "4": 0.40, "5": 0.05, "Sure": 0.20}
+
+
+def _top(shift=""):
+    return [{"token": shift + t, "logprob": math.log(p)} for t, p in DIST.items()]
+
+
+def fake_llama_cpp(seen):
+    """A fake of llama.cpp's server: honours grammar and assistant prefill, gives wide pre-constraint logprobs."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append((request.url.path, body))
+        if request.url.path.endswith("/completions") and "prompt" in body:
+            if body["max_tokens"] == 1:  # the probe: one generated token, no echo (llama.cpp ignores it)
+                return httpx.Response(200, json={"choices": [{"text": ",", "logprobs": {"content": [
+                    {"token": ",", "logprob": -1.0, "top_logprobs": _top()}]}}]})
+            lp = {"content": [{"token": " ", "logprob": -0.1, "top_logprobs": []},
+                              {"token": "4", "logprob": math.log(0.4), "top_logprobs": _top()}]}
+            return httpx.Response(200, json={"choices": [{"text": " 4", "logprobs": lp}]})
+        grammar = body.get("grammar", "")
+        msgs = body["messages"]
+        prefill = msgs[-1]["content"] if msgs[-1]["role"] == "assistant" else ""
+        if "Qx7" in grammar or '"7"' in grammar:  # the probe
+            text = prefill + "7"
+            lps = [{"token": "7", "logprob": -1.0, "top_logprobs": [{"token": str(i), "logprob": -5.0}
+                                                                    for i in range(body.get("top_logprobs", 0))]}]
+        elif grammar:
+            text = prefill + " 4"
+            lps = [{"token": " ", "logprob": -0.1, "top_logprobs": []},
+                   {"token": "4", "logprob": math.log(0.4), "top_logprobs": _top()}]
+        else:
+            text, lps = "Because it is right.", []
+        return httpx.Response(200, json={"model": body["model"], "choices": [
+            {"message": {"content": text}, "logprobs": {"content": lps} if body.get("logprobs") else None}]})
+
+    return httpx.MockTransport(handler)
+
+
+def fake_openai(seen, *, json_schema=True, logprobs=True):
+    """A fake of OpenAI's API: refuses unknown fields and over 20 alternatives; a JSON schema enum, if honoured."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append((request.url.path, body))
+        if not request.url.path.endswith("/chat/completions") or "grammar" in body or "guided_choice" in body:
+            return httpx.Response(400, json={"error": {"message": "Unrecognized request argument"}})
+        if body.get("top_logprobs", 0) > 20:
+            return httpx.Response(400, json={"error": {"message": "top_logprobs must be <= 20"}})
+        fmt = body.get("response_format")
+        if fmt and json_schema:
+            value = fmt["json_schema"]["schema"]["properties"]
+            key = next(iter(value))
+            pick = "Qx7" if "Qx7" in value[key]["enum"] else "4"
+            toks = ['{"', key, '":"', pick, '"}']
+            text = "".join(toks)
+        else:
+            toks, text = ["Score", ":", " ", "4"], "Score: 4"
+        lps = [{"token": t, "logprob": -0.5, "top_logprobs": _top() if t == "4" else [{"token": t, "logprob": -0.5}]}
+               for t in toks]
+        return httpx.Response(200, json={"choices": [
+            {"message": {"content": text},
+             "logprobs": {"content": lps} if logprobs and body.get("logprobs") else None}]})
+
+    return httpx.MockTransport(handler)
+
+
+def _judge_with(provider):
+    judge = PointwiseJudge("correctness", "5: right, 1: wrong", explain=False)
+    return asyncio.run(judge.judge(ModelClient(provider, trace=False), Case(id="c", input="2+2?", output="4")))
+
+
+@pytest.fixture(autouse=False)
+def fresh_capabilities(monkeypatch):
+    monkeypatch.setattr(caps_mod, "_KNOWN", {})
+    monkeypatch.setattr(caps_mod, "_LOCKS", {})
+
+
+WANT = {k: v / 0.8 for k, v in DIST.items() if k != "Sure"}  # renormalised over the labels by hand
+
+
+def test_label_distribution_reads_the_label_slot_renormalised():
+    lps = [TokenLogprob('{"score":"', -0.1), TokenLogprob("4", math.log(0.4),
+                                                          tuple(TopLogprob(t["token"], t["logprob"]) for t in _top()))]
+    probs, mass = label_distribution(lps, len('{"score":"'), ["1", "2", "3", "4", "5"])
+    assert probs == pytest.approx(WANT) and mass == pytest.approx(0.8)
+    # a token that starts before the slot counts only the alternatives that share its text up to the slot
+    merged = [TokenLogprob('":"4', math.log(0.4), tuple(TopLogprob('":"' + t["token"], t["logprob"]) for t in _top())
+                           + (TopLogprob("4", 0.0),))]
+    probs, _ = label_distribution(merged, 3, ["1", "2", "3", "4", "5"])
+    assert probs == pytest.approx(WANT)
+
+
+@pytest.mark.usefixtures("fresh_capabilities")
+def test_llama_cpp_like_server_is_probed_once_and_gives_constrained_label_probabilities():
+    seen = []
+    p = OpenAICompatibleProvider("m", base_url="http://fake-llama/v1", transport=fake_llama_cpp(seen))
+    first, second = _judge_with(p), _judge_with(p)
+    assert first.prob_source == "constrained_logprobs" and first.label_probs == pytest.approx(WANT)
+    assert second.label_probs == pytest.approx(WANT)
+    caps = caps_mod.known("http://fake-llama/v1", "m")
+    assert caps.grammar and caps.prefill and caps.constraint == "grammar" and caps.chat_alternatives == 100
+    probes = [b for path, b in seen if "Qx7" in json.dumps(b) or b.get("prompt") == "Hello there"]
+    label_calls = [b for path, b in seen if re.search(r'" 1" \| " 2"', b.get("grammar", ""))]
+    assert len(label_calls) == 2 and len(probes) <= 3  # probed once for both judgements
+    assert label_calls[0]["messages"][-1] == {"role": "assistant", "content": "Score:"}  # a prefill, not forced
+
+
+@pytest.mark.usefixtures("fresh_capabilities")
+def test_openai_like_server_gets_a_json_schema_enum():
+    seen = []
+    p = OpenAICompatibleProvider("m", base_url="http://fake-openai/v1", transport=fake_openai(seen))
+    result = _judge_with(p)
+    assert result.prob_source == "constrained_logprobs" and result.label_probs == pytest.approx(WANT)
+    label_call = seen[-1][1]
+    assert label_call["response_format"]["json_schema"]["schema"]["properties"]["score"]["enum"] == list("12345")
+    assert label_call["top_logprobs"] == 20
+
+
+@pytest.mark.usefixtures("fresh_capabilities")
+def test_a_server_with_no_constraint_falls_back_to_parsing_and_says_so_once(caplog):
+    seen = []
+    p = OpenAICompatibleProvider("m", base_url="http://fake-plain/v1",
+                                 transport=fake_openai(seen, json_schema=False))
+    with caplog.at_level(logging.WARNING, logger="judges.providers.openai_compat"):
+        first, second = _judge_with(p), _judge_with(p)
+    assert first.prob_source == second.prob_source == "top_logprobs"  # today's parse-and-read path
+    assert first.label_probs == pytest.approx(WANT)
+    assert sum("fall back to parsing" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.usefixtures("fresh_capabilities")
+def test_completions_mode_ends_the_prompt_at_the_label_slot():
+    seen = []
+    p = OpenAICompatibleProvider("m", base_url="http://fake-llama/v1", transport=fake_llama_cpp(seen),
+                                 api="completions")
+    result = _judge_with(p)
+    assert result.prob_source == "completion_logprobs" and result.label_probs == pytest.approx(WANT)
+    prompt = seen[-1][1]["prompt"]
+    assert prompt.startswith("user: Grade the response") and prompt.endswith("\nassistant: Score:")
+    with pytest.raises(ValueError, match="EVALHARNESS_JUDGE_API"):
+        OpenAICompatibleProvider("m", api="complete")
+
+
+@pytest.mark.usefixtures("fresh_capabilities")
+def test_completions_mode_scores_multi_token_labels_from_echoed_prompt_logprobs():
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if not request.url.path.endswith("/completions") or "prompt" not in body:
+            return httpx.Response(400, json={"error": "unsupported"})
+        prompt = body["prompt"]
+        if not body.get("echo"):
+            return httpx.Response(200, json={"choices": [{"text": "x", "logprobs": {
+                "tokens": ["x"], "token_logprobs": [-1.0], "top_logprobs": [{"x": -1.0}], "text_offset": [len(prompt)]}}]})
+        # the prompt's tokens: everything before "Score:" as one token, then the label split in two tokens
+        cut = prompt.rfind("Score:") + len("Score:")
+        label = prompt[cut:]
+        toks = [prompt[:cut], label[:2], label[2:]] if len(label) > 2 else [prompt[:cut], label]
+        lps = {" 1": [-1.0], " 10": [-1.0, -0.5]}.get(label, [-3.0] * (len(toks) - 1))
+        offsets = [0, cut, cut + 2][:len(toks)] + [len(prompt)]
+        return httpx.Response(200, json={"choices": [{"text": "!", "logprobs": {
+            "tokens": [*toks, "!"], "token_logprobs": [None, *lps, -2.0], "top_logprobs": None,
+            "text_offset": offsets}}]})
+
+    p = OpenAICompatibleProvider("m", base_url="http://fake-vllm/v1", transport=httpx.MockTransport(handler),
+                                 api="completions")
+    req = ModelRequest([{"role": "user", "content": "x"}, {"role": "assistant", "content": "Score:"}],
+                       max_tokens=1, labels=(" 1", " 10"))
+    out = asyncio.run(p.generate(req))
+    # " 1": e^-1, " 10": e^-1.5, renormalised by hand
+    assert out.label_probs == pytest.approx({" 1": 1 / (1 + math.exp(-0.5)), " 10": 1 / (1 + math.exp(0.5))})
+    assert caps_mod.known("http://fake-vllm/v1", "m").echo
