@@ -126,15 +126,15 @@ class _Delivery:
 class _CountingExporter:
     """Wraps a log record exporter and counts what it delivered and what it did not."""
 
-    def __init__(self, inner: LogRecordExporter, delivery: _Delivery, where: str) -> None:
-        self._inner, self._delivery, self._where = inner, delivery, where
+    def __init__(self, inner: LogRecordExporter, delivery: _Delivery) -> None:
+        self._inner, self._delivery = inner, delivery
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> Any:
         from opentelemetry.sdk._logs.export import LogRecordExportResult
 
         try:
             result = self._inner.export(batch)
-            error = "" if result == LogRecordExportResult.SUCCESS else f"the exporter to {self._where} failed"
+            error = "" if result == LogRecordExportResult.SUCCESS else "collector unreachable or refused"
         except Exception as exc:  # noqa: BLE001 - an exporter that raises must not kill the export thread
             result, error = LogRecordExportResult.FAILURE, f"{type(exc).__name__}: {exc}"
         with self._delivery.lock:
@@ -185,9 +185,8 @@ class EvaluationEvents:
         if lost <= 0:
             return None
         why = error if failed else f"not flushed within {timeout_s:g}s"
-        return (f"{lost} of {self.emitted} evaluation events (gen_ai.evaluation.result) not delivered to "
-                f"{self.where}: {why}; is the OTLP collector running? ({LOGS_ENDPOINT_ENV} sets where they go, "
-                f"{EVENTS_ENV}=off turns them off)")
+        # short enough for the eval summary's 120 columns; docs/tracing.md says where events go and how to stop them
+        return f"{lost} of {self.emitted} evaluation events not delivered to {self.where} ({why})"
 
     def shutdown(self) -> None:
         """Stop the provider the harness made (an application's own provider is left alone)."""
@@ -224,7 +223,7 @@ def setup_evaluation_events(
     delivery = _Delivery()
     provider = LoggerProvider(resource=Resource.create({"service.name": "evalharness"}))
     provider.add_log_record_processor(BatchLogRecordProcessor(
-        _CountingExporter(exporter, delivery, where), schedule_delay_millis=500,  # type: ignore[arg-type]
+        _CountingExporter(exporter, delivery), schedule_delay_millis=500,  # type: ignore[arg-type]
         export_timeout_millis=int(timeout_s * 1000)))
     return EvaluationEvents(provider, where=where, delivery=delivery, owns_provider=True)
 
