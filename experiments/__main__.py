@@ -3,6 +3,7 @@
     python -m experiments init [PATH] [--force]     # evals/, datasets/, pyproject settings, the CI workflow
     python -m experiments comment --report eval-report.md [--pr N]
     python -m experiments import openai-evals registry/evals/NAME.yaml [--task myapp:answer]
+    python -m experiments import openai-evals eval.json --items items.jsonl [--input-field question]
     python -m experiments import promptfoo promptfooconfig.yaml [--task myapp:answer]
 """
 
@@ -49,11 +50,17 @@ def _comment(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from experiments.importers import ImportError_, import_openai_evals, import_promptfoo
+    from experiments.importers import ImportError_, import_hosted_eval, import_openai_evals, import_promptfoo
 
     root, path = Path(args.root).resolve(), Path(args.path)
     try:
-        if args.source == "openai-evals":
+        if args.source == "openai-evals" and path.suffix == ".json":
+            if not args.items:
+                print("error: a hosted OpenAI Evals definition (.json) needs --items ITEMS.jsonl", file=sys.stderr)
+                return 2
+            report = import_hosted_eval(path, Path(args.items), root, input_field=args.input_field, task=args.task,
+                                        force=args.force)
+        elif args.source == "openai-evals":
             report = import_openai_evals(path, root, eval_name=args.eval, task=args.task, force=args.force,
                                          data_dir=Path(args.data_dir) if args.data_dir else None)
         else:
@@ -88,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      help="module:function of your application, or a model spec answering the prompt (default: local)")
     imp.add_argument("--eval", default=None, help="which eval of a registry file with several (or the suite's name)")
     imp.add_argument("--data-dir", default=None, help="where samples_jsonl paths start (openai/evals: registry/data)")
+    imp.add_argument("--items", default=None, help="a hosted eval's items JSONL (with an eval object .json)")
+    imp.add_argument("--input-field", default=None, help="the hosted items' field the task answers (default: "
+                     "input, question or prompt)")
     imp.add_argument("--force", action="store_true", help="overwrite the dataset and suite files")
     imp.set_defaults(fn=_import)
     args = parser.parse_args(argv)

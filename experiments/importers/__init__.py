@@ -1,6 +1,7 @@
 """Importers: eval suites from ``openai/evals`` registries and promptfoo configs become a dataset and a suite file.
 
     python -m experiments import openai-evals registry/evals/capitals.yaml --task myapp:answer
+    python -m experiments import openai-evals eval.json --items items.jsonl      # a hosted OpenAI Evals definition
     python -m experiments import promptfoo promptfooconfig.yaml
 
 The generated suites use these scorers and the :class:`ChoiceJudge`; see docs/migration-openai-evals.md and
@@ -14,8 +15,10 @@ from experiments.importers._scorers import (
     EvalsJsonMatch,
     EvalsMatch,
     PromptfooAsserts,
+    StringCheck,
 )
 from experiments.importers._write import ImportError_, ImportReport
+from experiments.importers.hosted import import_hosted_eval
 from experiments.importers.openai_evals import import_openai_evals
 from experiments.importers.promptfoo import import_promptfoo
 
@@ -31,6 +34,8 @@ __all__ = [
     "ImportError_",
     "ImportReport",
     "PromptfooAsserts",
+    "StringCheck",
+    "import_hosted_eval",
     "import_openai_evals",
     "import_promptfoo",
 ]

@@ -252,3 +252,34 @@ class PromptfooAsserts(_Scorer):
         failed = [f"{r['type']} {_clip(str(r['value']))}" for r in results if not r["pass"]]
         why = "all assertions hold" if not failed else "failed: " + "; ".join(failed)
         return self._ok(passed / len(results), "pass" if not failed else "fail", why, assertions=results)
+
+
+@dataclass(frozen=True)
+class StringCheck(_Scorer):
+    """A hosted OpenAI Evals ``string_check`` grader: ``eq``, ``ne``, ``like`` (the output contains the reference)
+    or ``ilike`` (the same, ignoring case). The reference is ``value`` when given, else the case's reference."""
+
+    operation: str
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.operation not in ("eq", "ne", "like", "ilike"):
+            raise ValueError(f"StringCheck(operation={self.operation!r}): use eq, ne, like or ilike")
+
+    def _needs_reference(self) -> bool:
+        return self.value is None
+
+    @property
+    def judge_name(self) -> str:
+        return f"string_check:{self.operation}" + (f":{self.value}" if self.value is not None else "")
+
+    @property
+    def criterion(self) -> str:
+        return f"output {self.operation} {'the reference' if self.value is None else repr(self.value)}"
+
+    def _score(self, output: str, reference: str | None, case_id: str) -> Result:
+        ref = self.value if self.value is not None else reference
+        assert ref is not None
+        ok = {"eq": output == ref, "ne": output != ref, "like": ref in output,
+              "ilike": ref.lower() in output.lower()}[self.operation]
+        return self._ok(float(ok), "pass" if ok else "fail", f"{self.operation} {_clip(ref)}: {'pass' if ok else 'fail'}")

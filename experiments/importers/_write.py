@@ -28,11 +28,14 @@ class ImportReport:
 
     def lines(self, root: Path) -> list[str]:
         """The report as terminal lines."""
+        import textwrap
+
+        items = [*(f"wrote {_shown(p, root)}" for p in self.written), *self.imported,
+                 *(f"note: {line}" for line in self.notes), *(f"NOT IMPORTED: {line}" for line in self.unsupported)]
         out = [f"imported {self.name} from {self.source}:"]
-        out += [f"  wrote {_shown(p, root)}" for p in self.written]
-        out += [f"  {line}" for line in self.imported]
-        out += [f"  note: {line}" for line in self.notes]
-        out += [f"  NOT IMPORTED: {line}" for line in self.unsupported]
+        for item in items:  # within 120 columns, continuation lines indented under their item
+            out += textwrap.wrap(item, width=120, initial_indent="  ", subsequent_indent="      ",
+                                 break_long_words=False, break_on_hyphens=False)
         return out
 
 

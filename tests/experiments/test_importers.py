@@ -22,6 +22,8 @@ from experiments.importers import (
     EvalsMatch,
     ImportError_,
     PromptfooAsserts,
+    StringCheck,
+    import_hosted_eval,
     import_openai_evals,
     import_promptfoo,
 )
@@ -32,6 +34,24 @@ HARNESS = Path(__file__).resolve().parents[2]
 EXAMPLES = HARNESS / "examples"
 REGISTRY = EXAMPLES / "openai-evals" / "registry" / "evals"
 PROMPTFOO = EXAMPLES / "promptfoo" / "promptfooconfig.yaml"
+HOSTED = EXAMPLES / "openai-evals" / "hosted"
+FAKE_JUDGE = '''
+import pytest
+from judges import Completion, ModelClient
+from judges.providers import FakeFunctionProvider
+
+
+def reply(req):  # a fake judge: "correct" with p = 0.9 (exact label probabilities), a one-line reason
+    if not req.labels:
+        return Completion(text=" it names the capital", provider="fake", model="fake-judge")
+    probs = {lab: (0.9 if lab.strip() == "correct" else 0.1) for lab in req.labels}
+    return Completion(text=" correct", provider="fake", model="fake-judge", label_probs=probs)
+
+
+@pytest.fixture(scope="session")
+def judge_client():
+    return ModelClient(FakeFunctionProvider(reply, model="fake-judge", exact_label_probs=True), trace=False)
+'''
 
 
 def verdict(scorer: object, output: str, ideal: str | list[str]) -> float:
@@ -98,6 +118,35 @@ def test_promptfoo_asserts_all_must_hold() -> None:
     assert (r.score, r.label) == (0.0, "fail") and "icontains 'paris'" in str(r.reasoning)
 
 
+@pytest.mark.parametrize(("operation", "output", "want"), [
+    ("eq", "Paris", 1.0), ("eq", "paris", 0.0), ("ne", "Lyon", 1.0), ("like", "It is Paris.", 1.0),
+    ("like", "it is paris", 0.0), ("ilike", "it is PARIS", 1.0),
+])
+def test_string_check_operations(operation: str, output: str, want: float) -> None:
+    r = asyncio.run(StringCheck(operation).judge(None, Case("c", "q", output=output, expected="Paris")))
+    assert r.score == want
+    with pytest.raises(ValueError, match="StringCheck\\(operation='regex'\\): use eq, ne, like or ilike"):
+        StringCheck("regex")
+
+
+def test_a_hosted_eval_maps_its_graders_and_names_the_rest(tmp_path: Path) -> None:
+    report = import_hosted_eval(HOSTED / "capitals-eval.json", HOSTED / "capitals-items.jsonl", tmp_path)
+    assert [line.split(" -> ")[0] for line in report.imported] == [
+        "string_check grader 'names the capital'", "text_similarity grader 'close to the expected answer'",
+        "label_model grader 'correct'"]
+    text = "\n".join(report.unsupported)
+    assert "text_similarity grader 'bleu': evaluation_metric 'bleu'" in text
+    assert "python grader 'short answer': python graders run code on OpenAI's side; port it" in text
+    assert all(len(line) <= 120 for line in report.lines(tmp_path))
+    suite = (tmp_path / "evals" / "test_capitals_hosted.py").read_text()
+    assert "ChoiceJudge('correct', 'system: Label the answer correct or incorrect.\\n\\nQuestion: {input}" in suite
+    rows = [json.loads(x) for x in (tmp_path / "datasets" / "capitals_hosted.jsonl").read_text().splitlines()]
+    assert rows[0] == {"id": "item-0", "question": "What is the capital of France?", "reference": "Paris"}
+    with pytest.raises(ImportError_, match="--input-field 'answer' is not a text field of the items"):
+        import_hosted_eval(HOSTED / "capitals-eval.json", HOSTED / "capitals-items.jsonl", tmp_path / "x",
+                           input_field="answer")
+
+
 def test_every_unsupported_construct_is_named(tmp_path: Path) -> None:
     report = import_promptfoo(PROMPTFOO, tmp_path, task="capitals_app:answer")
     text = "\n".join(report.unsupported)
@@ -148,11 +197,15 @@ def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
                           env={**base, "EVALHARNESS_TRACING": "", "PYTHONPATH": f"{EXAMPLES}:{HARNESS}", **env})
 
 
-@pytest.mark.parametrize("kind", ["openai-evals", "promptfoo"])
+@pytest.mark.parametrize("kind", ["openai-evals", "hosted", "promptfoo"])
 def test_an_imported_suite_runs_saves_a_baseline_and_gates(tmp_path: Path, kind: str) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["evals"]\n')
     if kind == "openai-evals":
         import_openai_evals(REGISTRY / "capitals.yaml", tmp_path, task="capitals_app:answer")
+    elif kind == "hosted":  # a label_model grader: the judge is a fake here (the suite's conftest gives it)
+        import_hosted_eval(HOSTED / "capitals-eval.json", HOSTED / "capitals-items.jsonl", tmp_path,
+                           task="capitals_app:answer")
+        (tmp_path / "evals" / "conftest.py").write_text(FAKE_JUDGE)
     else:
         import_promptfoo(PROMPTFOO, tmp_path, task="capitals_app:answer")
     good = _run(tmp_path, "--eval-baseline", "none", "--eval-save-baseline", "baseline.json")
