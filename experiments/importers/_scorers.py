@@ -229,9 +229,9 @@ class PromptfooAsserts(_Scorer):
     def _score(self, output: str, reference: str | None, case_id: str) -> Result:
         checks = [a for a in case_assertions(reference)
                   if str(a.get("type", "")).removeprefix("not-") in (*CHECKS, "similar")]
-        if not checks:
-            return self._fail(f"case {case_id!r} carries no deterministic promptfoo assertion; "
-                              "drop PromptfooAsserts from the suite or add assertions")
+        if not checks:  # promptfoo passes a test without assertions; said, not silent
+            return self._ok(1.0, "pass", "this test has no deterministic assertion (its model-graded ones are "
+                            "judged apart)", assertions=[])
         results = []
         for a in checks:
             kind = str(a["type"])

@@ -188,6 +188,39 @@ def test_a_model_graded_spec_becomes_a_choice_judge(tmp_path: Path) -> None:
     assert "[Expert]: Paris | Paris, France" in asked[0] and "[Submission]: Lyon" in asked[0]
 
 
+def test_promptfoo_model_graded_asserts_become_choice_judges(tmp_path: Path) -> None:
+    report = import_promptfoo(PROMPTFOO.parent / "graded" / "promptfooconfig.yaml", tmp_path)
+    assert report.unsupported == []
+    assert "llm-rubric -> ChoiceJudge 'llm_rubric' with choices {'Y': 1.0, 'N': 0.0}, pass at 0.7" in report.imported
+    rows = [json.loads(x) for x in (tmp_path / "datasets" / "capitals_graded_promptfoo.jsonl").read_text().splitlines()]
+    from experiments.importers import FACT_PROMPT, RUBRIC_PROMPT
+
+    rubric = ChoiceJudge("llm_rubric", RUBRIC_PROMPT, (("Y", 1.0), ("N", 0.0)), from_assert="llm-rubric",
+                         fills="criteria", pass_at=0.7)
+    fact = ChoiceJudge("factuality", FACT_PROMPT, (("A", 1.0), ("B", 1.0), ("C", 1.0), ("D", 0.0), ("E", 1.0)),
+                       from_assert="factuality", fills="ideal")
+    asked: list[str] = []
+
+    def reply(req: object) -> Completion:
+        if not req.labels:  # type: ignore[attr-defined]
+            return Completion(text=" fine", provider="fake", model="fake-judge")
+        asked.append(req.messages[0].content)  # type: ignore[attr-defined]
+        probs = {lab: (0.6 if lab.strip() in ("Y", "C") else 0.1) for lab in req.labels}  # type: ignore[attr-defined]
+        return Completion(text=" Y", provider="fake", model="fake-judge", label_probs=probs)
+
+    client = ModelClient(FakeFunctionProvider(reply, model="fake-judge", exact_label_probs=True), trace=False)
+    case = Case(rows[2]["id"], rows[2]["question"], output="Nairobi", expected=rows[2]["reference"])
+    r = asyncio.run(rubric.judge(client, case))
+    assert r.score == pytest.approx(0.6 / 0.7) and r.label == "pass" and r.details["pass_at"] == 0.7
+    assert "[Rubric]: names a single city and nothing else" in asked[-1]
+    r = asyncio.run(fact.judge(client, case))
+    assert r.score == pytest.approx(1 - 0.1 / 1.0) and r.label == "C"  # D (0) has 0.1 of the renormalised mass
+    assert "[Expert]: The capital of Kenya is Nairobi." in asked[-1]
+    # a test without deterministic assertions passes PromptfooAsserts, saying so
+    r = asyncio.run(PromptfooAsserts().judge(None, Case("c", "q", output="x", expected=rows[0]["reference"])))
+    assert r.score == 1.0 and "no deterministic assertion" in str(r.reasoning)
+
+
 def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "EVALHARNESS_", "PYTEST_"))}
     registered = any(ep.value.startswith("experiments") for ep in entry_points(group="pytest11"))
