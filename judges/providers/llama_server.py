@@ -97,7 +97,7 @@ class LlamaServer:
             params = xl.CommonParams()
             params.model.path = str(self.model_path)
             if self.alias:
-                params.model_alias = self.alias
+                params.model_alias = {self.alias}  # a set of names: a bare str would become its characters
             params.n_parallel = self.slots
             params.n_ctx = self.slots * self.ctx_per_slot
             params.n_batch = self.batch
