@@ -3,6 +3,12 @@
 It owns what every call needs once: the on-disk cache, bounded async concurrency, a global
 requests-per-minute limit, retries with exponential backoff and full jitter on 429/5xx/timeouts
 (honouring Retry-After), token accounting, and an LLM span per call.
+
+Against a server (an OpenAI-compatible provider) the concurrency adapts (``adaptive``, on by default there):
+:class:`judges.providers.concurrency.AdaptiveLimit` raises it while latency holds and lowers it when calls queue,
+time out or are refused, up to ``max_concurrency``. A retry is sent only after the earlier attempt has ended: a
+timed-out attempt is cancelled first (its connection closed, which makes llama.cpp and vLLM drop the request), and
+no slot is held while a retry waits out its backoff.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 from judges.cache import CallCache
 from judges.errors import RetryableProviderError
 from judges.providers._base import Provider, ProviderInfo
+from judges.providers.concurrency import AdaptiveLimit, LimitStats
 from judges.types import Completion, ModelRequest
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,7 @@ class ClientStats:
     cache_hits: int = 0
     retries: int = 0
     errors: int = 0
+    timeouts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -73,6 +81,7 @@ class ModelClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         trace: bool = True,
+        adaptive: bool | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
@@ -95,6 +104,9 @@ class ModelClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_slot = 0.0
         self._checked = False
+        # None: adaptive against a server, fixed for in-process models and fakes
+        self.adaptive = provider.info.name == "openai-compatible" if adaptive is None else adaptive
+        self._limit: AdaptiveLimit | None = None
 
     @property
     def info(self) -> ProviderInfo:
@@ -106,7 +118,14 @@ class ModelClient:
             self._loop = loop
             self._sem = asyncio.Semaphore(self.max_concurrency)
             self._rate_lock = asyncio.Lock()
+            if self.adaptive:  # what it learnt about the server carries over to the new loop
+                start = self._limit.current if self._limit is not None else None
+                self._limit = AdaptiveLimit(self.max_concurrency, initial=start)
         return self._sem, self._rate_lock
+
+    def concurrency(self) -> LimitStats | None:
+        """Where the adaptive concurrency settled (None when it is fixed at ``max_concurrency``)."""
+        return self._limit.stats() if self._limit is not None else None
 
     async def check(self) -> None:
         """Make sure the model is loadable/reachable; raises ModelUnavailableError with a fix."""
@@ -128,8 +147,11 @@ class ModelClient:
                                            completion_tokens=hit.usage.completion_tokens, cached=True)
                 return hit
         sem, rate_lock = self._primitives()
-        async with sem:
-            completion = await self._call_with_retries(request, rate_lock)
+        if self._limit is not None:
+            completion = await self._call_with_retries(request, rate_lock, self._limit)
+        else:
+            async with sem:
+                completion = await self._call_with_retries(request, rate_lock, None)
         self.stats.calls += 1
         self.stats.prompt_tokens += completion.usage.prompt_tokens
         self.stats.completion_tokens += completion.usage.completion_tokens
@@ -156,38 +178,62 @@ class ModelClient:
             delay = max(delay, min(retry_after, self.backoff_max_s * 4))
         return delay
 
-    async def _call_with_retries(self, request: ModelRequest, rate_lock: asyncio.Lock) -> Completion:
+    async def _call_with_retries(self, request: ModelRequest, rate_lock: asyncio.Lock,
+                                 limit: AdaptiveLimit | None) -> Completion:
         attempt = 0
         while True:
-            await self._wait_for_rate(rate_lock)
-            span = _llm_span(self.info, request) if self._trace else nullcontext()
+            if limit is not None:  # one slot per attempt: none is held while a retry waits out its backoff
+                await limit.acquire()
+            latency: float | None = None
+            overloaded = False
             try:
-                with span as rec:
-                    t0 = time.perf_counter()
-                    coro = self.provider.generate(request)
-                    try:
-                        completion = await (asyncio.wait_for(coro, self.timeout_s) if self.timeout_s else coro)
-                    except TimeoutError as exc:
-                        raise RetryableProviderError(f"{self.info.model} timed out after {self.timeout_s}s") from exc
-                    if rec is not None:
-                        rec.set_output(
-                            text=completion.text,
-                            prompt_tokens=completion.usage.prompt_tokens,
-                            completion_tokens=completion.usage.completion_tokens,
-                            cached=completion.cached,
-                        )
-                if not completion.latency_s:
-                    completion = replace(completion, latency_s=time.perf_counter() - t0)
+                completion = await self._attempt(request, rate_lock)
+                latency = completion.latency_s
                 return completion
             except RetryableProviderError as exc:
-                if attempt >= self.max_retries:
-                    self.stats.errors += 1
-                    raise
-                delay = self.backoff_delay(attempt, exc.retry_after)
-                log.warning("retrying %s in %.2fs after: %s", self.info.model, delay, exc)
-                self.stats.retries += 1
-                attempt += 1
-                await self._sleep(delay)
+                error = exc
+                # a timeout or a refusal says the server is full: the adaptive limit comes down
+                overloaded = exc.status is None or exc.status in (408, 429, 503, 504)
+                if _timed_out(exc):
+                    self.stats.timeouts += 1
             except Exception:
                 self.stats.errors += 1
                 raise
+            finally:
+                if limit is not None:
+                    limit.release(latency, overloaded=overloaded)
+            # the attempt has ended (a timed-out one was cancelled and closed): only now may a retry go out
+            if attempt >= self.max_retries:
+                self.stats.errors += 1
+                raise error
+            delay = self.backoff_delay(attempt, error.retry_after)
+            log.warning("retrying %s in %.2fs after: %s", self.info.model, delay, error)
+            self.stats.retries += 1
+            attempt += 1
+            await self._sleep(delay)
+
+    async def _attempt(self, request: ModelRequest, rate_lock: asyncio.Lock) -> Completion:
+        await self._wait_for_rate(rate_lock)
+        span = _llm_span(self.info, request) if self._trace else nullcontext()
+        with span as rec:
+            t0 = time.perf_counter()
+            coro = self.provider.generate(request)
+            try:
+                # on timeout wait_for cancels the attempt and waits for it to end (its connection closed)
+                completion = await (asyncio.wait_for(coro, self.timeout_s) if self.timeout_s else coro)
+            except TimeoutError as exc:
+                raise RetryableProviderError(f"{self.info.model} timed out after {self.timeout_s}s") from exc
+            if rec is not None:
+                rec.set_output(
+                    text=completion.text,
+                    prompt_tokens=completion.usage.prompt_tokens,
+                    completion_tokens=completion.usage.completion_tokens,
+                    cached=completion.cached,
+                )
+        if not completion.latency_s:
+            completion = replace(completion, latency_s=time.perf_counter() - t0)
+        return completion
+
+
+def _timed_out(exc: RetryableProviderError) -> bool:
+    return isinstance(exc.__cause__, TimeoutError) or "timed out" in str(exc) or "timeout" in str(exc)

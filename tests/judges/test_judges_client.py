@@ -15,9 +15,10 @@ import pytest
 
 from judges import Case, ModelClient, ModelRequest, PointwiseJudge, ProviderError, RetryableProviderError
 from judges.cache import CallCache
-from judges.providers import FakeFunctionProvider, OpenAICompatibleProvider
+from judges.providers import FakeFunctionProvider, OpenAICompatibleProvider, ProviderInfo
 from judges.providers import capabilities as caps_mod
 from judges.providers.capabilities import label_distribution
+from judges.providers.concurrency import AdaptiveLimit
 from judges.types import TokenLogprob, TopLogprob
 
 REQ = ModelRequest([{"role": "user", "content": "hi"}], max_tokens=5)
@@ -419,3 +420,85 @@ def test_completions_mode_scores_multi_token_labels_from_echoed_prompt_logprobs(
     # " 1": e^-1, " 10": e^-1.5, renormalised by hand
     assert out.label_probs == pytest.approx({" 1": 1 / (1 + math.exp(-0.5)), " 10": 1 / (1 + math.exp(0.5))})
     assert caps_mod.known("http://fake-vllm/v1", "m").echo
+
+
+# -- adaptive concurrency (issue 27): a fake server with two slots that queues the rest ----------------------
+
+
+class FakeSlotServer:
+    """A fake of a self-hosted server: ``slots`` requests served at once, the rest queue (latency grows)."""
+
+    def __init__(self, slots=2, service_s=0.01):
+        self.info = ProviderInfo("openai-compatible", "fake-slots")
+        self._slots = asyncio.Semaphore(slots)
+        self.service_s = service_s
+        self.open_now = 0
+        self.most_open = 0
+
+    async def generate(self, request):
+        from judges.types import Completion
+
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            async with self._slots:
+                await asyncio.sleep(self.service_s)
+        finally:
+            self.open_now -= 1
+        return Completion(text="ok", provider="fake", model="fake-slots")
+
+    async def check(self):
+        return None
+
+
+def test_adaptive_limit_settles_near_the_servers_slots_and_is_on_for_servers_only():
+    server = FakeSlotServer(slots=2)
+    client = ModelClient(server, max_concurrency=16, trace=False)
+    assert client.adaptive and not ModelClient(FakeFunctionProvider(lambda r: ""), trace=False).adaptive
+
+    async def go():
+        reqs = [ModelRequest([{"role": "user", "content": str(i)}]) for i in range(300)]
+        await asyncio.gather(*(client.complete(r) for r in reqs))
+
+    asyncio.run(go())
+    st = client.concurrency()
+    assert st is not None and 2 <= st.settled <= 8, st  # a fixed 16 would keep 16 open on the server
+    assert server.most_open < 16
+
+
+def test_refusals_halve_the_limit_once_per_burst():
+    limit = AdaptiveLimit(16, initial=16)
+
+    async def go():
+        for _ in range(3):
+            await limit.acquire()
+        limit.release(0.1)  # a served call: sets the recent latency
+        limit.release(None, overloaded=True)
+        limit.release(None, overloaded=True)  # the same burst
+
+    asyncio.run(go())
+    assert 8 <= limit.limit < 9 and limit.stats().overloads == 2
+
+
+def test_a_timed_out_attempt_is_cancelled_before_its_retry_is_sent():
+    events = []
+    calls = 0
+
+    async def slow_then_fast(request):
+        nonlocal calls
+        calls += 1
+        n = calls
+        events.append(("start", n))
+        try:
+            if n == 1:
+                await asyncio.sleep(10)
+            return "Score: 4"
+        finally:
+            events.append(("end", n))
+
+    provider = FakeFunctionProvider(slow_then_fast)
+    provider.info = ProviderInfo("openai-compatible", "fake")
+    client, _ = no_sleep_client(provider, timeout_s=0.05, max_retries=2)
+    out = asyncio.run(client.complete(REQ))
+    assert out.text == "Score: 4" and client.stats.timeouts == 1 and client.stats.retries == 1
+    assert events == [("start", 1), ("end", 1), ("start", 2), ("end", 2)]  # never two attempts open at once
