@@ -2,7 +2,7 @@
 
 ``EVALHARNESS_JUDGE_MODEL`` (or ``[judge] model`` in the config file) takes:
 
-- ``local``                      the embedded Gemma 3 270M GGUF through llama.cpp (the default)
+- ``local``                      the embedded Gemma 3 270M GGUF through llama.cpp's server in process (default)
 - ``local:/path/to/model.gguf``  any GGUF file through llama.cpp
 - ``openai:MODEL``               an OpenAI-compatible server; ``base_url`` from ``EVALHARNESS_JUDGE_BASE_URL``
                                  or ``[judge] base_url`` (default OpenAI), key from ``$OPENAI_API_KEY``
@@ -90,9 +90,16 @@ def make_provider(config: JudgeConfig) -> Provider:
     spec = config.model.strip()
     kind, _, arg = spec.partition(":")
     if kind == "local":
-        from judges.providers.llama import LlamaCppProvider
+        import importlib.util
 
-        return LlamaCppProvider(arg or None, n_ctx=config.n_ctx)
+        if importlib.util.find_spec("xllamacpp") is None and importlib.util.find_spec("llama_cpp") is not None:
+            # an install from before the prebuilt wheel: the compiled llama-cpp-python path still runs
+            from judges.providers.llama import LlamaCppProvider
+
+            return LlamaCppProvider(arg or None, n_ctx=config.n_ctx)
+        from judges.providers.embedded import EmbeddedLlamaProvider
+
+        return EmbeddedLlamaProvider(arg or None, n_ctx=config.n_ctx)
     if kind == "openai":
         if not arg:
             raise JudgeConfigError(f"judge model {spec!r} names no model; use e.g. 'openai:gpt-4o-mini'")

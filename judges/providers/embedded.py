@@ -1,0 +1,294 @@
+"""The embedded judge on llama.cpp's own server, run in this process from the prebuilt ``xllamacpp`` wheel.
+
+No compiler at set-up, and faster than the ``llama-cpp-python`` path (``judges.providers.llama``) it replaces:
+
+- the model is loaded once per process, and ``slots`` requests run at once (continuous batching);
+- each slot keeps its prompt (``cache_prompt``): the reason request after a label request, G-Eval's shared steps
+  and the label continuations re-use the prompt's KV cache instead of evaluating it again;
+- all single-token labels are read from one forward pass (top-N of the full softmax, ``n_probs``).
+
+Label probabilities stay exact (``prob_source = "exact"``): each label is tokenized on its own and scored token by
+token, P(label) = Π P(t_k | prompt, t_<k), multi-token labels included. llama.cpp reports the log-probability of
+the sampled token and of the top ``n_probs`` tokens from the raw logits, before any sampler; a label token outside
+the top-N is forced with a logit bias, which changes what is sampled but not the reported raw log-probability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from judges.errors import JudgeConfigError, ModelUnavailableError, ProviderError
+from judges.providers._base import ProviderInfo
+from judges.types import Completion, Message, ModelRequest, Usage
+
+DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m"
+# alternatives read per forward pass: label tokens among them need no forced request of their own
+_TOP_N = 64
+# a bias that makes the wanted token the greedy pick whatever its logit (reported log-probabilities are pre-bias)
+_FORCE = 1000.0
+
+
+class EmbeddedLlamaProvider:
+    """llama.cpp's server in process (``xllamacpp``); same contract and probabilities as ``LlamaCppProvider``.
+
+    ``slots``: requests decoded at once (each with ``n_ctx`` tokens of context); ``n_threads``: CPU threads.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, *, model_name: str | None = None, n_ctx: int = 4096,
+                 n_threads: int | None = None, slots: int = 4) -> None:
+        self._path = Path(model_path) if model_path is not None else None
+        name = model_name or (self._path.stem if self._path is not None else DEFAULT_MODEL_NAME)
+        # the same provider and model names as the llama-cpp-python path: equal probabilities, one cache and baseline
+        self.info = ProviderInfo("llama.cpp", name, exact_label_probs=True, top_logprobs=False)
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or os.cpu_count() or 1
+        self._slots = slots
+        self._server: Any = None
+        self._http: Any = None
+        self._template: str | None = None
+        self._bos_text = ""
+        self._label_tokens: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+    # -- loading -------------------------------------------------------------------------------
+    def _load(self) -> Any:
+        with self._lock:
+            if self._server is not None:
+                return self._server
+            from judges.providers.llama import default_gguf_path
+            from judges.providers.llama_server import LlamaServer
+
+            path = self._path or default_gguf_path()
+            if not path.is_file():
+                raise ModelUnavailableError(
+                    f"GGUF model file not found: {path}; set EVALHARNESS_JUDGE_MODEL=local:/path/to/model.gguf")
+            import httpx
+
+            self._template = gguf_chat_template(path)
+            try:
+                server = LlamaServer(path, slots=self._slots, threads=self._n_threads,
+                                     ctx_per_slot=self._n_ctx).start()
+            except ModelUnavailableError:
+                raise
+            except Exception as exc:  # xllamacpp raises RuntimeError/ValueError with llama.cpp's reason
+                raise ModelUnavailableError(f"llama.cpp's server could not load {path}: {exc}") from exc
+            # only /tokenize and /apply-template go over loopback HTTP; completions are in-process calls
+            self._http = httpx.Client(base_url=server.root_url, timeout=60)
+            self._bos_text = str(self._http.get("/props").json().get("bos_token") or "")
+            self._server = server
+            return server
+
+    async def check(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    def close(self) -> None:
+        """Stop the server (the model is unloaded); the next call starts it again."""
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+            if self._server is not None:
+                self._server.stop()
+            self._server = self._http = None
+
+    # -- prompts and tokens --------------------------------------------------------------------
+    def format_prompt(self, messages: tuple[Message, ...]) -> str:
+        """The model's own chat template; a trailing assistant message is a prefill. A GGUF without a template
+        gets ``role: content`` lines, exactly as the llama-cpp-python path writes them."""
+        self._load()
+        prefill = ""
+        if messages[-1].role == "assistant":
+            prefill = messages[-1].content
+            messages = messages[:-1]
+        msgs = [{"role": m.role, "content": m.content} for m in messages]
+        if self._template:
+            reply = self._http.post("/apply-template", json={"messages": msgs})
+            if reply.status_code != 200:
+                raise ProviderError(f"llama.cpp could not apply the chat template: {reply.text[:200]}")
+            prompt = str(reply.json()["prompt"])
+        else:
+            prompt = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
+        return prompt + prefill
+
+    def tokenize(self, text: str, *, bos: bool) -> list[int]:
+        """Token ids as the model's tokenizer makes them (special tokens parsed), with BOS when ``bos``."""
+        reply = self._http.post("/tokenize", json={"content": text, "add_special": bos, "parse_special": True})
+        if reply.status_code != 200:
+            raise ProviderError(f"llama.cpp could not tokenize the prompt: {reply.text[:200]}")
+        return [int(t) for t in reply.json()["tokens"]]
+
+    def _label_ids(self, label: str) -> list[int]:
+        toks = self._label_tokens.get(label)
+        if toks is None:
+            toks = self.tokenize(label, bos=False)
+            if not toks:
+                raise JudgeConfigError(f"label {label!r} tokenizes to nothing; use a non-empty label")
+            self._label_tokens[label] = toks
+        return toks
+
+    # -- calls ---------------------------------------------------------------------------------
+    def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One in-process /completion call (no HTTP); llama.cpp's error reply becomes a ProviderError."""
+        server = self._load()
+        replies: list[str] = []
+        server.native.handle_completions(json.dumps(body), replies.append)
+        if not replies:
+            raise ProviderError("llama.cpp's server returned nothing for a completion request")
+        out: dict[str, Any] = json.loads(replies[-1])
+        if "error" in out:
+            err = out["error"]
+            raise ProviderError(f"llama.cpp's server: {err.get('message', err) if isinstance(err, dict) else err}")
+        return out
+
+    async def generate(self, request: ModelRequest) -> Completion:
+        t0 = time.perf_counter()
+        completion = await asyncio.to_thread(self._generate_sync, request)
+        return Completion(**{**completion.__dict__, "latency_s": time.perf_counter() - t0})
+
+    def _generate_sync(self, request: ModelRequest) -> Completion:
+        self._load()
+        prompt = self.format_prompt(request.messages)
+        bos = not (self._bos_text and prompt.startswith(self._bos_text))
+        prompt_ids = self.tokenize(prompt, bos=bos)
+        if len(prompt_ids) + request.max_tokens > self._n_ctx:
+            raise ProviderError(
+                f"prompt of {len(prompt_ids)} tokens + max_tokens {request.max_tokens} exceeds n_ctx {self._n_ctx}; "
+                "shorten the case or raise n_ctx ([judge] n_ctx in evalharness.toml)"
+            )
+        if request.labels is not None:
+            return self._score_labels(prompt_ids, request.labels)
+        texts: list[str] = []
+        completion_tokens = 0
+        for i in range(request.n):
+            body: dict[str, Any] = {
+                "prompt": prompt_ids, "n_predict": request.max_tokens, "temperature": request.temperature,
+                "top_p": request.top_p, "stop": list(request.stop), "cache_prompt": True,
+            }
+            if request.seed is not None:
+                body["seed"] = request.seed + i
+            if request.json_schema is not None:
+                # llama.cpp turns the schema into a grammar and checks it on the sampled token first, the whole
+                # vocabulary only when that token does not fit (the loop LlamaCppProvider writes by hand)
+                body["json_schema"] = json.loads(request.json_schema)
+            out = self._complete(body)
+            texts.append(str(out["choices"][0]["text"]))
+            completion_tokens += int(out["usage"]["completion_tokens"])
+        return Completion(text=texts[0], provider=self.info.name, model=self.info.model,
+                          usage=Usage(len(prompt_ids), completion_tokens), texts=tuple(texts))
+
+    def _next_logprobs(self, ids: list[int], wanted: Sequence[int], *, cache: bool) -> dict[int, float]:
+        """log P(t | ids) for each t in ``wanted``: one forward pass reads the top ``_TOP_N``; a token outside it
+        is forced (logit bias) and read as the sampled token, one pass each. ``cache``: reuse the slot's KV
+        cache for the common prefix."""
+        found: dict[int, float] = {}
+        missing = list(dict.fromkeys(wanted))
+        while missing:
+            body = {"prompt": ids, "n_predict": 1, "n_probs": max(_TOP_N, len(missing)), "temperature": 0.0,
+                    "cache_prompt": cache, "logit_bias": [[missing[0], _FORCE]]}
+            entry = self._complete(body)["choices"][0]["logprobs"]["content"][0]
+            if int(entry["id"]) != missing[0]:
+                raise ProviderError(f"llama.cpp sampled token {entry['id']}, not the forced label token {missing[0]}")
+            found[missing[0]] = float(entry["logprob"])
+            for alt in entry["top_logprobs"]:
+                found.setdefault(int(alt["id"]), float(alt["logprob"]))
+            missing = [t for t in missing if t not in found]
+        return {t: found[t] for t in wanted}
+
+    def _score_labels(self, prompt_ids: list[int], labels: tuple[str, ...]) -> Completion:
+        """Exact P(label | prompt) for each label, renormalised over the label set (see the module docstring)."""
+        if not labels:
+            raise JudgeConfigError("labels must not be empty")
+        toks = {label: self._label_ids(label) for label in labels}
+        # the tokens wanted after each label prefix; shorter prefixes first, so each pass extends a cached prompt
+        wanted: dict[tuple[int, ...], list[int]] = {}
+        for seq in toks.values():
+            for k, tok in enumerate(seq):
+                wanted.setdefault(tuple(seq[:k]), []).append(tok)
+        logp_at: dict[tuple[int, ...], dict[int, float]] = {}
+        evaluated = 0
+        for prefix in sorted(wanted, key=len):
+            # the prompt itself is evaluated whole, in one batch, whatever the slot held before: its label
+            # probabilities do not depend on which request ran earlier; the label tokens then extend that cache
+            logp_at[prefix] = self._next_logprobs(prompt_ids + list(prefix), wanted[prefix], cache=bool(prefix))
+            evaluated += len(prefix)
+        logp = {label: sum(logp_at[tuple(seq[:k])][tok] for k, tok in enumerate(seq)) for label, seq in toks.items()}
+        mx = max(logp.values())
+        unnorm = {k: math.exp(v - mx) for k, v in logp.items()}
+        z = sum(unnorm.values())
+        probs = {k: v / z for k, v in unnorm.items()}
+        best = max(probs, key=lambda k: probs[k])
+        mass = sum(math.exp(v) for v in logp.values())
+        return Completion(text=best, provider=self.info.name, model=self.info.model,
+                          usage=Usage(len(prompt_ids), evaluated), label_probs=probs, texts=(best,), label_mass=mass)
+
+
+def gguf_chat_template(path: str | Path) -> str | None:
+    """``tokenizer.chat_template`` from a GGUF file's metadata, or None when the file has none.
+
+    Read from the header without loading the model, so the prompt is rendered the way the llama-cpp-python path
+    renders it: with the file's own template, else as ``role: content`` lines (Gemma 3 270M has no template)."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ModelUnavailableError(f"{path} is not a GGUF file (no GGUF magic)")
+        version, _n_tensors, n_kv = struct.unpack("<IQQ", f.read(20))
+        if version < 2:
+            raise ModelUnavailableError(f"{path}: GGUF version {version} is too old; convert it again")
+        for _ in range(n_kv):
+            key = _gguf_string(f)
+            vtype = struct.unpack("<I", f.read(4))[0]
+            if key == "tokenizer.chat_template" and vtype == _GGUF_STRING:
+                return _gguf_string(f)
+            _gguf_skip(f, vtype)
+    return None
+
+
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def _gguf_string(f: BinaryIO) -> str:
+    (n,) = struct.unpack("<Q", f.read(8))
+    return f.read(n).decode("utf-8", "replace")
+
+
+def _gguf_skip(f: BinaryIO, vtype: int) -> None:
+    if vtype in _GGUF_SIZES:
+        f.seek(_GGUF_SIZES[vtype], 1)
+    elif vtype == _GGUF_STRING:
+        (n,) = struct.unpack("<Q", f.read(8))
+        f.seek(n, 1)
+    elif vtype == _GGUF_ARRAY:
+        item, count = struct.unpack("<IQ", f.read(12))
+        if item in _GGUF_SIZES:
+            f.seek(_GGUF_SIZES[item] * count, 1)
+        else:
+            for _ in range(count):
+                _gguf_skip(f, item)
+    else:
+        raise ModelUnavailableError(f"unknown GGUF metadata type {vtype} in {getattr(f, 'name', 'the file')}")
+
+
+def _probe() -> None:
+    """Load the default model and score two labels: proves the prebuilt llama.cpp runs on this CPU."""
+    import sys
+
+    provider = EmbeddedLlamaProvider(slots=1)
+    req = ModelRequest([Message("user", "Is the sky blue? Answer yes or no."), Message("assistant", "Answer:")],
+                       labels=(" yes", " no"))
+    out = asyncio.run(provider.generate(req))
+    provider.close()
+    if out.label_probs is None or abs(sum(out.label_probs.values()) - 1) > 1e-6:
+        raise SystemExit(f"llama.cpp returned no label distribution: {out.label_probs}")
+    sys.stdout.write(f"llama.cpp (xllamacpp) OK: {out.label_probs}\n")
+
+
+if __name__ == "__main__":
+    _probe()
