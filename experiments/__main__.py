@@ -50,7 +50,12 @@ def _comment(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from experiments.importers import ImportError_, import_hosted_eval, import_openai_evals, import_promptfoo
+    from experiments.importers import (
+        SuiteImportError,
+        import_hosted_eval,
+        import_openai_evals,
+        import_promptfoo,
+    )
 
     root, path = Path(args.root).resolve(), Path(args.path)
     try:
@@ -65,7 +70,7 @@ def _import(args: argparse.Namespace) -> int:
                                          data_dir=Path(args.data_dir) if args.data_dir else None)
         else:
             report = import_promptfoo(path, root, task=args.task, name=args.eval, force=args.force)
-    except ImportError_ as exc:
+    except SuiteImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(report.lines(root)))

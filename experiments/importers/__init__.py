@@ -17,7 +17,7 @@ from experiments.importers._scorers import (
     PromptfooAsserts,
     StringCheck,
 )
-from experiments.importers._write import ImportError_, ImportReport
+from experiments.importers._write import ImportReport, SuiteImportError
 from experiments.importers.hosted import import_hosted_eval
 from experiments.importers.openai_evals import import_openai_evals
 from experiments.importers.promptfoo import import_promptfoo
@@ -31,10 +31,10 @@ __all__ = [
     "EvalsIncludes",
     "EvalsJsonMatch",
     "EvalsMatch",
-    "ImportError_",
     "ImportReport",
     "PromptfooAsserts",
     "StringCheck",
+    "SuiteImportError",
     "import_hosted_eval",
     "import_openai_evals",
     "import_promptfoo",

@@ -7,11 +7,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from experiments.errors import ExperimentError
 
 
-class ImportError_(ExperimentError):
+class SuiteImportError(ExperimentError):
     """A suite cannot be imported: the file is missing or malformed (the message names it and the fix)."""
 
 
@@ -44,6 +45,18 @@ def _shown(p: Path, root: Path) -> str:
         return str(p.relative_to(root))
     except ValueError:
         return str(p)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file, or a SuiteImportError naming it."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SuiteImportError(f"cannot read {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise SuiteImportError(f"{path} is not valid YAML: {exc}") from exc
 
 
 def identifier(name: str) -> str:
@@ -91,7 +104,7 @@ def task_code(task: str, name: str) -> tuple[str, str, str]:
     if ":" in task and not task.startswith(("local", "openai:")):
         module, _, fn = task.partition(":")
         if not module or not fn.isidentifier():
-            raise ImportError_(f"--task {task!r}: use module:function (e.g. myapp:answer) or a model spec")
+            raise SuiteImportError(f"--task {task!r}: use module:function (e.g. myapp:answer) or a model spec")
         return f"from {module} import {fn} as task_fn", "task_fn", f"`{task}` (your application)"
     return "", f"PromptTask('{{input}}', model={task!r}, name={name!r})", f"the model {task!r} answering the prompt"
 
@@ -101,13 +114,13 @@ def write_suite(root: Path, *, name: str, source: str, source_kind: str, doc: st
                 report: ImportReport) -> None:
     """Write ``datasets/<name>.jsonl`` and ``evals/test_<name>.py`` (refusing to overwrite without ``force``)."""
     if not rows:
-        raise ImportError_(f"{source}: no samples to import")
+        raise SuiteImportError(f"{source}: no samples to import")
     ident = identifier(name)
     dataset = root / "datasets" / f"{ident}.jsonl"
     suite = root / "evals" / f"test_{ident}.py"
     existing = [p for p in (dataset, suite) if p.exists()]
     if existing and not force:
-        raise ImportError_(f"{', '.join(map(str, existing))} exist(s); pass --force to overwrite")
+        raise SuiteImportError(f"{', '.join(map(str, existing))} exist(s); pass --force to overwrite")
     task_import, task_expr, task_doc = task_code(task, ident)
     lines = sorted({"from experiments import EvalSuite, Gate, PromptTask", *imports} - {""})
     text = SUITE_FILE.format(doc=doc, source_kind=source_kind, source=source, task_doc=task_doc,

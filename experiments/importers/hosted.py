@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from experiments.importers._write import ImportError_, ImportReport, write_suite
+from experiments.importers._write import ImportReport, SuiteImportError, write_suite
 
 _TEMPLATE = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 SIMILARITY = {"cosine": "SemanticSimilarity()", "rouge_l": "RougeL()"}
@@ -26,12 +26,12 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ImportError_(f"cannot read {path}: {exc}") from exc
+        raise SuiteImportError(f"cannot read {path}: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise ImportError_(f"{path} is not JSON ({exc.msg} at line {exc.lineno}); save the eval object the "
+        raise SuiteImportError(f"{path} is not JSON ({exc.msg} at line {exc.lineno}); save the eval object the "
                            "API returned (GET /v1/evals/{id})") from exc
     if not isinstance(value, dict) or "testing_criteria" not in value:
-        raise ImportError_(f"{path} has no testing_criteria: not a hosted OpenAI Evals eval object")
+        raise SuiteImportError(f"{path} has no testing_criteria: not a hosted OpenAI Evals eval object")
     return value
 
 
@@ -40,16 +40,16 @@ def _items(path: Path) -> list[dict[str, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ImportError_(f"cannot read the items {path}: {exc}") from exc
+        raise SuiteImportError(f"cannot read the items {path}: {exc}") from exc
     for n, line in enumerate(lines, 1):
         if line.strip():
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ImportError_(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+                raise SuiteImportError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
             item = value.get("item", value) if isinstance(value, dict) else None
             if not isinstance(item, dict):
-                raise ImportError_(f"{path}:{n}: an item must be a JSON object (or {{\"item\": {{...}}}})")
+                raise SuiteImportError(f"{path}:{n}: an item must be a JSON object (or {{\"item\": {{...}}}})")
             rows.append(item)
     return rows
 
@@ -90,17 +90,17 @@ def import_hosted_eval(path: Path, items: Path, root: Path, *, input_field: str 
     report = ImportReport(source=str(path), name=name)
     rows = _items(items)
     if not rows:
-        raise ImportError_(f"{items} has no items")
+        raise SuiteImportError(f"{items} has no items")
     fields = sorted({k for r in rows for k, v in r.items() if isinstance(v, str)})
     graders = [g for g in spec["testing_criteria"] if isinstance(g, dict)]
     refs = {f for g in graders for f in [_field(str(g.get("reference", "")))] if f}
     if input_field is None:
         guess = [f for f in ("input", "question", "prompt") if f in fields]
         if not guess:
-            raise ImportError_(f"which item field is the task's input? pass --input-field (text fields: {fields})")
+            raise SuiteImportError(f"which item field is the task's input? pass --input-field (text fields: {fields})")
         input_field = guess[0]
     if input_field not in fields:
-        raise ImportError_(f"--input-field {input_field!r} is not a text field of the items ({fields})")
+        raise SuiteImportError(f"--input-field {input_field!r} is not a text field of the items ({fields})")
     if len(refs) > 1:
         report.notes.append(f"graders compare with several fields {sorted(refs)}; the reference is {min(refs)!r}")
     reference_field = min(refs) if refs else next((f for f in ("ideal", "expected", "reference", "answer")
@@ -158,7 +158,7 @@ def import_hosted_eval(path: Path, items: Path, root: Path, *, input_field: str 
             report.unsupported.append(f"{label}: {kind} graders run code on OpenAI's side; port it to a scorer "
                                       "(experiments/scorers.py shows the shape) and add it to the suite")
     if not scorers:
-        raise ImportError_(f"no grader of {path} could be imported:\n  " + "\n  ".join(report.unsupported))
+        raise SuiteImportError(f"no grader of {path} could be imported:\n  " + "\n  ".join(report.unsupported))
     out_rows = [{"id": str(r.get("id") or f"item-{i}"), "question": str(r[input_field]),
                  **({"reference": str(r[reference_field])} if reference_field and r.get(reference_field) is not None
                     else {})} for i, r in enumerate(rows)]

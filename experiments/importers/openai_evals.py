@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.importers._choice import BUILTIN_SPECS, CLOSEDQA_CRITERIA
-from experiments.importers._write import ImportError_, ImportReport, write_suite
+from experiments.importers._write import ImportReport, SuiteImportError, read_yaml, write_suite
 
 BASIC = {"Match": "EvalsMatch()", "Includes": "EvalsIncludes({ignore_case})", "FuzzyMatch": "EvalsFuzzyMatch()",
          "JsonMatch": "EvalsJsonMatch()"}
@@ -23,30 +23,19 @@ HANDLED_ARGS = {"samples_jsonl", "modelgraded_spec", "eval_type", "ignore_case",
                 "max_tokens"}
 
 
-def _yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ImportError_(f"cannot read {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ImportError_(f"{path} is not valid YAML: {exc}") from exc
-
-
 def _resolve_eval(registry: dict[str, Any], path: Path, name: str | None) -> tuple[str, dict[str, Any]]:
     """The eval's base name and the spec its ``id`` points at (``name`` picks one of several)."""
     bases = {k: v for k, v in registry.items() if isinstance(v, dict) and "id" in v}
     if name is None:
         if len(bases) != 1:
-            raise ImportError_(f"{path} defines {len(bases)} evals ({sorted(bases)}); pick one with --eval NAME")
+            raise SuiteImportError(f"{path} defines {len(bases)} evals ({sorted(bases)}); pick one with --eval NAME")
         name = next(iter(bases))
     if name not in bases:
-        raise ImportError_(f"{path} has no eval {name!r}; it has {sorted(bases)}")
+        raise SuiteImportError(f"{path} has no eval {name!r}; it has {sorted(bases)}")
     spec_id = bases[name]["id"]
     spec = registry.get(spec_id)
     if not isinstance(spec, dict) or "class" not in spec:
-        raise ImportError_(f"{path}: eval {name!r} points at id {spec_id!r}, which has no 'class'")
+        raise SuiteImportError(f"{path}: eval {name!r} points at id {spec_id!r}, which has no 'class'")
     return name, spec
 
 
@@ -55,7 +44,7 @@ def _samples(path: Path, report: ImportReport) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ImportError_(f"cannot read the samples {path}: {exc}; pass --data-dir to say where samples_jsonl "
+        raise SuiteImportError(f"cannot read the samples {path}: {exc}; pass --data-dir to say where samples_jsonl "
                            "paths start (openai/evals: evals/registry/data)") from exc
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -63,9 +52,9 @@ def _samples(path: Path, report: ImportReport) -> list[dict[str, Any]]:
         try:
             sample = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ImportError_(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+            raise SuiteImportError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
         if not isinstance(sample, dict) or "input" not in sample:
-            raise ImportError_(f"{path}:{n}: a sample needs an 'input' (chat messages or text)")
+            raise SuiteImportError(f"{path}:{n}: a sample needs an 'input' (chat messages or text)")
         extra = sorted(set(sample) - {"input", "ideal"})
         if extra:
             report.notes.append(f"{path.name}:{n}: fields {extra} are not carried into the dataset")
@@ -82,14 +71,14 @@ def render_input(value: Any) -> str:
         if len(value) == 1:
             return str(value[0]["content"])
         return "\n".join(f"{m.get('role', 'user')}: {m['content']}" for m in value)
-    raise ImportError_(f"sample input {str(value)[:80]!r} is neither text nor a list of chat messages")
+    raise SuiteImportError(f"sample input {str(value)[:80]!r} is neither text nor a list of chat messages")
 
 
 def _modelgraded(spec_name: str, registry_path: Path, spec_args: dict[str, Any], report: ImportReport) -> str | None:
     """The ChoiceJudge code for a model-graded spec, or None (reported) when it cannot be built."""
     spec_file = registry_path.parent.parent / "modelgraded" / f"{spec_name}.yaml"
     if spec_file.exists():
-        spec = _yaml(spec_file)
+        spec = read_yaml(spec_file)
         prompt, strings, scores = spec.get("prompt"), spec.get("choice_strings"), spec.get("choice_scores")
         if not isinstance(prompt, str) or not strings:
             report.unsupported.append(f"modelgraded spec {spec_name!r} ({spec_file}): no prompt or choice_strings")
@@ -137,9 +126,9 @@ def _fields(template: str) -> list[str]:
 def import_openai_evals(path: Path, root: Path, *, eval_name: str | None = None, data_dir: Path | None = None,
                         task: str = "local", force: bool = False) -> ImportReport:
     """Import the registry eval in ``path`` into the project at ``root``; returns what was done."""
-    registry = _yaml(path)
+    registry = read_yaml(path)
     if not isinstance(registry, dict):
-        raise ImportError_(f"{path} is not an openai/evals registry file (a mapping of eval names)")
+        raise SuiteImportError(f"{path} is not an openai/evals registry file (a mapping of eval names)")
     name, spec = _resolve_eval(registry, path, eval_name)
     report = ImportReport(source=str(path), name=name)
     cls = str(spec["class"]).rsplit(":", 1)[-1]
@@ -147,7 +136,7 @@ def import_openai_evals(path: Path, root: Path, *, eval_name: str | None = None,
     for key in sorted(set(args) - HANDLED_ARGS):
         report.unsupported.append(f"argument {key}={args[key]!r} of {cls}: no equivalent; set it in your task")
     if "samples_jsonl" not in args:
-        raise ImportError_(f"{path}: eval {name!r} has no args.samples_jsonl")
+        raise SuiteImportError(f"{path}: eval {name!r} has no args.samples_jsonl")
     base = data_dir if data_dir is not None else _default_data_dir(path)
     samples = _samples(base / str(args["samples_jsonl"]), report)
     scorers: list[str] = []
@@ -169,7 +158,7 @@ def import_openai_evals(path: Path, root: Path, *, eval_name: str | None = None,
         report.unsupported.append(f"eval class {spec['class']!r}: not importable (custom Python); write a scorer "
                                   "for it (experiments/scorers.py shows the shape)")
     if not scorers:
-        raise ImportError_("nothing scorable imported from " + f"{path}:\n  " + "\n  ".join(report.unsupported))
+        raise SuiteImportError("nothing scorable imported from " + f"{path}:\n  " + "\n  ".join(report.unsupported))
     rows = [{"id": f"{name}-{i}", "question": render_input(s["input"]),
              **({"reference": json.dumps(s["ideal"] if isinstance(s["ideal"], list) else [s["ideal"]],
                                          ensure_ascii=False)} if "ideal" in s else {})}

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.importers._scorers import CHECKS
-from experiments.importers._write import ImportError_, ImportReport, write_suite
-from experiments.importers.openai_evals import _yaml
+from experiments.importers._write import ImportReport, SuiteImportError, read_yaml, write_suite
 
 MODEL_GRADED = {  # type -> (prompt constant, choices, the prompt field its value fills)
     "llm-rubric": ("RUBRIC_PROMPT", {"Y": 1.0, "N": 0.0}, "criteria"),
@@ -32,11 +31,11 @@ _VAR = re.compile(r"\{\{\s*([A-Za-z_][\w]*)\s*\}\}")
 def render(template: str, variables: dict[str, Any]) -> str:
     """A promptfoo (Nunjucks) prompt with ``{{ var }}`` filled; filters and tags are refused by name."""
     if "{%" in template or re.search(r"\{\{[^}]*\|", template):
-        raise ImportError_(f"prompt {template[:60]!r} uses Nunjucks filters or tags, which are not imported; "
+        raise SuiteImportError(f"prompt {template[:60]!r} uses Nunjucks filters or tags, which are not imported; "
                            "render it in your task instead")
     missing = sorted({m for m in _VAR.findall(template) if m not in variables})
     if missing:
-        raise ImportError_(f"prompt {template[:60]!r} uses {missing}, which a test's vars do not set")
+        raise SuiteImportError(f"prompt {template[:60]!r} uses {missing}, which a test's vars do not set")
     return _VAR.sub(lambda m: str(variables[m.group(1)]), template)
 
 
@@ -57,16 +56,16 @@ def _prompts(config: dict[str, Any], base: Path, report: ImportReport) -> list[s
             text = f.read_text(encoding="utf-8")
         out.append(text)
     if not out:
-        raise ImportError_("the config has no text prompt to import (prompts: [...])")
+        raise SuiteImportError("the config has no text prompt to import (prompts: [...])")
     return out
 
 
 def import_promptfoo(path: Path, root: Path, *, task: str = "local", name: str | None = None,
                      force: bool = False) -> ImportReport:
     """Import the promptfoo config at ``path`` into the project at ``root``; returns what was done."""
-    config = _yaml(path)
+    config = read_yaml(path)
     if not isinstance(config, dict):
-        raise ImportError_(f"{path} is not a promptfoo config (a mapping with prompts and tests)")
+        raise SuiteImportError(f"{path} is not a promptfoo config (a mapping with prompts and tests)")
     title = name or str(config.get("description") or path.parent.name or "promptfoo")
     report = ImportReport(source=str(path), name=title)
     for key in sorted(set(config) - KNOWN_KEYS):
@@ -77,7 +76,7 @@ def import_promptfoo(path: Path, root: Path, *, task: str = "local", name: str |
     prompts = _prompts(config, path.parent, report)
     tests = config.get("tests") or []
     if isinstance(tests, str):
-        raise ImportError_(f"tests: {tests!r} (a file of tests) is not imported; list the tests in the config")
+        raise SuiteImportError(f"tests: {tests!r} (a file of tests) is not imported; list the tests in the config")
     default = config.get("defaultTest") or {}
     rows, per_test_asserts = [], []
     for j, test in enumerate(tests):
@@ -121,7 +120,7 @@ def import_promptfoo(path: Path, root: Path, *, task: str = "local", name: str |
         report.imported.append(f"{kind} -> ChoiceJudge {criterion!r} with choices {choices}"
                                + (f", pass at {pass_at}" if pass_at is not None else ""))
     if not scorers:
-        raise ImportError_(f"nothing scorable imported from {path}:\n  " + "\n  ".join(report.unsupported))
+        raise SuiteImportError(f"nothing scorable imported from {path}:\n  " + "\n  ".join(report.unsupported))
     write_suite(root, name=title, source=str(path), source_kind="promptfoo",
                 doc=f"{title}: imported from a promptfoo config ({len(prompts)} prompt(s) x {len(tests)} test(s)).",
                 rows=rows, scorers=scorers, imports=["from experiments.importers import " + ", ".join(sorted(names))],

@@ -20,9 +20,9 @@ from experiments.importers import (
     EvalsIncludes,
     EvalsJsonMatch,
     EvalsMatch,
-    ImportError_,
     PromptfooAsserts,
     StringCheck,
+    SuiteImportError,
     import_hosted_eval,
     import_openai_evals,
     import_promptfoo,
@@ -142,7 +142,7 @@ def test_a_hosted_eval_maps_its_graders_and_names_the_rest(tmp_path: Path) -> No
     assert "ChoiceJudge('correct', 'system: Label the answer correct or incorrect.\\n\\nQuestion: {input}" in suite
     rows = [json.loads(x) for x in (tmp_path / "datasets" / "capitals_hosted.jsonl").read_text().splitlines()]
     assert rows[0] == {"id": "item-0", "question": "What is the capital of France?", "reference": "Paris"}
-    with pytest.raises(ImportError_, match="--input-field 'answer' is not a text field of the items"):
+    with pytest.raises(SuiteImportError, match="--input-field 'answer' is not a text field of the items"):
         import_hosted_eval(HOSTED / "capitals-eval.json", HOSTED / "capitals-items.jsonl", tmp_path / "x",
                            input_field="answer")
 
@@ -155,12 +155,12 @@ def test_every_unsupported_construct_is_named(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in (tmp_path / "datasets" / "capitals_promptfoo.jsonl").read_text().splitlines()]
     assert rows[0]["question"] == "Answer with the capital city only. What is the capital of France?"
     assert {"type": "not-contains", "value": "I don't know"} in json.loads(rows[0]["reference"])["assert"]
-    with pytest.raises(ImportError_, match="pass --force to overwrite"):
+    with pytest.raises(SuiteImportError, match="pass --force to overwrite"):
         import_promptfoo(PROMPTFOO, tmp_path)
     odd = tmp_path / "odd.yaml"
     odd.write_text("x:\n  id: x.v0\nx.v0:\n  class: mypkg.evals:Custom\n  args: {samples_jsonl: s.jsonl}\n")
     (tmp_path / "s.jsonl").write_text('{"input": "hi", "ideal": "hello"}\n')
-    with pytest.raises(ImportError_, match="eval class 'mypkg.evals:Custom': not importable"):
+    with pytest.raises(SuiteImportError, match="eval class 'mypkg.evals:Custom': not importable"):
         import_openai_evals(odd, tmp_path)
 
 
