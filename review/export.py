@@ -489,9 +489,11 @@ def span_annotations(records: Sequence[LabelRecord]) -> list[SpanAnnotation]:
         cats = Counter(r.category for r in labels if r.category is not None)
         notes = " | ".join(r.note for r in labels if r.note.strip())
         n = len(labels)
+        trace_id = next((r.trace_id for r in labels if r.trace_id), None)
         out.append(
             verdict_annotation(
                 span_id,
+                trace_id=trace_id,  # parents the label's evaluation event to the labelled span
                 criterion=criterion if turn < 0 else f"{criterion} (turn {turn})",
                 source="human",
                 kind="HUMAN",

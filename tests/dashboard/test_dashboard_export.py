@@ -44,6 +44,7 @@ def _rec(
     output: str | None = None,
     suite: str | None = None,
     meta: dict[str, Any] | None = None,
+    trace: str | None = None,
 ) -> LabelRecord:
     return LabelRecord(
         item_id=item,
@@ -61,7 +62,7 @@ def _rec(
         output=output if output is not None else f"out {item}",
         context=None,
         expected=None,
-        trace_id=None,
+        trace_id=trace,
         span_id=span,
         suite=suite,
         meta=meta or {},
@@ -138,6 +139,10 @@ def test_span_annotations_mapping() -> None:
     assert a.explanation == "2 reviewers: complete and correct | fine"
     with pytest.raises(tracing.AnnotationError, match="'not-a-span'"):
         span_annotations([_rec(9, "ann", 3, span="not-a-span")])
+    # a label keeps the labelled span's trace, which parents its evaluation event to the span
+    assert a.trace_id is None
+    [traced] = span_annotations([_rec(9, "ann", 3, span="c" * 16, trace="d" * 32)])
+    assert traced.trace_id == "d" * 32
 
 
 def test_export_to_phoenix_sends_human_annotations() -> None:
