@@ -84,6 +84,7 @@ class EvalRuntime:
         self.gate_failed: set[str] = set()  # suites whose gate test failed in some process
         self.gate_tested: set[str] = set()  # suites with a gate test in this session
         self.judge_model = ""
+        self.client: ModelClient | None = None  # the session's judge client, for its line in the summary
         self.tracing: Any = None
         # xdist sets workerinput on a worker's config (the environment variable leaks into subprocesses)
         self.xdist_worker = getattr(config, "workerinput", {}).get("workerid")
@@ -124,6 +125,7 @@ class EvalRuntime:
         client = get_model(spec)
         self.loop.run(client.check())
         self.judge_model = client.info.model
+        self.client = client
         return client
 
     async def _run(self, suite: EvalSuite, case: Case, client: ModelClient) -> CaseRecord:
@@ -554,6 +556,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(f"95% bootstrap CIs; Δ = this run − baseline, paired by case; {GATE_MARK} marks the scorer the gate "
                   "decides on")
     tr.write_line(format_table(run.suites, width=WIDTH))
+    limit = rt.client.concurrency() if rt.client is not None else None
+    if limit is not None and rt.client is not None:  # an adaptive client against a server: where it settled
+        st = rt.client.stats
+        tr.write_line(f"judge concurrency settled at {limit.settled:.1f} (adaptive, {limit.low}-{limit.high} of "
+                      f"{rt.client.max_concurrency}); timeouts {st.timeouts}, retries {st.retries}")
     if _redacting(config):
         run = rt.run = redact_run(run)  # everything written below is the masked record
         tr.write_line("results redacted (--eval-redact): e-mails, phones, card numbers and keys masked")
