@@ -13,6 +13,7 @@ sequences, and stops when ``stop()`` is called or the ``with`` block ends.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +42,9 @@ def smollm2_gguf_path() -> Path:
 
 
 def _xllamacpp() -> Any:
+    # llama.cpp's OpenMP threads spin while they wait for work: on a shared or busy machine (CI, 2 cores under
+    # load) that made prompts 4-6x slower (measured). libgomp reads this once, when xllamacpp loads it.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import xllamacpp
     except ImportError as exc:
