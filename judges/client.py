@@ -155,7 +155,9 @@ class ModelClient:
         self.stats.calls += 1
         self.stats.prompt_tokens += completion.usage.prompt_tokens
         self.stats.completion_tokens += completion.usage.completion_tokens
-        if self.cache is not None:
+        # a label request without label probabilities is a server saying it cannot score labels (the judges then
+        # parse text), not an answer: kept out of the cache so that a rerun asks again and learns the same
+        if self.cache is not None and (request.labels is None or completion.label_probs is not None):
             self.cache.put(key, request, completion)
         return completion
 

@@ -380,6 +380,16 @@ def test_a_server_with_no_constraint_falls_back_to_parsing_and_says_so_once(capl
 
 
 @pytest.mark.usefixtures("fresh_capabilities")
+def test_a_cached_rerun_against_a_server_without_constraints_still_parses(tmp_path):
+    cache = CallCache(tmp_path / "c.sqlite")
+    for _ in range(2):  # a new provider each run, as in a new process: the label call must not come from the cache
+        p = OpenAICompatibleProvider("m", base_url="http://fake-plain/v1", transport=fake_openai([], json_schema=False))
+        judge = PointwiseJudge("correctness", "5: right, 1: wrong", explain=False)
+        result = asyncio.run(judge.judge(ModelClient(p, cache=cache, trace=False), Case(id="c", input="2+2?", output="4")))
+        assert result.prob_source == "top_logprobs" and result.label_probs == pytest.approx(WANT)
+
+
+@pytest.mark.usefixtures("fresh_capabilities")
 def test_completions_mode_ends_the_prompt_at_the_label_slot():
     seen = []
     p = OpenAICompatibleProvider("m", base_url="http://fake-llama/v1", transport=fake_llama_cpp(seen),
