@@ -130,7 +130,8 @@ class Stopwatch:
 
 async def ours(judge: Any, cases: list[Case], url: str, concurrency: int, http: str = "auto") -> Timed:
     provider = OpenAICompatibleProvider("fake-judge", base_url=url, api_key_env="FAKE_JUDGE_KEY", http=http)
-    client = ModelClient(provider, cache=None, max_concurrency=concurrency)
+    # fixed at the given concurrency, as the bare clients are (against a server the default adapts)
+    client = ModelClient(provider, cache=None, max_concurrency=concurrency, adaptive=False)
     try:
         await client.check()
         with Stopwatch() as sw:
