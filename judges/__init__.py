@@ -7,6 +7,7 @@
 
 from judges._judge import Judge
 from judges.case import Case
+from judges.choice import ChoiceJudge
 from judges.client import ModelClient
 from judges.config import get_model
 from judges.datasets import load_cases
@@ -27,6 +28,7 @@ from judges.types import Completion, ModelRequest
 
 __all__ = [
     "Case",
+    "ChoiceJudge",
     "Completion",
     "DatasetError",
     "GEval",

@@ -8,7 +8,7 @@ The generated suites use these scorers and the :class:`ChoiceJudge`; see docs/mi
 docs/migration-promptfoo.md for what maps to what.
 """
 
-from experiments.importers._choice import CLOSEDQA_PROMPT, FACT_PROMPT, RUBRIC_PROMPT, ChoiceJudge
+from experiments.importers._choice import CLOSEDQA_PROMPT, FACT_PROMPT, RUBRIC_PROMPT, ImportedChoiceJudge
 from experiments.importers._scorers import (
     EvalsFuzzyMatch,
     EvalsIncludes,
@@ -26,12 +26,12 @@ __all__ = [
     "CLOSEDQA_PROMPT",
     "FACT_PROMPT",
     "RUBRIC_PROMPT",
-    "ChoiceJudge",
     "EvalsFuzzyMatch",
     "EvalsIncludes",
     "EvalsJsonMatch",
     "EvalsMatch",
     "ImportReport",
+    "ImportedChoiceJudge",
     "PromptfooAsserts",
     "StringCheck",
     "SuiteImportError",

@@ -142,16 +142,16 @@ def import_hosted_eval(path: Path, items: Path, root: Path, *, input_field: str 
             if kind == "label_model":
                 passing = set(g.get("passing_labels") or [])
                 choices = tuple((str(lab), 1.0 if lab in passing else 0.0) for lab in g.get("labels") or [])
-                scorers.append(f"ChoiceJudge({crit!r}, {prompt!r}, {choices!r}, pass_at=1.0)")
+                scorers.append(f"ImportedChoiceJudge({crit!r}, {prompt!r}, {choices!r}, pass_at=1.0)")
                 thresholds.append(1.0)
             else:
                 lo, hi = (float(x) for x in (g.get("range") or [0.0, 1.0]))
                 choices = tuple((str(k), lo + k * (hi - lo) / 10) for k in range(11))
                 pass_at = float(g.get("pass_threshold", (lo + hi) / 2))
-                scorers.append(f"ChoiceJudge({crit!r}, {prompt + ' Answer on a scale of 0 to 10.'!r}, {choices!r}, "
+                scorers.append(f"ImportedChoiceJudge({crit!r}, {prompt + ' Answer on a scale of 0 to 10.'!r}, {choices!r}, "
                                f"pass_at={pass_at!r})")
                 thresholds.append(pass_at)
-            names.add("ChoiceJudge")
+            names.add("ImportedChoiceJudge")
             report.imported.append(f"{label} -> ChoiceJudge {crit!r} (model {g.get('model')!r} becomes the "
                                    "harness's judge model)")
         else:

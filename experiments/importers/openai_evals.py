@@ -114,7 +114,7 @@ def _modelgraded(spec_name: str, registry_path: Path, spec_args: dict[str, Any],
                                   "modelgraded_spec_args: {criteria: ...} to the eval and import again")
         return None
     report.imported.append(f"ModelBasedClassify ({spec_name}) -> ChoiceJudge with choices {dict(scores)}")
-    return (f"ChoiceJudge.from_spec({spec_name!r}, {prompt_code}, {dict(scores)!r}, args={args!r})")
+    return (f"ImportedChoiceJudge.from_spec({spec_name!r}, {prompt_code}, {dict(scores)!r}, args={args!r})")
 
 
 def _fields(template: str) -> list[str]:
@@ -151,7 +151,7 @@ def import_openai_evals(path: Path, root: Path, *, eval_name: str | None = None,
                              report)
         if judge is not None:
             scorers.append(judge)
-            names.add("ChoiceJudge")
+            names.add("ImportedChoiceJudge")
             if "FACT_PROMPT" in judge or "CLOSEDQA_PROMPT" in judge:
                 names.add(judge.split(", ")[1])
     else:

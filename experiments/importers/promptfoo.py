@@ -114,9 +114,9 @@ def import_promptfoo(path: Path, root: Path, *, task: str = "local", name: str |
             report.notes.append(f"{kind}: tests give different thresholds {sorted(map(str, thresholds))}; "
                                 "the verdict keeps its score and no pass label")
         criterion = kind.replace("-", "_")
-        scorers.append(f"ChoiceJudge({criterion!r}, {prompt_const}, {tuple(choices.items())!r}, "
+        scorers.append(f"ImportedChoiceJudge({criterion!r}, {prompt_const}, {tuple(choices.items())!r}, "
                        f"from_assert={kind!r}, fills={fills!r}, pass_at={pass_at!r})")
-        names |= {"ChoiceJudge", prompt_const}
+        names |= {"ImportedChoiceJudge", prompt_const}
         report.imported.append(f"{kind} -> ChoiceJudge {criterion!r} with choices {choices}"
                                + (f", pass at {pass_at}" if pass_at is not None else ""))
     if not scorers:

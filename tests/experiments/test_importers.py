@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from experiments.importers import (
-    ChoiceJudge,
     EvalsFuzzyMatch,
     EvalsIncludes,
     EvalsJsonMatch,
     EvalsMatch,
+    ImportedChoiceJudge,
     PromptfooAsserts,
     StringCheck,
     SuiteImportError,
@@ -139,7 +139,7 @@ def test_a_hosted_eval_maps_its_graders_and_names_the_rest(tmp_path: Path) -> No
     assert "python grader 'short answer': python graders run code on OpenAI's side; port it" in text
     assert all(len(line) <= 120 for line in report.lines(tmp_path))
     suite = (tmp_path / "evals" / "test_capitals_hosted.py").read_text()
-    assert "ChoiceJudge('correct', 'system: Label the answer correct or incorrect.\\n\\nQuestion: {input}" in suite
+    assert "ImportedChoiceJudge('correct', 'system: Label the answer correct or incorrect.\\n\\nQuestion: {input}" in suite
     rows = [json.loads(x) for x in (tmp_path / "datasets" / "capitals_hosted.jsonl").read_text().splitlines()]
     assert rows[0] == {"id": "item-0", "question": "What is the capital of France?", "reference": "Paris"}
     with pytest.raises(SuiteImportError, match="--input-field 'answer' is not a text field of the items"):
@@ -168,10 +168,10 @@ def test_a_model_graded_spec_becomes_a_choice_judge(tmp_path: Path) -> None:
     report = import_openai_evals(REGISTRY / "capitals-graded.yaml", tmp_path)
     assert report.unsupported == [] and "ChoiceJudge" in report.imported[0]
     suite_text = (tmp_path / "evals" / "test_capitals_graded.py").read_text()
-    assert "ChoiceJudge.from_spec('fact', FACT_PROMPT, {'A': 1.0, 'B': 1.0, 'C': 1.0, 'D': 0.0, 'E': 1.0}" in suite_text
+    assert "ImportedChoiceJudge.from_spec('fact', FACT_PROMPT, {'A': 1.0, 'B': 1.0, 'C': 1.0, 'D': 0.0, 'E': 1.0}" in suite_text
     from experiments.importers import FACT_PROMPT
 
-    judge = ChoiceJudge.from_spec("fact", FACT_PROMPT, {"A": 1.0, "B": 1.0, "C": 1.0, "D": 0.0, "E": 1.0})
+    judge = ImportedChoiceJudge.from_spec("fact", FACT_PROMPT, {"A": 1.0, "B": 1.0, "C": 1.0, "D": 0.0, "E": 1.0})
     asked: list[str] = []
 
     def reply(req: object) -> Completion:
@@ -195,9 +195,9 @@ def test_promptfoo_model_graded_asserts_become_choice_judges(tmp_path: Path) -> 
     rows = [json.loads(x) for x in (tmp_path / "datasets" / "capitals_graded_promptfoo.jsonl").read_text().splitlines()]
     from experiments.importers import FACT_PROMPT, RUBRIC_PROMPT
 
-    rubric = ChoiceJudge("llm_rubric", RUBRIC_PROMPT, (("Y", 1.0), ("N", 0.0)), from_assert="llm-rubric",
+    rubric = ImportedChoiceJudge("llm_rubric", RUBRIC_PROMPT, (("Y", 1.0), ("N", 0.0)), from_assert="llm-rubric",
                          fills="criteria", pass_at=0.7)
-    fact = ChoiceJudge("factuality", FACT_PROMPT, (("A", 1.0), ("B", 1.0), ("C", 1.0), ("D", 0.0), ("E", 1.0)),
+    fact = ImportedChoiceJudge("factuality", FACT_PROMPT, (("A", 1.0), ("B", 1.0), ("C", 1.0), ("D", 0.0), ("E", 1.0)),
                        from_assert="factuality", fills="ideal")
     asked: list[str] = []
 
