@@ -416,3 +416,5 @@ class OpenAICompatibleProvider:
             raise ModelUnavailableError(
                 f"model {self.info.model!r} is not served by {self.base_url}; it serves: {', '.join(sorted(map(str, ids)))}"
             )
+        if self.info.exact_label_probs:  # the probe, before any case: the run knows its label path from the start
+            await self.capabilities()
