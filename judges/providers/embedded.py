@@ -5,7 +5,9 @@ No compiler at set-up, and faster than the ``llama-cpp-python`` path (``judges.p
 - the model is loaded once per process, and ``slots`` requests run at once (continuous batching);
 - each slot keeps its prompt (``cache_prompt``): the reason request after a label request, G-Eval's shared steps
   and the label continuations re-use the prompt's KV cache instead of evaluating it again;
-- all single-token labels are read from one forward pass (top-N of the full softmax, ``n_probs``).
+- all single-token labels are read from one forward pass (top-N of the full softmax, ``n_probs``);
+- label scoring runs alone in the server (no other slot's tokens in its batches), so its numbers do not depend on
+  what else is running; reasons and other generation share the slots.
 
 Label probabilities stay exact (``prob_source = "exact"``): each label is tokenized on its own and scored token by
 token, P(label) = Π P(t_k | prompt, t_<k), multi-token labels included. llama.cpp reports the log-probability of
@@ -16,13 +18,14 @@ the top-N is forced with a logit bias, which changes what is sampled but not the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,6 +38,85 @@ DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m"
 _TOP_N = 64
 # a bias that makes the wanted token the greedy pick whatever its logit (reported log-probabilities are pre-bias)
 _FORCE = 1000.0
+
+
+class _Slots:
+    """Which server slot a request runs in: the free slot whose cached tokens share the longest prefix with the
+    prompt (ties: the least recently used), so a judgement's label passes and its reason request find their
+    prompt in the KV cache even while other judgements run in the other slots."""
+
+    def __init__(self, n: int) -> None:
+        self._cached: list[list[int]] = [[] for _ in range(n)]
+        self._free = set(range(n))
+        self._used = [0] * n
+        self._clock = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, ids: list[int]) -> int:
+        with self._cond:
+            while not self._free:
+                self._cond.wait()
+            slot = max(self._free, key=lambda k: (_common_prefix(self._cached[k], ids), -self._used[k]))
+            self._free.remove(slot)
+            return slot
+
+    def release(self, slot: int, ids: list[int]) -> None:
+        with self._cond:
+            self._cached[slot] = ids
+            self._clock += 1
+            self._used[slot] = self._clock
+            self._free.add(slot)
+            self._cond.notify()
+
+
+class _Exclusive:
+    """Label scoring runs alone in the server; generation requests run side by side.
+
+    llama.cpp batches the tokens of all busy slots into one forward pass, and its CPU kernels give different
+    logits for different batch shapes (measured: up to 0.01 in a label's probability). A label distribution
+    computed while another slot decodes would depend on what ran beside it; computed alone, it does not."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive or self._waiting:
+                self._cond.wait()
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._exclusive or self._shared:
+                self._cond.wait()
+            self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 class EmbeddedLlamaProvider:
@@ -58,9 +140,13 @@ class EmbeddedLlamaProvider:
         self._bos_text = ""
         self._label_tokens: dict[str, list[int]] = {}
         self._lock = threading.Lock()
+        self._pool = _Slots(slots)
+        self._alone = _Exclusive()
 
     # -- loading -------------------------------------------------------------------------------
     def _load(self) -> Any:
+        if self._server is not None:
+            return self._server
         with self._lock:
             if self._server is not None:
                 return self._server
@@ -85,7 +171,9 @@ class EmbeddedLlamaProvider:
             self._http = httpx.Client(base_url=server.root_url, timeout=60)
             self._bos_text = str(self._http.get("/props").json().get("bos_token") or "")
             self._server = server
-            return server
+        # one token first: the weights are paged in here, not inside the first judgement's timing
+        self._complete({"prompt": "Hi", "n_predict": 1, "temperature": 0.0, "cache_prompt": False})
+        return server
 
     async def check(self) -> None:
         await asyncio.to_thread(self._load)
@@ -165,12 +253,20 @@ class EmbeddedLlamaProvider:
             )
         if request.labels is not None:
             return self._score_labels(prompt_ids, request.labels)
+        slot = self._pool.acquire(prompt_ids)
+        try:
+            with self._alone.shared():
+                return self._generate_in(slot, prompt_ids, request)
+        finally:
+            self._pool.release(slot, prompt_ids)
+
+    def _generate_in(self, slot: int, prompt_ids: list[int], request: ModelRequest) -> Completion:
         texts: list[str] = []
         completion_tokens = 0
         for i in range(request.n):
             body: dict[str, Any] = {
                 "prompt": prompt_ids, "n_predict": request.max_tokens, "temperature": request.temperature,
-                "top_p": request.top_p, "stop": list(request.stop), "cache_prompt": True,
+                "top_p": request.top_p, "stop": list(request.stop), "cache_prompt": True, "id_slot": slot,
             }
             if request.seed is not None:
                 body["seed"] = request.seed + i
@@ -184,7 +280,7 @@ class EmbeddedLlamaProvider:
         return Completion(text=texts[0], provider=self.info.name, model=self.info.model,
                           usage=Usage(len(prompt_ids), completion_tokens), texts=tuple(texts))
 
-    def _next_logprobs(self, ids: list[int], wanted: Sequence[int], *, cache: bool) -> dict[int, float]:
+    def _next_logprobs(self, slot: int, ids: list[int], wanted: Sequence[int], *, cache: bool) -> dict[int, float]:
         """log P(t | ids) for each t in ``wanted``: one forward pass reads the top ``_TOP_N``; a token outside it
         is forced (logit bias) and read as the sampled token, one pass each. ``cache``: reuse the slot's KV
         cache for the common prefix."""
@@ -192,7 +288,7 @@ class EmbeddedLlamaProvider:
         missing = list(dict.fromkeys(wanted))
         while missing:
             body = {"prompt": ids, "n_predict": 1, "n_probs": max(_TOP_N, len(missing)), "temperature": 0.0,
-                    "cache_prompt": cache, "logit_bias": [[missing[0], _FORCE]]}
+                    "cache_prompt": cache, "logit_bias": [[missing[0], _FORCE]], "id_slot": slot}
             entry = self._complete(body)["choices"][0]["logprobs"]["content"][0]
             if int(entry["id"]) != missing[0]:
                 raise ProviderError(f"llama.cpp sampled token {entry['id']}, not the forced label token {missing[0]}")
@@ -206,6 +302,14 @@ class EmbeddedLlamaProvider:
         """Exact P(label | prompt) for each label, renormalised over the label set (see the module docstring)."""
         if not labels:
             raise JudgeConfigError("labels must not be empty")
+        slot = self._pool.acquire(prompt_ids)
+        try:
+            with self._alone.exclusive():
+                return self._score_labels_in(slot, prompt_ids, labels)
+        finally:
+            self._pool.release(slot, prompt_ids)
+
+    def _score_labels_in(self, slot: int, prompt_ids: list[int], labels: tuple[str, ...]) -> Completion:
         toks = {label: self._label_ids(label) for label in labels}
         # the tokens wanted after each label prefix; shorter prefixes first, so each pass extends a cached prompt
         wanted: dict[tuple[int, ...], list[int]] = {}
@@ -217,7 +321,7 @@ class EmbeddedLlamaProvider:
         for prefix in sorted(wanted, key=len):
             # the prompt itself is evaluated whole, in one batch, whatever the slot held before: its label
             # probabilities do not depend on which request ran earlier; the label tokens then extend that cache
-            logp_at[prefix] = self._next_logprobs(prompt_ids + list(prefix), wanted[prefix], cache=bool(prefix))
+            logp_at[prefix] = self._next_logprobs(slot, prompt_ids + list(prefix), wanted[prefix], cache=bool(prefix))
             evaluated += len(prefix)
         logp = {label: sum(logp_at[tuple(seq[:k])][tok] for k, tok in enumerate(seq)) for label, seq in toks.items()}
         mx = max(logp.values())
