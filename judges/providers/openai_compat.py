@@ -32,6 +32,8 @@ from judges.types import Completion, ModelRequest, TokenLogprob, TopLogprob, Usa
 
 log = logging.getLogger(__name__)
 
+_SAID_FALLBACK: set[tuple[str, str]] = set()
+
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
@@ -349,10 +351,13 @@ class OpenAICompatibleProvider:
         usable = caps.completion_alternatives > 0 or caps.echo if self.api == "completions" else (
             caps.chat_alternatives > 0 and caps.constraint is not None)
         if not usable and self.info.exact_label_probs:
-            # said once per provider (one per run): from here on the judges parse free text
+            self.info = replace(self.info, exact_label_probs=False)  # from here on the judges parse free text
+            key = (self.base_url, self.info.model)
+            if key in _SAID_FALLBACK:  # said once per process, however many providers point at the server
+                return caps
+            _SAID_FALLBACK.add(key)
             log.warning("%s (%s) offers no constrained label call with logprobs (%s): judges fall back to "
                         "parsing replies and retrying", self.base_url, self.info.model, caps.describe())
-            self.info = replace(self.info, exact_label_probs=False)
         return caps
 
     async def _probe_post(self, path: str, payload: dict[str, Any]) -> tuple[int, Any]:

@@ -15,7 +15,7 @@ import pytest
 
 from judges import Case, ModelClient, ModelRequest, PointwiseJudge, ProviderError, RetryableProviderError
 from judges.cache import CallCache
-from judges.providers import FakeFunctionProvider, OpenAICompatibleProvider, ProviderInfo
+from judges.providers import FakeFunctionProvider, OpenAICompatibleProvider, ProviderInfo, openai_compat
 from judges.providers import capabilities as caps_mod
 from judges.providers.capabilities import label_distribution
 from judges.providers.concurrency import AdaptiveLimit
@@ -324,6 +324,7 @@ def _judge_with(provider):
 def fresh_capabilities(monkeypatch):
     monkeypatch.setattr(caps_mod, "_KNOWN", {})
     monkeypatch.setattr(caps_mod, "_LOCKS", {})
+    monkeypatch.setattr(openai_compat, "_SAID_FALLBACK", set())
 
 
 WANT = {k: v / 0.8 for k, v in DIST.items() if k != "Sure"}  # renormalised over the labels by hand
