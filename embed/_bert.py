@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 #: Hidden positions (batch x tokens) one forward pass handles at most: a batch of long texts is split so the
-#: attention scores (batch x heads x tokens x tokens) stay a few tens of MB instead of hundreds.
+#: attention scores (batch x heads x tokens x tokens, float32) stay at most 100 MB for 256-token texts, not 200.
 _MAX_BATCH_TOKENS = 8192
 
 
@@ -85,6 +85,9 @@ class BertSentenceEncoder:
                              "pooling (pooling_mode_mean_tokens) only")
         st_path = self.folder / "sentence_bert_config.json"
         st_config = _read_json(st_path) if st_path.is_file() else {}
+        missing = [k for k in ("max_position_embeddings", "num_attention_heads", "num_hidden_layers") if k not in config]
+        if missing:
+            raise ValueError(f"{self.folder}/config.json has no {', '.join(missing)}; is it a BERT encoder's config?")
         self.max_seq_length = int(st_config.get("max_seq_length") or config["max_position_embeddings"])
         self.lowercase = bool(st_config.get("do_lower_case", False))
         self.heads = int(config["num_attention_heads"])

@@ -230,6 +230,12 @@ def test_bad_model_folders_say_what_is_wrong(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "roberta"}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"model_type='roberta'.*model_type='bert' only"):
         BertSentenceEncoder(tmp_path)
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}),
+                                                       encoding="utf-8")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 6}),
+                                          encoding="utf-8")
+    with pytest.raises(ValueError, match=r"no max_position_embeddings, num_attention_heads; is it a BERT"):
+        BertSentenceEncoder(tmp_path)
 
 
 def test_bad_arguments_name_the_value() -> None:
