@@ -8,7 +8,8 @@ import pytest
 
 pytestmark = pytest.mark.slow  # loads the real model
 
-pytest.importorskip("llama_cpp", reason="the local judge needs: pip install 'evalharness[local]'")
+pytest.importorskip("llama_cpp", reason="the llama-cpp-python engine (the embedded judge's old path) needs: "
+                    "pip install 'evalharness[llama-cpp]'; the default engine is tested in test_local_embedded.py")
 
 from judges import Case, GEval, Judgement, ModelClient, ModelRequest, PairwiseJudge
 from judges.providers import LlamaCppProvider
