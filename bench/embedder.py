@@ -3,7 +3,7 @@
     .venv/bin/python bench/embedder.py                   # texts/s of both, the ratio, the install sizes
     .venv/bin/python bench/embedder.py --json out.json   # also write the numbers as JSON
     .venv/bin/python bench/embedder.py --repeat 5 --texts 512
-    .venv/bin/python bench/embedder.py --blas-threads    # also the numpy path with BLAS's own thread count
+    .venv/bin/python bench/embedder.py --blas-threads    # also numpy on BLAS's own threads, torch on one thread
 
 Workloads (the same texts for each, batch size 64, float32, CPU):
 
@@ -11,6 +11,9 @@ Workloads (the same texts for each, batch size 64, float32, CPU):
   few to a few hundred tokens), cycled to ``--texts`` texts;
 * ``long``: texts of more than 256 tokens, truncated at 256 as sentence-transformers does;
 * ``single``: one short text per call (the guardrail's and a similarity scorer's case).
+
+``--blas-threads`` adds two columns: the numpy embedder on BLAS's default thread count, and sentence-transformers
+on one torch thread (the like-for-like comparison with numpy's one BLAS thread).
 
 Each workload runs ``--repeat`` times per embedder, alternating the two, after one warm-up call; the median is
 reported. Load time is the first construction and call in this process (imports included; sentence-transformers
@@ -99,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=128, help="texts in the datasets workload (default 128)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per embedder and workload (default 3)")
     parser.add_argument("--blas-threads", action="store_true",
-                        help="also time the numpy embedder with BLAS's default thread count instead of one thread")
+                        help="also time numpy on BLAS's default thread count and sentence-transformers "
+                             "on one torch thread")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
     args = parser.parse_args(argv)
 
@@ -127,6 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         st_embed(["warm up"])
         embedders["sentence-transformers"] = st_embed
         load_s["sentence-transformers"] = time.perf_counter() - t0
+        if args.blas_threads:
+            import torch
+
+            def st_one_thread(texts: list[str]) -> np.ndarray:
+                before = torch.get_num_threads()
+                torch.set_num_threads(1)
+                try:
+                    return st_embed(texts)
+                finally:
+                    torch.set_num_threads(before)
+
+            embedders["sentence-transformers, 1 thread"] = st_one_thread
     except ImportError as exc:
         print(f"sentence-transformers not timed: {exc}", file=sys.stderr)
 
@@ -147,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             row["min_cosine"] = float(np.min(np.sum(a * b, axis=1)))
             row["ratio_numpy_over_st"] = round(row["texts_per_s"]["numpy"]
                                                / row["texts_per_s"]["sentence-transformers"], 2)
+        if "sentence-transformers, 1 thread" in rates:
+            row["ratio_numpy_over_st_one_thread"] = round(row["texts_per_s"]["numpy"]
+                                                          / row["texts_per_s"]["sentence-transformers, 1 thread"], 2)
         results[name] = row
 
     sizes = {"torch_side_mb": dist_mb(TORCH_SIDE), "numpy_side_mb": dist_mb(NUMPY_SIDE)}
@@ -160,15 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     print("load (imports + model + first call): "
           + ", ".join(f"{k} {v:.2f} s" for k, v in load_s.items()))
     other = [k for k in embedders if k not in ("numpy", "sentence-transformers")]
-    print(f"{'workload':<24}{'texts':>7}{'numpy/s':>10}{'st/s':>10}{'ratio':>8}{'min cos':>12}"
-          + "".join(f"{k + '/s':>30}" for k in other))
+    short = {"numpy, BLAS's own threads": "np BLAS thr/s", "sentence-transformers, 1 thread": "st 1 thr/s"}
+    print(f"{'workload':<22}{'texts':>6}{'numpy/s':>9}{'st/s':>9}{'ratio':>7}{'min cos':>11}"
+          + "".join(f"{short[k]:>15}" for k in other))  # 120 columns with both extra columns
     for name, row in results.items():
         st_rate = row["texts_per_s"].get("sentence-transformers")
         st_text = f"{st_rate:.1f}" if st_rate else "-"
         cos_text = f"{row['min_cosine']:.7f}" if "min_cosine" in row else "-"
-        print(f"{name:<24}{row['texts']:>7}{row['texts_per_s']['numpy']:>10.1f}{st_text:>10}"
-              f"{row.get('ratio_numpy_over_st', '-'):>8}{cos_text:>12}"
-              + "".join(f"{row['texts_per_s'][k]:>30.1f}" for k in other))
+        print(f"{name:<22}{row['texts']:>6}{row['texts_per_s']['numpy']:>9.1f}{st_text:>9}"
+              f"{row.get('ratio_numpy_over_st', '-'):>7}{cos_text:>11}"
+              + "".join(f"{row['texts_per_s'][k]:>15.1f}" for k in other))
     for side, mb in sizes.items():
         print(f"{side}: {sum(mb.values()):.0f} MB ({', '.join(f'{k} {v:g}' for k, v in mb.items())})")
     if args.json:
