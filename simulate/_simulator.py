@@ -63,12 +63,15 @@ def persona_of(case: Case) -> Mapping[str, Any]:
 
 
 def clean_user_message(text: str) -> str:
-    """The simulated user's message: the first non-empty line, without a role prefix or quotes."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = _ROLE_PREFIX.sub("", line).strip()
-    if len(line) >= 2 and line[0] == line[-1] and line[0] in "\"'":
-        line = line[1:-1].strip()
-    return line
+    """The simulated user's message: the first line with words in it, without a role prefix or quotes (a small
+    model may open with a bare ``user:`` line or two before the message)."""
+    for raw in text.splitlines():
+        line = _ROLE_PREFIX.sub("", raw.strip()).strip()
+        if len(line) >= 2 and line[0] == line[-1] and line[0] in "\"'":
+            line = line[1:-1].strip()
+        if line:
+            return line
+    return ""
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,18 @@ class UserSimulator:
         return "\n\n".join(parts)
 
     async def _user_turn(self, case: Case, turns: list[Turn], n: int) -> str:
-        req = ModelRequest([{"role": "user", "content": self.user_prompt(case, turns)},
-                            {"role": "assistant", "content": "User:"}],
-                           max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed * 1000 + n,
-                           stop=("\n\n",))  # not "\n": a small model often opens with a newline
-        out = await self.client.complete(req)
-        return clean_user_message(out.text)
+        messages = [{"role": "user", "content": self.user_prompt(case, turns)}, {"role": "assistant", "content": "User:"}]
+        text = ""
+        # A reply with no words (a small model's run of bare "user:" lines) is asked again, seeded and sampled, at
+        # most twice; still nothing is the simulator's error, recorded as the stop reason, never an empty turn.
+        for attempt in range(3):
+            req = ModelRequest(messages, max_tokens=self.max_tokens, seed=self.seed * 1000 + n + 100_000 * attempt,
+                               temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7),
+                               stop=("\n\n",))  # not "\n": a small model often opens with a newline
+            text = clean_user_message((await self.client.complete(req)).text)
+            if text:
+                break
+        return text
 
     async def _goal_p(self, case: Case, turns: list[Turn]) -> float | None:
         if self.goal_threshold is None:

@@ -22,7 +22,7 @@ from judges.types import Message
 T = TypeVar("T", bound=BaseModel)
 
 #: Providers that constrain decoding to ``ModelRequest.json_schema``.
-CONSTRAINED_PROVIDERS = frozenset({"llama.cpp"})
+CONSTRAINED_PROVIDERS = frozenset({"llama.cpp", "llama.cpp-server"})
 
 
 @dataclass(frozen=True)

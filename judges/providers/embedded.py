@@ -3,11 +3,13 @@
 No compiler at set-up, and faster than the ``llama-cpp-python`` path (``judges.providers.llama``) it replaces:
 
 - the model is loaded once per process, and ``slots`` requests run at once (continuous batching);
-- each slot keeps its prompt (``cache_prompt``): the reason request after a label request, G-Eval's shared steps
-  and the label continuations re-use the prompt's KV cache instead of evaluating it again;
-- all single-token labels are read from one forward pass (top-N of the full softmax, ``n_probs``);
-- label scoring runs alone in the server (no other slot's tokens in its batches), so its numbers do not depend on
-  what else is running; reasons and other generation share the slots.
+- all single-token labels are read from one forward pass (top-N of the full softmax, ``n_probs``), and a
+  multi-token label's continuations re-use the prompt's KV cache instead of evaluating it again;
+- every request runs alone in the server (no other slot's tokens in its batches) and evaluates its prompt whole,
+  whatever the slot held before, so label probabilities and greedy or seeded replies do not depend on what ran
+  beside or before them: a rerun of a suite gives the same outputs, byte for byte. (Sharing the slots, or reusing
+  a cached prompt for the reason request, was up to 1.8x faster for pointwise judges, but a rerun then changed
+  replies: the first token's logits differ when the prompt's last token is evaluated on its own.)
 
 Label probabilities stay exact (``prob_source = "exact"``): each label is tokenized on its own and scored token by
 token, P(label) = Π P(t_k | prompt, t_<k), multi-token labels included. llama.cpp reports the log-probability of
@@ -130,7 +132,9 @@ class EmbeddedLlamaProvider:
         self._path = Path(model_path) if model_path is not None else None
         name = model_name or (self._path.stem if self._path is not None else DEFAULT_MODEL_NAME)
         # the same provider and model names as the llama-cpp-python path: equal probabilities, one cache and baseline
-        self.info = ProviderInfo("llama.cpp", name, exact_label_probs=True, top_logprobs=False)
+        # not "llama.cpp" (the llama-cpp-python engine): the call cache keys on the provider's name, and the two
+        # engines' kernels give other probabilities and replies, so one's cached calls must not answer for the other
+        self.info = ProviderInfo("llama.cpp-server", name, exact_label_probs=True, top_logprobs=False)
         self._n_ctx = n_ctx
         self._n_threads = n_threads or os.cpu_count() or 1
         self._slots = slots
@@ -255,7 +259,10 @@ class EmbeddedLlamaProvider:
             return self._score_labels(prompt_ids, request.labels)
         slot = self._pool.acquire(prompt_ids)
         try:
-            with self._alone.shared():
+            # alone and from a whole prompt, like label scoring: a greedy or seeded reply must not depend on what
+            # ran beside it or before it in the slot (the first token's logits differ when the prompt's last token
+            # is evaluated on its own after a cache hit), or a rerun of the same suite gives other outputs
+            with self._alone.exclusive():
                 return self._generate_in(slot, prompt_ids, request)
         finally:
             self._pool.release(slot, prompt_ids)
@@ -266,7 +273,7 @@ class EmbeddedLlamaProvider:
         for i in range(request.n):
             body: dict[str, Any] = {
                 "prompt": prompt_ids, "n_predict": request.max_tokens, "temperature": request.temperature,
-                "top_p": request.top_p, "stop": list(request.stop), "cache_prompt": True, "id_slot": slot,
+                "top_p": request.top_p, "stop": list(request.stop), "cache_prompt": False, "id_slot": slot,
             }
             if request.seed is not None:
                 body["seed"] = request.seed + i

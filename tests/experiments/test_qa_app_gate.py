@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_degraded_app_fails_the_gate_and_token_f1_catches_it(tmp_path: Path) -> None:
-    pytest.importorskip("llama_cpp", reason="the QA app needs the local model: pip install 'evalharness[local]'")
+    pytest.importorskip("xllamacpp", reason="the QA app needs the local model: pip install 'evalharness[local]'")
     if not (REPO / "evals" / "baselines" / "main.json").is_file():
         pytest.skip("no baseline kept in evals/baselines/")
     env = {**os.environ, "QA_APP_VARIANT": "no-context", "EVALHARNESS_TRACING": ""}

@@ -125,4 +125,4 @@ def test_the_client_runs_it_like_any_provider(provider):
 
     outs = asyncio.run(both())
     assert outs[0].label_probs == pytest.approx(outs[1].label_probs, abs=1e-12)
-    assert outs[0].provider == "llama.cpp" and outs[0].model == "gemma-3-270m-q4_k_m"
+    assert outs[0].provider == "llama.cpp-server" and outs[0].model == "gemma-3-270m-q4_k_m"

@@ -27,12 +27,12 @@ def test_llmbar_pairs_load_with_their_expert_labels():
 @needs_data
 @pytest.mark.slow  # the embedded model
 def test_meta_eval_on_the_embedded_judge_reproduces_the_slot_bias(tmp_path):
-    pytest.importorskip("llama_cpp", reason="the local judge needs: pip install 'evalharness[local]'")
+    pytest.importorskip("xllamacpp", reason="the local judge needs: pip install 'evalharness[local]'")
     from judges import ModelClient, PairwiseJudge
     from judges.meta_eval import load_labelled, meta_evaluate
-    from judges.providers import LlamaCppProvider
+    from judges.providers import EmbeddedLlamaProvider
 
-    client = ModelClient(LlamaCppProvider(), trace=False)
+    client = ModelClient(EmbeddedLlamaProvider(), trace=False)
     rec = asyncio.run(meta_evaluate(PairwiseJudge("helpfulness and correctness"), client,
                                     load_labelled(f"llmbar:{LLMBAR}"), limit=4, n_resamples=100))
     by = {v.name: v for v in rec.variants}

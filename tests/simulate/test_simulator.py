@@ -150,6 +150,27 @@ def test_one_traced_session_with_a_span_per_turn(sim_client):
 def test_clean_user_message():
     assert clean_user_message("\n  User: \"Can I renew?\"\nAssistant: yes") == "Can I renew?"
     assert clean_user_message("") == ""
+    # a small model's bare role lines before the message (Gemma 3 270M on llama.cpp's server)
+    assert clean_user_message("\nuser:\nuser: Can I renew my book?") == "Can I renew my book?"
+    assert clean_user_message("\nuser:\nuser:\n") == ""
+
+
+def test_a_wordless_user_reply_is_asked_again_and_never_becomes_an_empty_turn():
+    from judges import Completion, ModelClient
+    from judges.providers import FakeScriptedProvider
+
+    def client(*replies: str) -> tuple[ModelClient, FakeScriptedProvider]:
+        provider = FakeScriptedProvider([Completion(text=r, provider="fake", model="fake-sim") for r in replies])
+        return ModelClient(provider, cache=None, trace=False), provider
+
+    sim_client, provider = client("\nuser:\nuser:", "Can I renew my book?")
+    t = run(UserSimulator(sim_client, goal_threshold=None).run(case(1), echo))
+    assert [x.content for x in t.turns] == ["Can I renew my book?", "reply to Can I renew my book?"]
+    first, second = provider.requests
+    assert (first.temperature, second.temperature) == (0.0, 0.7) and first.seed != second.seed
+    sim_client, provider = client("user:", "\n", "  user:  ")
+    t = run(UserSimulator(sim_client, goal_threshold=None).run(case(1), echo))
+    assert t.turns == () and t.stop_reason == "simulator_error" and len(provider.requests) == 3
 
 
 def test_conversation_task_in_a_suite_records_turns(sim_client):

@@ -34,9 +34,9 @@ def test_the_schema_is_part_of_the_cache_key() -> None:
 
 @pytest.mark.slow
 def test_local_model_replies_follow_the_schema() -> None:
-    from judges.providers.llama import LlamaCppProvider
+    from judges.providers import EmbeddedLlamaProvider
 
-    provider = LlamaCppProvider()
+    provider = EmbeddedLlamaProvider()
     prompts = ["Write a hard question about rivers.", "Say hello in French.", "List three colours, then stop."]
 
     async def ask(prompt: str, seed: int, temperature: float) -> str:

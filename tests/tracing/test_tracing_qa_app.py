@@ -218,9 +218,8 @@ def test_traces_reach_phoenix_through_the_judges_client(
 @pytest.mark.slow
 def test_cli_with_the_local_model(tmp_path: Path) -> None:
     """One real request through the embedded llama.cpp model (tracing off), as a user would run it."""
-    # find_spec, not import: llama_cpp opens /dev/null at import and never closes it (ResourceWarning).
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("the local model needs llama-cpp-python (extra 'local')")
+    if importlib.util.find_spec("xllamacpp") is None:
+        pytest.skip("the local model needs the prebuilt llama.cpp wheel: pip install 'evalharness[local]'")
     pytest.importorskip("judges", reason="the judges package provides get_model('local')")
     log = tmp_path / "prod.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOENIX_", "OTEL_"))}
