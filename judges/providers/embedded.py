@@ -172,7 +172,10 @@ class EmbeddedLlamaProvider:
             except Exception as exc:  # xllamacpp raises RuntimeError/ValueError with llama.cpp's reason
                 raise ModelUnavailableError(f"llama.cpp's server could not load {path}: {exc}") from exc
             # only /tokenize and /apply-template go over loopback HTTP; completions are in-process calls
-            self._http = httpx.Client(base_url=server.root_url, timeout=60)
+            # no kept-alive connection: a provider dropped without close() (one per test, say) must leave no open
+            # socket behind for the garbage collector to warn about; a loopback connect costs microseconds
+            self._http = httpx.Client(base_url=server.root_url, timeout=60,
+                                      limits=httpx.Limits(max_keepalive_connections=0))
             self._bos_text = str(self._http.get("/props").json().get("bos_token") or "")
             self._server = server
         # one token first: the weights are paged in here, not inside the first judgement's timing
