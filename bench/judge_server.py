@@ -86,7 +86,9 @@ def label_yield(n: int) -> list[dict[str, Any]]:
                 client = client_for(server, "chat" if mode == "chat-parse" else mode)
                 if mode == "chat-parse":  # withhold the constraint: today's parse-and-retry path
                     caps_mod.remember(server.base_url, server.model, caps_mod.ServerCapabilities(chat_alternatives=20))
-                asyncio.run(client.check())  # the model is served; the label path is settled before the first case
+                asyncio.run(client.check())  # the model is served
+                if isinstance(client.provider, OpenAICompatibleProvider):  # the label path settled before any case
+                    asyncio.run(client.provider.capabilities())
                 for kind, (judge, cases) in kinds.items():
                     t0 = time.perf_counter()
                     results = asyncio.run(_judge_all(judge, client, cases))

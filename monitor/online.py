@@ -158,7 +158,12 @@ class WatchedProvider:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.info = inner.info
+
+    @property
+    def info(self) -> Any:
+        # the inner provider's, read each time: a server provider replaces its info when its first label call
+        # shows it cannot score labels, and the judges must then see that (a copy made here said it still could)
+        return self.inner.info
 
     async def generate(self, request: Any) -> Any:
         from judges import ProviderError, RetryableProviderError

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -33,6 +34,9 @@ from judges.types import Completion, ModelRequest, TokenLogprob, TopLogprob, Usa
 log = logging.getLogger(__name__)
 
 _SAID_FALLBACK: set[tuple[str, str]] = set()
+# one probe at a time per event loop: the first label calls of a run arrive together, and all but the first
+# must wait for its answer instead of probing the server again (an asyncio.Lock belongs to one loop)
+_PROBE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -347,7 +351,10 @@ class OpenAICompatibleProvider:
         """What this server can do for label calls: probed once per base URL and model, then remembered."""
         caps = known(self.base_url, self.info.model)
         if caps is None:
-            caps = await capabilities(self.base_url, self.info.model, self._probe_post)
+            lock = _PROBE_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+            async with lock:
+                caps = known(self.base_url, self.info.model) or await capabilities(
+                    self.base_url, self.info.model, self._probe_post)
         usable = caps.completion_alternatives > 0 or caps.echo if self.api == "completions" else (
             caps.chat_alternatives > 0 and caps.constraint is not None)
         if not usable and self.info.exact_label_probs:
@@ -421,5 +428,5 @@ class OpenAICompatibleProvider:
             raise ModelUnavailableError(
                 f"model {self.info.model!r} is not served by {self.base_url}; it serves: {', '.join(sorted(map(str, ids)))}"
             )
-        if self.info.exact_label_probs:  # the probe, before any case: the run knows its label path from the start
-            await self.capabilities()
+        # No capability probe here: it runs at the first label call. A scheduled run with nothing to judge (the
+        # monitor every few minutes) then sends no completion at all to a server that may bill for it.

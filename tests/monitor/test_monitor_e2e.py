@@ -156,7 +156,8 @@ def test_a_run_killed_mid_batch_resumes_without_judging_twice(phoenix, phoenix_c
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         after = ScoresTable(scores).frame()
         assert after["key"].is_unique and set(before["key"]) <= set(after["key"])
-        # every call beyond the sample's size was a call in flight when the run was killed (at most 4 at once)
-        assert judge.requests() - len(after) <= 4 and killed_calls > len(before)
+        # every call beyond the sample's size was a call in flight when the run was killed (at most 4 at once), or
+        # one of the capability probe's 3 calls that each process makes before its first label call
+        assert judge.requests() - len(after) - 2 * 3 <= 4 and killed_calls > len(before)
         notes = annotations_of(phoenix_client, project, list(after["span_id"]))
         assert sorted(a["span_id"] for a in notes) == sorted(after["span_id"])  # one annotation each
