@@ -108,35 +108,50 @@ def _fmt_yield(r: dict[str, Any]) -> str:
             f"({r['yield']:.0%})  calls {r['calls']:>3}  {r['seconds']:>6.1f}s  {r['prob_source']}")
 
 
-def http_vs_in_process(n: int) -> dict[str, Any]:
-    """Gemma 3 270M: completions-mode label probabilities over HTTP against the in-process exact ones."""
-    judge = PointwiseJudge("faithfulness", "5: every fact is in the article ... 1: made up", explain=False)
-    queries = [judge.query(c) for c in pointwise_cases(n)]
-    requests = [ModelRequest([Message("user", q.prompt), Message("assistant", q.marker)], max_tokens=1,
-                             labels=tuple(" " + lab for lab in q.labels)) for q in queries]
-    local: dict[str, list[dict[str, float]]] = {}
-    from judges.providers.llama import LlamaCppProvider
+def _all_probs(results: list[Any]) -> list[dict[str, float]]:
+    """Every label distribution in the judgements (a pairwise verdict: each order's), in a fixed order."""
+    out: list[dict[str, float]] = []
+    for r in results:
+        if not isinstance(r, Judgement) or not r.label_probs:
+            out.append({})
+        elif "order1_probs" in r.details:
+            out += [r.details["order1_probs"], r.details["order2_probs"]]
+        else:
+            out.append(r.label_probs)
+    return out
 
-    lp = LlamaCppProvider(n_threads=2)
-    local["llama-cpp-python"] = [asyncio.run(lp.generate(r)).label_probs or {} for r in requests]
-    try:
-        # the xllamacpp embedded judge, where present
-        from judges.providers.embedded import EmbeddedLlamaProvider
-    except ImportError:
-        pass
-    else:
-        emb = EmbeddedLlamaProvider(n_threads=2, slots=1)
-        local["xllamacpp embedded"] = [asyncio.run(emb.generate(r)).label_probs or {} for r in requests]
-        emb.close()
-    with LlamaServer(default_gguf_path(), slots=1, threads=2, alias="gemma") as server:
-        client = client_for(server, "completions", concurrency=1)
-        http = [asyncio.run(client.complete(r)).label_probs or {} for r in requests]
-    out: dict[str, Any] = {"prompts": len(requests)}
-    for name, probs in local.items():
-        diffs = [abs(a[k] - b.get(k, 0.0)) for a, b in zip(probs, http, strict=True) for k in a]
-        out[name] = {"max_abs_diff": max(diffs), "median_abs_diff": statistics.median(diffs)}
-        print(f"  HTTP completions vs {name}: max |Δp| per label {max(diffs):.4f}, "
-              f"median {statistics.median(diffs):.4f} over {len(requests)} prompts x 5 labels", flush=True)
+
+def http_vs_in_process(n: int) -> dict[str, Any]:
+    """Gemma 3 270M: every judge kind's label probabilities, over HTTP in completions mode and in process."""
+    from judges.providers.embedded import EmbeddedLlamaProvider
+
+    kinds = {
+        "pointwise": (PointwiseJudge("faithfulness", "5: every fact is in the article ... 1: made up", explain=False),
+                      pointwise_cases(n)),
+        "geval (1-10)": (GEval("faithfulness", "Does the summary keep to the article?", evaluation_steps=STEPS,
+                               scale=(1, 10)), pointwise_cases(n)),
+        "pairwise": (PairwiseJudge("helpfulness"), pairwise_cases(n)),
+    }
+    # the embedded judge as the suites run it (4 slots of 4,096 tokens); the HTTP server as a user might start it
+    emb = ModelClient(EmbeddedLlamaProvider(n_threads=2), trace=False)
+    local = {kind: _all_probs(asyncio.run(_judge_all(judge, emb, cases))) for kind, (judge, cases) in kinds.items()}
+    emb.provider.close()  # type: ignore[attr-defined]
+    out: dict[str, Any] = {"cases_per_kind": n, "in_process": "xllamacpp embedded, 4 slots x 4096",
+                           "http": "llama.cpp server, 2 slots x 2048, completions mode"}
+    with LlamaServer(default_gguf_path(), slots=2, threads=2, ctx_per_slot=2048, alias="gemma") as server:
+        for conc in (1, 4):
+            client = client_for(server, "completions", concurrency=conc, adaptive=False)
+            for kind, (judge, cases) in kinds.items():
+                http = _all_probs(asyncio.run(_judge_all(judge, client, cases)))
+                diffs = [abs(a[k] - b.get(k, 1.0)) for a, b in zip(local[kind], http, strict=True) for k in a]
+                missing = sum(1 for a, b in zip(local[kind], http, strict=True) if not a or not b)
+                row = out[f"{kind}, concurrency {conc}"] = {
+                    "distributions": len(http), "without_labels": missing,
+                    "max_abs_diff": max(diffs, default=float("nan")),
+                    "median_abs_diff": statistics.median(diffs) if diffs else float("nan")}
+                print(f"  {kind:<13} concurrency {conc}: max |Δp| per label {row['max_abs_diff']:.2e}, "
+                      f"median {row['median_abs_diff']:.2e} over {len(http)} distributions"
+                      + (f", {missing} without labels" if missing else ""), flush=True)
     return out
 
 

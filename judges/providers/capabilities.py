@@ -63,6 +63,11 @@ class ServerCapabilities:
             return "json_schema"
         return None
 
+    @property
+    def llama_cpp(self) -> bool:
+        """llama.cpp's server: the only one that takes a GBNF ``grammar`` field, and it takes ``cache_prompt``."""
+        return self.grammar
+
     def describe(self) -> str:
         parts = [f"chat logprobs: {self.chat_alternatives or 'no'} alternatives" + (", prefill" if self.prefill else ""),
                  f"completions: {self.completion_alternatives or 'no'} alternatives" + (", echo" if self.echo else ""),

@@ -12,9 +12,8 @@ No compiler at set-up, and faster than the ``llama-cpp-python`` path (``judges.p
   replies: the first token's logits differ when the prompt's last token is evaluated on its own.)
 
 Label probabilities stay exact (``prob_source = "exact"``): each label is tokenized on its own and scored token by
-token, P(label) = Π P(t_k | prompt, t_<k), multi-token labels included. llama.cpp reports the log-probability of
-the sampled token and of the top ``n_probs`` tokens from the raw logits, before any sampler; a label token outside
-the top-N is forced with a logit bias, which changes what is sampled but not the reported raw log-probability.
+token, P(label) = Π P(t_k | prompt, t_<k), multi-token labels included, by the requests of
+:mod:`judges.providers.label_passes`, which a judge in completions mode sends to a llama.cpp server over HTTP too.
 """
 
 from __future__ import annotations
@@ -22,24 +21,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import struct
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from judges.errors import JudgeConfigError, ModelUnavailableError, ProviderError
 from judges.providers._base import ProviderInfo
+from judges.providers.label_passes import distribution, label_passes
 from judges.types import Completion, Message, ModelRequest, Usage
 
 DEFAULT_MODEL_NAME = "gemma-3-270m-q4_k_m"
-# alternatives read per forward pass: label tokens among them need no forced request of their own
-_TOP_N = 64
-# a bias that makes the wanted token the greedy pick whatever its logit (reported log-probabilities are pre-bias)
-_FORCE = 1000.0
 
 
 class _Slots:
@@ -290,24 +285,6 @@ class EmbeddedLlamaProvider:
         return Completion(text=texts[0], provider=self.info.name, model=self.info.model,
                           usage=Usage(len(prompt_ids), completion_tokens), texts=tuple(texts))
 
-    def _next_logprobs(self, slot: int, ids: list[int], wanted: Sequence[int], *, cache: bool) -> dict[int, float]:
-        """log P(t | ids) for each t in ``wanted``: one forward pass reads the top ``_TOP_N``; a token outside it
-        is forced (logit bias) and read as the sampled token, one pass each. ``cache``: reuse the slot's KV
-        cache for the common prefix."""
-        found: dict[int, float] = {}
-        missing = list(dict.fromkeys(wanted))
-        while missing:
-            body = {"prompt": ids, "n_predict": 1, "n_probs": max(_TOP_N, len(missing)), "temperature": 0.0,
-                    "cache_prompt": cache, "logit_bias": [[missing[0], _FORCE]], "id_slot": slot}
-            entry = self._complete(body)["choices"][0]["logprobs"]["content"][0]
-            if int(entry["id"]) != missing[0]:
-                raise ProviderError(f"llama.cpp sampled token {entry['id']}, not the forced label token {missing[0]}")
-            found[missing[0]] = float(entry["logprob"])
-            for alt in entry["top_logprobs"]:
-                found.setdefault(int(alt["id"]), float(alt["logprob"]))
-            missing = [t for t in missing if t not in found]
-        return {t: found[t] for t in wanted}
-
     def _score_labels(self, prompt_ids: list[int], labels: tuple[str, ...]) -> Completion:
         """Exact P(label | prompt) for each label, renormalised over the label set (see the module docstring)."""
         if not labels:
@@ -320,29 +297,17 @@ class EmbeddedLlamaProvider:
             self._pool.release(slot, prompt_ids)
 
     def _score_labels_in(self, slot: int, prompt_ids: list[int], labels: tuple[str, ...]) -> Completion:
-        toks = {label: self._label_ids(label) for label in labels}
-        # the tokens wanted after each label prefix; shorter prefixes first, so each pass extends a cached prompt
-        wanted: dict[tuple[int, ...], list[int]] = {}
-        for seq in toks.values():
-            for k, tok in enumerate(seq):
-                wanted.setdefault(tuple(seq[:k]), []).append(tok)
-        logp_at: dict[tuple[int, ...], dict[int, float]] = {}
-        evaluated = 0
-        for prefix in sorted(wanted, key=len):
-            # the prompt itself is evaluated whole, in one batch, whatever the slot held before: its label
-            # probabilities do not depend on which request ran earlier; the label tokens then extend that cache
-            logp_at[prefix] = self._next_logprobs(slot, prompt_ids + list(prefix), wanted[prefix], cache=bool(prefix))
-            evaluated += len(prefix)
-        logp = {label: sum(logp_at[tuple(seq[:k])][tok] for k, tok in enumerate(seq)) for label, seq in toks.items()}
-        mx = max(logp.values())
-        unnorm = {k: math.exp(v - mx) for k, v in logp.items()}
-        z = sum(unnorm.values())
-        probs = {k: v / z for k, v in unnorm.items()}
+        passes = label_passes(prompt_ids, {label: self._label_ids(label) for label in labels}, {"id_slot": slot})
+        try:
+            body = next(passes)
+            while True:
+                body = passes.send(self._complete(body))
+        except StopIteration as done:
+            logp, evaluated = done.value
+        probs, mass = distribution(logp)
         best = max(probs, key=lambda k: probs[k])
-        mass = sum(math.exp(v) for v in logp.values())
         return Completion(text=best, provider=self.info.name, model=self.info.model,
                           usage=Usage(len(prompt_ids), evaluated), label_probs=probs, texts=(best,), label_mass=mass)
-
 
 def gguf_chat_template(path: str | Path) -> str | None:
     """``tokenizer.chat_template`` from a GGUF file's metadata, or None when the file has none.

@@ -155,7 +155,7 @@ class _AiohttpStack:
     async def request(self, method: str, path: str, body: bytes | None = None) -> _Reply:
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = self._url_type(self._base + path)
+            url = self._urls[path] = self._url_type(path if "://" in path else self._base + path)
         aiohttp = self._aiohttp
         try:
             async with self._session.request(method, url, data=body, proxy=self._proxy) as resp:
@@ -357,6 +357,9 @@ class OpenAICompatibleProvider:
                     self.base_url, self.info.model, self._probe_post)
         usable = caps.completion_alternatives > 0 or caps.echo if self.api == "completions" else (
             caps.chat_alternatives > 0 and caps.constraint is not None)
+        if self.api == "completions" and caps.llama_cpp and self.info.label_source != "exact":
+            # llama.cpp in completions mode: the embedded judge's own label requests (judges.providers.label_passes)
+            self.info = replace(self.info, label_source="exact")
         if not usable and self.info.exact_label_probs:
             self.info = replace(self.info, exact_label_probs=False)  # from here on the judges parse free text
             key = (self.base_url, self.info.model)

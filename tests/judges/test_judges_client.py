@@ -261,6 +261,17 @@ def fake_llama_cpp(seen):
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         seen.append((request.url.path, body))
+        if request.url.path == "/tokenize":  # a toy tokenizer: a character a token, BOS = 1
+            return httpx.Response(200, json={"tokens": [1] * body["add_special"] + [ord(c) for c in body["content"]]})
+        if request.url.path.endswith("/completions") and isinstance(body.get("prompt"), list):
+            # a label pass: a space after the prompt, then DIST's digits; the forced token is the one sampled
+            after_space = body["prompt"][-1] == ord(" ")
+            top = [{"id": ord(t), "logprob": lp} for t, lp in ((a["token"], a["logprob"]) for a in _top())
+                   if len(t) == 1] if after_space else [{"id": ord(" "), "logprob": -0.1}]
+            forced = body["logit_bias"][0][0]
+            value = next((a["logprob"] for a in top if a["id"] == forced), -20.0)
+            return httpx.Response(200, json={"choices": [{"text": chr(forced), "logprobs": {"content": [
+                {"id": forced, "token": chr(forced), "logprob": value, "top_logprobs": top}]}}]})
         if request.url.path.endswith("/completions") and "prompt" in body:
             if body["max_tokens"] == 1:  # the probe: one generated token, no echo (llama.cpp ignores it)
                 return httpx.Response(200, json={"choices": [{"text": ",", "logprobs": {"content": [
@@ -396,9 +407,13 @@ def test_completions_mode_ends_the_prompt_at_the_label_slot():
     p = OpenAICompatibleProvider("m", base_url="http://fake-llama/v1", transport=fake_llama_cpp(seen),
                                  api="completions")
     result = _judge_with(p)
-    assert result.prob_source == "completion_logprobs" and result.label_probs == pytest.approx(WANT)
-    prompt = seen[-1][1]["prompt"]
+    # llama.cpp: the embedded judge's own label requests (judges.providers.label_passes), so exact probabilities
+    assert result.prob_source == "exact" and result.label_probs == pytest.approx(WANT)
+    prompt = [b["content"] for path, b in seen if path == "/tokenize" and b["add_special"]][-1]
     assert prompt.startswith("user: Grade the response") and prompt.endswith("\nassistant: Score:")
+    passes = [b for path, b in seen if path == "/v1/completions" and isinstance(b.get("prompt"), list)]
+    # the prompt evaluated whole, then the labels' shared space extends the cache: two passes for five labels
+    assert [(len(b["prompt"]) - len(prompt) - 1, b["cache_prompt"]) for b in passes] == [(0, False), (1, True)]
     with pytest.raises(ValueError, match="EVALHARNESS_JUDGE_API"):
         OpenAICompatibleProvider("m", api="complete")
 

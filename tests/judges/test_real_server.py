@@ -31,7 +31,8 @@ def client(request):
 
 
 def _source(client):
-    return "completion_logprobs" if client.provider.api == "completions" else "constrained_logprobs"
+    # completions mode on llama.cpp sends the embedded judge's own label requests: exact probabilities
+    return "exact" if client.provider.api == "completions" else "constrained_logprobs"
 
 
 def _assert_distribution(result, client, labels):
@@ -78,3 +79,35 @@ def test_the_judge_reason_is_free_text_from_the_same_server(smollm2_server):
     result = asyncio.run(PointwiseJudge("correctness", "5: correct ... 1: wrong").judge(client, CASES[0]))
     assert isinstance(result, Judgement) and result.calls.model_calls == 2  # the label call, then the reason
     assert result.prob_source == "constrained_logprobs"
+
+
+def test_gemma_over_http_in_completions_mode_equals_the_embedded_judge(gemma_server):
+    """The same model served over HTTP and in process gives the same label probabilities to 1e-3 (measured: equal
+    to the last bit), for pointwise, G-Eval on 1-10 (multi-token labels: " 10") and both pairwise orders, although
+    the two servers have other slot counts and context sizes. One request at a time: llama.cpp's CPU kernels give
+    other logits when other slots' tokens share a batch."""
+    from judges.providers.embedded import EmbeddedLlamaProvider
+
+    judges = [PointwiseJudge("correctness", "5: correct and complete ... 1: wrong", explain=False),
+              GEval("correctness", "Is the answer correct?", evaluation_steps=STEPS, scale=(1, 10))]
+    pairwise = PairwiseJudge("correctness")
+
+    def distributions(client):
+        out = [asyncio.run(j.judge(client, c)) for j in judges for c in CASES]
+        pair = asyncio.run(pairwise.judge(client, PAIR))
+        for r in [*out, pair]:
+            assert isinstance(r, Judgement), getattr(r, "error", r)
+            assert r.prob_source == "exact"
+        return [r.label_probs for r in out] + [pair.details["order1_probs"], pair.details["order2_probs"]]
+
+    embedded = ModelClient(EmbeddedLlamaProvider(n_threads=2, slots=1), trace=False)
+    try:
+        local = distributions(embedded)
+    finally:
+        embedded.provider.close()
+    provider = OpenAICompatibleProvider(gemma_server.model, base_url=gemma_server.base_url, api="completions")
+    http = distributions(ModelClient(provider, max_concurrency=1, adaptive=False, trace=False))
+    assert [sorted(d) for d in http] == [sorted(d) for d in local]
+    assert set(local[2]) == {str(k) for k in range(1, 11)}
+    worst = max(abs(a[k] - b[k]) for a, b in zip(local, http, strict=True) for k in a)
+    assert worst <= 1e-3, worst
