@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only errors and the exit line")
     status = sub.add_parser("status", help="the checkpoint, pending verdicts and the lock")
     status.add_argument("--config", required=True)
+    from monitor.topics_cli import add_parser
+
+    add_parser(sub)
     return p
 
 
@@ -48,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 quality alert or drift, 2 error)."""
     args = _parser().parse_args(argv)
     now = datetime.now(UTC)
+    if args.command == "topics":
+        from monitor.topics_cli import run
+
+        return run(args, now, _when)
     try:
         config = load_config(args.config)
         if args.command == "status":

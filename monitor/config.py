@@ -185,6 +185,16 @@ class DriftSection(_Strict):
     window: str | None = "1h"
 
 
+class TopicsSection(_Strict):
+    """The topic model (``python -m monitor topics``) and its use in the scheduled run."""
+
+    model: str | None = None  # default: <state_dir>/topics.json
+    min_size: int = Field(default=8, ge=2)
+    merge_distance: float = Field(default=0.5, gt=0, lt=2)
+    fit_sample: int = Field(default=8_000, ge=10, le=20_000)
+    drift: bool = True  # when the model exists, each input's topic is a drift feature (input_topic)
+
+
 class MonitorConfig(_Strict):
     """The whole ``monitor.toml``."""
 
@@ -198,6 +208,7 @@ class MonitorConfig(_Strict):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     drift: DriftSection = Field(default_factory=DriftSection)
+    topics: TopicsSection = Field(default_factory=TopicsSection)
     evaluator: list[EvaluatorConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -221,7 +232,7 @@ class MonitorConfig(_Strict):
 
 
 _PATH_FIELDS = (("state_dir",), ("reports_dir",), ("source", "path"), ("scores", "path"), ("review", "store"),
-                ("drift", "reference"), ("drift", "config"), ("judge", "cache"))
+                ("drift", "reference"), ("drift", "config"), ("judge", "cache"), ("topics", "model"))
 
 
 def _anchor_paths(raw: dict[str, Any], folder: Path) -> None:
