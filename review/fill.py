@@ -31,6 +31,7 @@ __all__ = [
     "audit_items",
     "calibration_items",
     "escalation_items",
+    "production_item",
     "rows_from_phoenix",
 ]
 
@@ -150,8 +151,6 @@ def audit_items(
 ) -> list[NewItem]:
     """The audit sample of production rows (``prompt``/``response`` plus ids and metadata). With ``phoenix_url``
     each item links to its trace in Phoenix (``meta.trace_url``, and in the reason a reviewer reads)."""
-    from tracing._config import trace_url
-
     rows = [_log_row(r) for r in rows]
     for i, r in enumerate(rows):
         _row_key(r, f"row {i}")
@@ -171,26 +170,62 @@ def audit_items(
         )
     else:
         chosen = hash_sample(rows, lambda r: _row_key(r, ""), rate, salt="audit:")
-    meta_skip = {"prompt", "response", "trace_id", "span_id"}
     return [
-        NewItem(
+        production_item(
+            r,
             queue="audit",
-            source_id=f"prod:{_row_key(r, '')}",
-            input=r["prompt"],
-            output=r["response"],
             criterion=criterion,
             scale=scale,
-            # An online judge's score, when the app logged one, makes audit labels count for calibration too.
-            judge_score=_number_or_none(r.get("judge_score")),
-            reason=f"audit sample {rate:.1%}"
-            + (f" by {stratify_by}={r.get(stratify_by)}" if stratify_by else "")
-            + (f" · trace {link}" if (link := trace_url(phoenix_url, r.get("trace_id"))) else ""),
-            trace_id=r.get("trace_id"),
-            span_id=r.get("span_id"),
-            meta={**{k: v for k, v in r.items() if k not in meta_skip}, "trace_url": link},
+            reason=f"audit sample {rate:.1%}" + (f" by {stratify_by}={r.get(stratify_by)}" if stratify_by else ""),
+            phoenix_url=phoenix_url,
         )
         for r in chosen
     ]
+
+
+def production_item(
+    row: Mapping[str, Any],
+    *,
+    queue: str,
+    reason: str,
+    criterion: str = "overall",
+    scale: tuple[float, float] = (1, 5),
+    priority: float = 0.0,
+    key: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+    phoenix_url: str | None = None,
+) -> NewItem:
+    """One production call (a log row: ``prompt``, ``response``, ``trace_id``/``span_id`` and the log's other
+    columns) as a review item: ``prod:<trace id, else span id>``, so one trace is one item per queue and
+    criterion whichever tool queues it, and queuing it again adds nothing.
+
+    ``key`` names a call that has neither id (a log without tracing: the monitor's hash of the row).
+    The item's ``meta`` is the row's documented columns (:func:`_log_row`), then ``meta``, then the trace link;
+    with ``phoenix_url`` the reason ends with that link too."""
+    from tracing._config import trace_url
+
+    r = _log_row(row)
+    ident = key if key is not None and not (r.get("trace_id") or r.get("span_id")) else _row_key(r, "row")
+    for field in ("prompt", "response"):
+        if not isinstance(r.get(field), str):
+            raise ConfigError(f"row {ident} has no text {field!r}; production rows need both")
+    link = trace_url(phoenix_url, r.get("trace_id"))
+    meta_skip = {"prompt", "response", "trace_id", "span_id"}
+    return NewItem(
+        queue=queue,
+        source_id=f"prod:{ident}",
+        input=r["prompt"],
+        output=r["response"],
+        criterion=criterion,
+        scale=scale,
+        # An online judge's score, when the app logged one, makes audit labels count for calibration too.
+        judge_score=_number_or_none(r.get("judge_score")),
+        reason=reason + (f" · trace {link}" if link else ""),
+        priority=priority,
+        trace_id=r.get("trace_id"),
+        span_id=r.get("span_id"),
+        meta={**{k: v for k, v in r.items() if k not in meta_skip}, **(meta or {}), "trace_url": link},
+    )
 
 
 def _log_row(row: Mapping[str, Any]) -> dict[str, Any]:
