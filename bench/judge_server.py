@@ -41,7 +41,7 @@ from judges.providers.llama import default_gguf_path
 from judges.providers.llama_server import LlamaServer, smollm2_gguf_path
 from judges.providers.openai_compat import OpenAICompatibleProvider
 from judges.results import Judgement
-from judges.types import Message, ModelRequest
+from judges.types import ModelRequest
 
 STEPS = ("Check that the summary states the article's main facts.", "Check that it adds nothing the article lacks.")
 

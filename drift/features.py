@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 NUMERIC_FEATURES = ("prompt_chars", "response_chars", "prompt_tokens", "completion_tokens", "total_tokens",
                     "latency_ms", "ttft_ms", "tpot_ms", "cost_usd", "judge_score")
 CATEGORICAL_FEATURES = ("model", "topic", "language")
+#: categorical features present only when the caller adds them: each input's topic from the monitor's topic model
+OPTIONAL_CATEGORICAL = ("input_topic",)
 
 
 def is_log_frame(frame: Any) -> bool:
@@ -46,6 +48,9 @@ def llm_features(log: Any) -> Any:
         out["prompt_tokens"] + out["completion_tokens"])
     for col in CATEGORICAL_FEATURES:
         out[col] = log[col].astype("object").where(log[col].notna(), None) if col in log else None
+    for col in OPTIONAL_CATEGORICAL:
+        if col in log:
+            out[col] = log[col].astype("object").where(log[col].notna(), None)
     out["label"] = _numeric(log, "label")
     for col in ("prompt", "response", "trace_id", "span_id"):
         if col in log:
@@ -57,7 +62,7 @@ def feature_schema(features: Any) -> Schema:
     """The default schema of :func:`llm_features` output: every numeric and categorical feature that
     has at least one value (all-missing ones are kept so the report can say they are empty)."""
     numeric = tuple(c for c in NUMERIC_FEATURES if c in features.columns)
-    categorical = tuple(c for c in CATEGORICAL_FEATURES if c in features.columns)
+    categorical = tuple(c for c in CATEGORICAL_FEATURES + OPTIONAL_CATEGORICAL if c in features.columns)
     embedding = tuple(c for c in ("prompt_embedding", "response_embedding") if c in features.columns)
     return Schema(numeric, categorical, embedding)
 

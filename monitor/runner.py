@@ -150,7 +150,9 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
         window_end = until or now
         window_start = since or (window_end - config.quality.current)
 
-    # 2. the reports over the window: judge-score quality, then production drift
+    # 2. the reports over the window: judge-score quality, production drift, topics
+    frame: Any = None
+    labels: Any = None
     try:
         labels = _labels(config)
         frame = scores.frame(window_end - config.quality.current - config.quality.reference, window_end)
@@ -176,6 +178,16 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
             errors += 1
     else:
         say("drift: skipped (no [drift] reference configured)")
+    try:
+        topics_model = _topic_model(config)
+        if topics_model is not None:
+            line, paths = _topics(config, topics_model, source or source_for(config), window_end, frame, labels,
+                                  out_dir / "topics")
+            result.reports["topics"] = str(paths["html"])
+            say(line)
+    except (MonitorError, OSError, ValueError) as exc:
+        say(f"topics: ERROR {exc}")
+        errors += 1
 
     # 3. queue filling
     if config.review.store:
@@ -223,9 +235,17 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
         return {"exit_code": EXIT_OK, "line": f"drift: skipped (no production rows in [{when(start)}, {when(until)}))"}
     current = pd.DataFrame(rows)
     current = current[[c for c in LOG_COLUMNS if c in current.columns]]
+    reference: Any = config.drift.reference
     try:
+        topics = _topic_model(config, for_drift=True)
+        if topics is not None:  # each input's topic is a drift feature: a new topic, or a share that moved
+            from drift import load_frame
+
+            reference = load_frame(reference)
+            reference["input_topic"] = _topics_of(topics, reference["prompt"].tolist(), config, cache=True)
+            current["input_topic"] = _topics_of(topics, current["prompt"].tolist(), config, cache=False)
         cfg = load_drift_config(config.drift.config)
-        report = run_report(config.drift.reference, current, cfg, window=config.drift.window)
+        report = run_report(reference, current, cfg, window=config.drift.window)
         write_report(report, out)
     except (DriftError, OSError) as exc:
         raise MonitorError(f"drift report failed: {exc}") from exc
@@ -237,6 +257,60 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
     return {"exit_code": report.exit_code, "drifted": v.drifted, "n_drifted": v.n_drifted,
             "n_features": v.n_features,
             "line": f"drift: {headline(report)} over {len(rows)} rows; report {out / 'report.html'}"}
+
+
+def _topics(config: MonitorConfig, model: Any, source: Source, until: datetime, scores: Any, labels: Any,
+            out: Path) -> tuple[str, dict[str, Path]]:
+    """The topics report of the current window (``monitor.topic_report``), written to the run's folder and as the
+    latest under ``<reports_dir>/topics`` (what the dashboard's Topics page reads)."""
+    from monitor.topic_report import topics_report, write_topics
+    from monitor.topics import embed_texts, new_topic_candidates
+    from tracing.production_log import user_text
+
+    start = until - config.quality.current
+    rows = [r for page in source.pages(start, until) for r in page.rows]
+    texts = [user_text(r.prompt) for r in rows]
+    vectors = embed_texts(texts)
+    assigned = model.assign(vectors)
+    report = topics_report(model, rows, assigned, start=start.isoformat(), end=until.isoformat(), scores=scores,
+                           pass_at={ev.name: ev.pass_at for ev in config.evaluator}, labels=labels or (),
+                           candidates=new_topic_candidates(model, texts, vectors, assigned),
+                           alpha=config.quality.alpha)
+    paths = write_topics(report, out)
+    write_topics(report, Path(config.reports_dir) / "topics")
+    return report.line() + f"; report {paths['html']}", paths
+
+
+def _topic_model(config: MonitorConfig, *, for_drift: bool = False) -> Any:
+    """The stored topic model when it exists (fit it first); for the drift step only with ``[topics] drift`` on."""
+    if for_drift and not config.topics.drift:
+        return None
+    from monitor.topics import TopicModel
+
+    path = Path(config.topics.model or Path(config.state_dir) / "topics.json")
+    return TopicModel.load(path) if path.exists() else None
+
+
+def _topics_of(model: Any, prompts: list[Any], config: MonitorConfig, *, cache: bool) -> list[str]:
+    """Each prompt's topic label (``monitor.topics.topic_labels``); the reference's are kept in the state folder
+    per model version and reference content, so a scheduled run embeds only its own window."""
+    import hashlib
+
+    from monitor.topics import embed_texts, topic_labels
+    from tracing.production_log import user_text
+
+    texts = [user_text(p) if isinstance(p, str) else "" for p in prompts]
+    path = None
+    if cache:
+        digest = hashlib.sha256(json.dumps([model.version, model.created_at, texts]).encode()).hexdigest()[:20]
+        path = Path(config.state_dir) / "topics" / f"reference-{digest}.json"
+        if path.exists():
+            return list(json.loads(path.read_text(encoding="utf-8")))
+    labels = topic_labels(model, texts, embed_texts(texts))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(labels), encoding="utf-8")
+    return labels
 
 
 def _fill_queue(config: MonitorConfig, scores: ScoresTable, state: StateFile, source: Source | None, *,

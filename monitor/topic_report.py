@@ -100,11 +100,15 @@ class TopicsReport:
         return out
 
     def line(self) -> str:
-        moved = [f"{t.name} {t.share_change:+.1%}" for t in self.changed(3)]
-        new = f", {len(self.candidates)} candidate new topic(s)" if self.candidates else ""
-        return (f"topics: {len(self.topics) - (1 if any(t.id == OUTLIER for t in self.topics) else 0)} topics over "
-                f"{self.n} inputs (model v{self.model_version}), outliers {self.outlier_share:.1%}{new}"
-                + (f"; moved: {', '.join(moved)}" if moved else ""))
+        """The one summary line (at most 120 columns; the table and the files have the rest)."""
+        changed = self.changed(10_000)
+        moved = [f"{t.name[:20]} {t.share_change:+.1%}" for t in changed[:2]]
+        more = f" and {len(changed) - 2} more" if len(changed) > 2 else ""
+        new = f", {len(self.candidates)} new-topic candidate(s)" if self.candidates else ""
+        text = (f"topics: {len(self.topics) - (1 if any(t.id == OUTLIER for t in self.topics) else 0)} over "
+                f"{self.n} inputs (v{self.model_version}), outliers {self.outlier_share:.1%}{new}"
+                + (f"; moved: {', '.join(moved)}{more}" if moved else ""))
+        return text if len(text) <= 120 else text[:119] + "…"
 
     def to_dict(self) -> dict[str, Any]:
         def row(t: TopicRow) -> dict[str, Any]:

@@ -176,7 +176,8 @@ def run(args: argparse.Namespace, now: datetime, when: Any) -> int:
     folder = Path(args.out) if args.out else (
         Path(setup.config.reports_dir) if setup.config is not None else Path("reports")) / "topics"
     paths = write_topics(report, folder)
-    print(report.line() + f"; report {paths['html']}")
+    print(report.line())
+    print(f"topics: report {paths['html']}")
     return 1 if report.candidates or report.changed() else 0
 
 
