@@ -89,7 +89,7 @@ def config() -> DashboardConfig:
     """The environment's configuration, overridden by ``streamlit run dashboard/app.py -- --db X --users Y``.
 
     Flags: ``--db``, ``--users``, ``--datasets``, ``--results`` (the folder of eval run files),
-    ``--synth-dir`` (the folder generated sets are queued from).
+    ``--synth-dir`` (the folder generated sets are queued from), ``--topics-report`` (the Topics page's report).
     """
     cfg = DashboardConfig.from_env()
     argv = sys.argv[1:]
@@ -107,6 +107,8 @@ def config() -> DashboardConfig:
         cfg = replace(cfg, results_dir=Path(results))
     if (synth_dir := _flag("--synth-dir")) is not None:
         cfg = replace(cfg, synth_dir=Path(synth_dir))
+    if (topics_report := _flag("--topics-report")) is not None:
+        cfg = replace(cfg, topics_report=Path(topics_report))
     return cfg
 
 

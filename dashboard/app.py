@@ -17,6 +17,7 @@ else:
         st.Page("views/runs.py", title="Runs", icon=":material/compare_arrows:"),
         st.Page("views/judges.py", title="Judges", icon=":material/gavel:"),
         st.Page("views/synthetic.py", title="Synthetic", icon=":material/auto_awesome:"),
+        st.Page("views/topics.py", title="Topics", icon=":material/category:"),
     ]
     if user.is_admin:
         pages += [

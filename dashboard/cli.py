@@ -106,6 +106,9 @@ def _parser(cfg: DashboardConfig) -> argparse.ArgumentParser:
     s.add_argument("--datasets", type=Path, default=cfg.datasets)
     s.add_argument("--synth-dir", type=Path, default=cfg.synth_dir,
                    help=f"the only folder generated sets are queued from (default {cfg.synth_dir})")
+    s.add_argument("--topics-report", type=Path, default=cfg.topics_report,
+                   help="the topics.json (or its folder) the Topics page shows, written by python -m monitor "
+                   f"topics report (default {cfg.topics_report})")
     s.add_argument(
         "--trusted-proxy",
         action="append",
@@ -138,6 +141,7 @@ def serve_command(args: argparse.Namespace) -> list[str]:
         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
         "--", "--db", args.db, "--users", str(args.users), "--results", str(args.results),
         "--datasets", str(args.datasets), "--synth-dir", str(args.synth_dir),
+        "--topics-report", str(args.topics_report),
     ]  # fmt: skip
 
 

@@ -25,7 +25,9 @@ class DashboardConfig:
     open), the throttle's ``EVALHARNESS_LOGIN_*`` (see :class:`dashboard.logins.LoginPolicy`),
     ``EVALHARNESS_TRUSTED_PROXIES`` (comma-separated addresses of reverse proxies whose ``X-Forwarded-For``
     names the client; unset: none, the socket peer is the client), ``EVALHARNESS_SYNTH_DIR`` (the only
-    folder the Synthetic page reads generated sets from, default ``synth_out``), and
+    folder the Synthetic page reads generated sets from, default ``synth_out``), ``EVALHARNESS_TOPICS_REPORT``
+    (the one topics report the Topics page reads: a ``topics.json`` written by ``python -m monitor topics
+    report``, or the folder holding it; default ``reports/monitor/topics/topics.json``), and
     ``EVALHARNESS_PHOENIX_ENDPOINT``; without it the Phoenix URL resolves as for ``tracing.annotate_spans``:
     ``PHOENIX_COLLECTOR_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_*``, then the server that
     ``python -m tracing.phoenix_server start`` recorded, then http://127.0.0.1:6006.
@@ -41,6 +43,7 @@ class DashboardConfig:
     login_ttl_s: float = 8 * 3600.0
     trusted_proxies: tuple[str, ...] = ()
     synth_dir: Path = Path("synth_out")
+    topics_report: Path = Path("reports/monitor/topics/topics.json")
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
@@ -59,6 +62,7 @@ class DashboardConfig:
                 p.strip() for p in env.get("EVALHARNESS_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             synth_dir=Path(env.get("EVALHARNESS_SYNTH_DIR", str(cls.synth_dir))),
+            topics_report=Path(env.get("EVALHARNESS_TOPICS_REPORT") or str(cls.topics_report)),
         )
 
 
