@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from .errors import (
     MissingDependencyError,
     SchemaError,
 )
+from .features import CATEGORICAL_FEATURES, OPTIONAL_CATEGORICAL
 from .ks_counts import SCIPY_MAX_AUTO_N, ks_finish, ks_result
 from .profile import Profile
 from .results import CategoricalSummary, DriftResult, FeatureDrift
@@ -111,6 +113,10 @@ def spark_session(master: str | None = None, *, app_name: str = "drift", conf: M
                 "spark.sql.execution.arrow.pyspark.enabled": "true"}
     if fast_start:
         settings["spark.driver.extraJavaOptions"] = FAST_JVM_OPTIONS
+    if master is not None and master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        # a local master's Python workers run this interpreter (its venv's packages), not whatever "python3" is on
+        # PATH; PySpark reads the variable when the context starts
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     from pyspark import SparkConf
 
     # Under spark-submit the submitted settings win over these defaults; explicit ``conf`` always applies.
@@ -196,7 +202,8 @@ def spark_features(df: Any, config: DriftConfig) -> Any:
         out.append(num("total_tokens").alias("total_tokens") if "total_tokens" in cols
                    else (num("prompt_tokens") + num("completion_tokens")).alias("total_tokens"))
         out += [(F.col(c).cast("string") if c in cols else F.lit(None).cast("string")).alias(c)
-                for c in ("model", "topic", "language")]
+                for c in CATEGORICAL_FEATURES]
+        out += [F.col(c).cast("string").alias(c) for c in OPTIONAL_CATEGORICAL if c in cols]
         out.append(num("label").alias("label"))
         if t in cols:
             out += [F.col(t).cast("timestamp").alias(t), _sub_micros(df, t)]

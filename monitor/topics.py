@@ -170,10 +170,14 @@ class TopicModel:
             raise ConfigError(f"no topic model at {path}; fit one with `python -m monitor topics fit`") from None
         except (OSError, ValueError) as exc:
             raise ConfigError(f"topic model {path} is not readable JSON ({exc}); fit it again") from exc
+        return cls.from_dict(raw, where=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: Any, *, where: str = "<dict>") -> TopicModel:
         if not isinstance(raw, dict) or raw.get("kind") != "topic-model":
-            raise ConfigError(f"{path} is not a topic model (no \"kind\": \"topic-model\")")
+            raise ConfigError(f"{where} is not a topic model (no \"kind\": \"topic-model\")")
         if raw.get("schema_version") != SCHEMA_VERSION:
-            raise ConfigError(f"topic model {path} has schema_version {raw.get('schema_version')!r}; this version "
+            raise ConfigError(f"topic model {where} has schema_version {raw.get('schema_version')!r}; this version "
                               f"reads {SCHEMA_VERSION}. Fit it again with `python -m monitor topics fit`")
         topics = tuple(Topic(**{**t, "keywords": tuple(t["keywords"]), "centroid": tuple(t["centroid"]),
                                 "examples": tuple(t.get("examples", ()))}) for t in raw["topics"])
@@ -182,6 +186,10 @@ class TopicModel:
                    n_fit=int(raw.get("n_fit", 0)), outlier_share=float(raw.get("outlier_share", 0.0)),
                    next_id=int(raw.get("next_id", 0)), embedder=str(raw.get("embedder", EMBEDDER)),
                    history=tuple(raw.get("history", ())))
+
+    def category(self, topic_id: int) -> str:
+        """The topic as a drift category: ``"<id> <name>"``, or ``"outliers"``."""
+        return "outliers" if topic_id == OUTLIER else f"{topic_id} {self.topic(topic_id).title}"
 
 
 # -- embedding ---------------------------------------------------------------------------------------------------
@@ -427,8 +435,7 @@ def topic_labels(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -
     """Each input's topic as a category for the drift report: ``"<id> <name>"``, ``"outliers"``, or
     ``"new: <keywords>"`` for the members of a candidate new topic (a category the reference never had)."""
     assigned = model.assign(vectors)
-    names = {t.id: f"{t.id} {t.title}" for t in model.topics}
-    out = [names.get(int(i), "outliers") for i in assigned.tolist()]
+    out = [model.category(int(i)) for i in assigned.tolist()]
     for c in new_topic_candidates(model, texts, vectors, assigned):
         for i in c.indices:
             out[i] = f"new: {c.name}"
