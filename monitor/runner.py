@@ -275,7 +275,7 @@ def _topics(config: MonitorConfig, model: Any, source: Source, until: datetime, 
     report = topics_report(model, rows, assigned, start=start.isoformat(), end=until.isoformat(), scores=scores,
                            pass_at={ev.name: ev.pass_at for ev in config.evaluator}, labels=labels or (),
                            candidates=new_topic_candidates(model, texts, vectors, assigned),
-                           alpha=config.quality.alpha)
+                           alpha=config.quality.alpha, evaluators=config.evaluator)
     paths = write_topics(report, out)
     write_topics(report, Path(config.reports_dir) / "topics")
     return report.line() + f"; report {paths['html']}", paths

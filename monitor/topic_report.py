@@ -38,7 +38,7 @@ class TopicRow:
     reference_share: float
     share_change: float  # share - reference_share
     share_pvalue: float | None  # Holm-adjusted over topics
-    status: str  # "grew", "shrank", "ok"
+    status: str  # "grew", "shrank", "ok", or "too little data" (fewer than 5 inputs seen and expected)
     quality: Mapping[str, Bucket]  # per evaluator, the window's verdicts on this topic's traces
     errors: int  # rows with a non-empty "error" column
     latency_p50_ms: float | None
@@ -46,8 +46,10 @@ class TopicRow:
     disagreed: int  # of those, labels whose pass/fail differs from the judge's
     examples: tuple[str, ...] = ()
     daily: Mapping[str, int] = field(default_factory=dict)  # inputs per UTC day of the window
-    #: traces an evaluator failed (at most 200): key, trace_id, span_id, prompt, response, failed_by
+    #: traces an evaluator failed (the first 200 of ``n_failing``): key, trace_id, span_id, prompt (the user's
+    #: text), response, failed_by (evaluator names) and scores ({evaluator: score})
     failing: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+    n_failing: int = 0
     keys: tuple[str, ...] = field(default=(), repr=False)  # the rows' trace keys (for exports and queues)
 
     @property
@@ -69,6 +71,8 @@ class TopicsReport:
     topics: tuple[TopicRow, ...]
     candidates: tuple[Candidate, ...]
     alpha: float
+    #: per evaluator: its criterion, scale and pass threshold (what a review item of a failing trace needs)
+    evaluators: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def outlier_share(self) -> float:
@@ -81,7 +85,8 @@ class TopicsReport:
 
     def changed(self, k: int = 5) -> list[TopicRow]:
         """Topics whose share moved significantly, largest move first."""
-        return sorted((t for t in self.topics if t.status != "ok"), key=lambda t: -abs(t.share_change))[:k]
+        return sorted((t for t in self.topics if t.status in ("grew", "shrank")),
+                      key=lambda t: -abs(t.share_change))[:k]
 
     def lines(self, width: int = 120) -> list[str]:
         """The terminal table: one line per topic (largest first), then new-topic candidates."""
@@ -119,8 +124,9 @@ class TopicsReport:
             return d
 
         return {"start": self.start, "end": self.end, "model_version": self.model_version, "n": self.n,
-                "alpha": self.alpha, "outlier_share": self.outlier_share, "topics": [row(t) for t in self.topics],
-                "candidates": [{k: v for k, v in asdict(c).items() if k != "indices"} for c in self.candidates],
+                "alpha": self.alpha, "outlier_share": self.outlier_share, "evaluators": dict(self.evaluators), "topics": [row(t) for t in self.topics],
+                "candidates": [{**{k: v for k, v in asdict(c).items() if k != "indices"}, "name": c.name}
+                               for c in self.candidates],
                 "worst": [t.id for t in self.worst()], "changed": [t.id for t in self.changed()]}
 
 
@@ -131,12 +137,15 @@ def _quality_cell(name: str, b: Bucket) -> str:
 
 def topics_report(model: TopicModel, rows: Sequence[Any], assigned: np.ndarray, *, start: str, end: str,
                   scores: Any = None, pass_at: Mapping[str, float] | None = None,
-                  labels: Sequence[Any] = (), candidates: Sequence[Candidate] = (), alpha: float = 0.05) -> TopicsReport:
+                  labels: Sequence[Any] = (), candidates: Sequence[Candidate] = (), alpha: float = 0.05,
+                  evaluators: Sequence[Any] = ()) -> TopicsReport:
     """The report of ``rows`` (``monitor.sources.TraceRow``) assigned to ``model``'s topics.
 
     ``scores``: the scores table's frame (``key``, ``evaluator``, ``score``, ``failure``) over the window;
-    ``pass_at``: each evaluator's pass threshold; ``labels``: the review store's ``LabelRecord`` objects."""
+    ``pass_at``: each evaluator's pass threshold; ``labels``: the review store's ``LabelRecord`` objects;
+    ``evaluators``: the monitor's ``EvaluatorConfig`` objects (their criteria and scales go into the report)."""
     from drift import two_proportion_ztest
+    from tracing.production_log import user_text
 
     n = len(rows)
     by_topic: dict[int, list[int]] = {}
@@ -171,19 +180,23 @@ def topics_report(model: TopicModel, rows: Sequence[Any], assigned: np.ndarray, 
         share = len(members) / n if n else 0.0
         ref_share = model.outlier_share if tid == OUTLIER else model.topic(tid).share
         status = "ok" if adj >= alpha else ("grew" if share > ref_share else "shrank")
+        if len(members) < 5 and ref_share * n < 5:
+            status = "too little data"  # the z-test's normal approximation needs a few of each
         quality: dict[str, Bucket] = {}
-        failed_by: dict[str, list[str]] = {}
+        failed: dict[str, dict[str, float]] = {}
         if scores is not None and len(scores):
             mine = scores[scores["key"].isin(set(keys))]
             for ev in sorted((pass_at or {}).keys() or set(scores["evaluator"].unique())):
                 cut = (pass_at or {}).get(ev, 0.5)
                 theirs = mine[mine["evaluator"] == ev]
                 quality[ev] = _bucket(start, theirs, cut)
-                for key in theirs.loc[theirs["score"].notna() & (theirs["score"] < cut), "key"]:
-                    failed_by.setdefault(str(key), []).append(ev)
-        failing = tuple({"key": rows[i].key, "trace_id": rows[i].trace_id, "span_id": rows[i].span_id,
-                         "prompt": rows[i].prompt, "response": rows[i].response,
-                         "failed_by": failed_by[rows[i].key]} for i in members if rows[i].key in failed_by)[:200]
+                low = theirs[theirs["score"].notna() & (theirs["score"] < cut)]
+                for key, score in zip(low["key"], low["score"], strict=True):
+                    failed.setdefault(str(key), {})[ev] = float(score)
+        failing_all = [{"key": rows[i].key, "trace_id": rows[i].trace_id, "span_id": rows[i].span_id,
+                        "prompt": user_text(rows[i].prompt), "response": rows[i].response,
+                        "failed_by": sorted(failed[rows[i].key]), "scores": failed[rows[i].key]}
+                       for i in members if rows[i].key in failed]
         daily = Counter(rows[i].timestamp.date().isoformat() for i in members)
         lat = [float(v) for i in members if _finite(v := rows[i].value("latency_ms"))]
         errors = sum(1 for i in members if rows[i].value("error") not in (None, "", False))
@@ -193,9 +206,12 @@ def topics_report(model: TopicModel, rows: Sequence[Any], assigned: np.ndarray, 
             reference_share=ref_share, share_change=share - ref_share, share_pvalue=adj, status=status,
             quality=quality, errors=errors, latency_p50_ms=float(np.median(lat)) if lat else None,
             reviewed=reviewed.get(tid, 0), disagreed=disagreed.get(tid, 0),
-            examples=tuple(dict.fromkeys(rows[i].prompt for i in members[:5])), daily=dict(sorted(daily.items())),
-            failing=failing, keys=keys))
-    return TopicsReport(start, end, model.version, n, tuple(out), tuple(candidates), alpha)
+            examples=tuple(dict.fromkeys(user_text(rows[i].prompt) for i in members[:5])),
+            daily=dict(sorted(daily.items())), failing=tuple(failing_all[:200]), n_failing=len(failing_all),
+            keys=keys))
+    described = {ev.name: {"criterion": ev.metric, "scale": [float(ev.scale[0]), float(ev.scale[1])],
+                           "pass_at": float(ev.pass_at)} for ev in evaluators}
+    return TopicsReport(start, end, model.version, n, tuple(out), tuple(candidates), alpha, described)
 
 
 def _middle(scale: tuple[float, float] | None) -> float:

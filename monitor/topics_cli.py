@@ -169,8 +169,12 @@ def run(args: argparse.Namespace, now: datetime, when: Any) -> int:
 
     candidates = new_topic_candidates(model, texts, vectors, assigned)
     scores, pass_at, labels = _quality_inputs(setup.config, since, until)
+    if args.log or args.dataset:  # read whole: the window is the data's own first and last time
+        since = min(r.timestamp for r in setup.rows)
+        until = max(r.timestamp for r in setup.rows)
     report = topics_report(model, setup.rows, assigned, start=since.isoformat(), end=until.isoformat(),
-                           scores=scores, pass_at=pass_at, labels=labels, candidates=candidates)
+                           scores=scores, pass_at=pass_at, labels=labels, candidates=candidates,
+                           evaluators=setup.config.evaluator if setup.config is not None else ())
     for line in report.lines():
         print(line)
     folder = Path(args.out) if args.out else (

@@ -17,7 +17,8 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class Failing:
     prompt: str
     response: str
     failed_by: tuple[str, ...]
+    scores: Mapping[str, float] = field(default_factory=dict)  # {evaluator: its score}
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class Report:
     candidates: tuple[Candidate, ...]
     worst: tuple[int, ...]
     changed: tuple[int, ...]
+    #: {evaluator: {"criterion", "scale", "pass_at"}} (reports of a monitor config; none from a bare log)
+    evaluators: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _need(d: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -174,6 +178,8 @@ def _failing(d: Any, where: str) -> Failing:
         prompt=_need(d, "prompt", str, where),
         response=_need(d, "response", str, where),
         failed_by=_texts(d, "failed_by", where),
+        scores={str(k): float(v) for k, v in (d.get("scores") or {}).items()
+                if isinstance(v, int | float) and not isinstance(v, bool)},
     )
 
 
@@ -248,6 +254,7 @@ def parse_report(data: Any) -> Report:
         candidates=tuple(_candidate(c, i) for i, c in enumerate(candidates)),
         worst=_ids(data, "worst"),
         changed=_ids(data, "changed"),
+        evaluators=data["evaluators"] if isinstance(data.get("evaluators"), dict) else {},
     )
 
 
@@ -301,10 +308,18 @@ def review_item(topic: Topic, failing: Failing, report: Report, phoenix_url: str
     # A log without tracing names a call by a hash of the row ("row-..."): no trace to link or annotate.
     trace = failing.trace_id if failing.trace_id and not failing.trace_id.startswith("row-") else None
     row = {"prompt": failing.prompt, "response": failing.response, "trace_id": trace, "span_id": failing.span_id}
-    return production_item(
+    # judged on the criterion of the evaluator that scored it lowest, with that verdict as the judge's score, so the
+    # human label counts in that evaluator's judge-human agreement (and the topic's review disagreement)
+    worst = min(failing.scores, key=lambda ev: failing.scores[ev]) if failing.scores else None
+    spec = report.evaluators.get(worst or "", {})
+    scale = spec.get("scale")
+    extra = {"evaluator": worst} if worst is not None and spec else {}
+    item = production_item(
         row,
         queue=QUEUE,
         key=failing.key,
+        criterion=str(spec.get("criterion") or "overall"),
+        scale=(float(scale[0]), float(scale[1])) if isinstance(scale, list) and len(scale) == 2 else (1, 5),
         reason=f"topic {topic.name} (#{topic.id}): failed by {', '.join(failing.failed_by) or 'an evaluator'}",
         priority=float(len(failing.failed_by)),
         meta={
@@ -315,9 +330,11 @@ def review_item(topic: Topic, failing: Failing, report: Report, phoenix_url: str
             "key": failing.key,
             "window": [report.start, report.end],
             "model_version": report.model_version,
+            **extra,
         },
         phoenix_url=phoenix_url,
     )
+    return replace(item, judge_score=failing.scores[worst]) if worst is not None and spec else item
 
 
 # ---------------------------------------------------------------- formatting

@@ -18,6 +18,7 @@ import pytest
 from dashboard_helpers import PASSWORDS, fill_login, free_port, sample_items, served, settle
 from streamlit.testing.v1 import AppTest
 
+from monitor.config import EvaluatorConfig
 from monitor.sources import TraceRow
 from monitor.topic_report import TopicRow, topics_report, write_topics
 from monitor.topics import Candidate, Topic, TopicModel, TopicParams
@@ -41,6 +42,10 @@ FAILING = {
 def _row(key: str, trace: str, span: str | None, day: int, prompt: str, response: str) -> TraceRow:
     when = T0 + timedelta(days=day, minutes=len(key))
     return TraceRow(key, trace, span, when, prompt, response, {"latency_ms": 400.0 + day, "error": None})
+
+
+EVALUATORS = [EvaluatorConfig(name=name, rubric="5: right ... 1: wrong", sample_rate=1.0, scale=(1, 5))
+              for name in ("helpfulness", "correctness")]
 
 
 def write_report(folder: Path) -> Path:
@@ -76,7 +81,7 @@ def write_report(folder: Path) -> Path:
     candidate = Candidate(1, 0.1, ("crypto", "wallet", "joke"), ("Tell me a joke about crypto wallets",), (9,))
     report = topics_report(model, rows, assigned, start=T0.isoformat(), end=(T0 + timedelta(days=3)).isoformat(),
                            scores=scores, pass_at={"helpfulness": 3.0, "correctness": 3.0},
-                           candidates=[candidate])
+                           candidates=[candidate], evaluators=EVALUATORS)
     return write_topics(report, folder)["json"]
 
 
@@ -214,7 +219,10 @@ def test_admin_sends_a_topics_failing_traces_once(report: Path, app_env: dict[st
     assert {it.source_id for it in added} == {f"prod:{'a' * 32}", f"prod:{'b' * 32}", "prod:row-5f0c9e"}
     by_source = {it.source_id: it for it in added}
     first = by_source[f"prod:{'a' * 32}"]
-    assert (first.queue, first.criterion, first.scale) == ("escalation", "overall", (1.0, 5.0))
+    # judged on the criterion of the evaluator that scored it lowest, with that score as the judge's, so the label
+    # counts in that evaluator's judge-human agreement
+    assert (first.queue, first.criterion, first.scale) == ("escalation", "correctness", (1.0, 5.0))
+    assert first.judge_score == 1.0 and first.meta["evaluator"] == "correctness"
     assert (first.input, first.output) == ("Why was I billed twice?", "Refunds take 5 days.")
     assert (first.trace_id, first.span_id) == ("a" * 32, "s-b0")
     assert first.meta["topic_id"] == 0 and first.meta["topic_name"] == BILLING
