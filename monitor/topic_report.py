@@ -90,15 +90,16 @@ class TopicsReport:
 
     def lines(self, width: int = 120) -> list[str]:
         """The terminal table: one line per topic (largest first), then new-topic candidates."""
-        head = f"{'id':>4}  {'topic':<38} {'n':>6} {'share':>6} {'ref':>6} {'Δ':>7}  {'quality':<30} {'p50 ms':>7}"
+        head = (f"{'id':>4}  {'topic':<38} {'n':>6} {'share':>6} {'ref':>6} {'Δ':>7}    {'quality':<28} "
+                f"{'p50 ms':>7}")
         out = [head[:width]]
         for t in sorted(self.topics, key=lambda t: (t.id == OUTLIER, -t.n)):
             q = "; ".join(_quality_cell(name, b) for name, b in t.quality.items() if b.n) or "-"
-            flag = {"grew": " ↑", "shrank": " ↓"}.get(t.status, "")
+            flag = {"grew": "↑", "shrank": "↓"}.get(t.status, " ")
             lat = f"{t.latency_p50_ms:.0f}" if t.latency_p50_ms is not None else "-"
             tid = "-" if t.id == OUTLIER else str(t.id)
             out.append((f"{tid:>4}  {t.name[:38]:<38} {t.n:>6} {t.share:>6.1%} {t.reference_share:>6.1%} "
-                        f"{t.share_change:>+7.1%}{flag:<2}{q[:30]:<30} {lat:>7}")[:width])
+                        f"{t.share_change:>+7.1%} {flag}  {q[:28]:<28} {lat:>7}")[:width])
         for c in self.candidates:
             out.append(f" new  {c.name[:38]:<38} {c.size:>6} {c.share:>6.1%}  candidate new topic: "
                        f"e.g. {c.examples[0][:40]!r}"[:width])
