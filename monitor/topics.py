@@ -40,7 +40,7 @@ import numpy as np
 from monitor.errors import ConfigError
 
 __all__ = ["OUTLIER", "SCHEMA_VERSION", "Candidate", "Topic", "TopicModel", "TopicParams", "embed_texts",
-           "fit_topics", "keywords", "new_topic_candidates", "topic_labels"]
+           "fit_topics", "judge_namer", "keywords", "new_topic_candidates", "topic_labels"]
 
 SCHEMA_VERSION = 1
 OUTLIER = -1
@@ -429,6 +429,25 @@ def new_topic_candidates(model: TopicModel, texts: Sequence[str], vectors: np.nd
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def judge_namer(client: Any) -> Callable[[Topic], str | None]:
+    """A ``namer`` for :func:`fit_topics`: the judge model gives each new topic a short label from its keywords and
+    most central examples. A reply that is empty or longer than 60 characters names nothing (the keywords stay
+    the name); a small local model's labels are often poor, so use it with a capable judge."""
+    import asyncio
+
+    from judges.types import Message, ModelRequest
+
+    def name(topic: Topic) -> str | None:
+        shown = "\n".join(f"- {e[:200]}" for e in topic.examples[:5])
+        ask = (f"These user requests are one topic. Distinctive words: {', '.join(topic.keywords)}.\n{shown}\n"
+               "Name the topic in two to five words. Reply with the name only.")
+        reply = asyncio.run(client.complete(ModelRequest((Message("user", ask),), max_tokens=16, temperature=0.0)))
+        text = (reply.text or "").strip().splitlines()[0].strip(" \"'.*#") if (reply.text or "").strip() else ""
+        return text if 0 < len(text) <= 60 else None
+
+    return name
 
 
 def topic_labels(model: TopicModel, texts: Sequence[str], vectors: np.ndarray) -> list[str]:

@@ -46,6 +46,8 @@ def add_parser(sub: Any) -> None:
             p.add_argument("--merge-distance", type=float, help="cosine distance at which groups stop merging "
                                                                 "(default 0.55; larger: fewer, broader topics)")
             p.add_argument("--fresh", action="store_true", help="fit anew: forget the stored model's ids")
+            p.add_argument("--name-with-judge", action="store_true",
+                           help="also ask the [judge] model (--config) for a short label per new topic")
         if verb == "report":
             p.add_argument("--out", help="folder for topics.json and topics.html (default: the reports folder)")
         if verb == "export":
@@ -141,9 +143,19 @@ def run(args: argparse.Namespace, now: datetime, when: Any) -> int:
         base = previous.params if previous is not None else _params_from(setup.config)
         overrides = {k: v for k, v in (("min_size", args.min_size), ("merge_distance", args.merge_distance))
                      if v is not None}
+        namer = None
+        if args.name_with_judge:
+            if setup.config is None:
+                print("topics: ERROR --name-with-judge needs --config (its [judge] model)", file=sys.stderr)
+                return 2
+            from monitor.runner import make_client
+            from monitor.topics import judge_namer
+
+            namer = judge_namer(make_client(setup.config))
         try:
             params = TopicParams(**{**base.__dict__, **overrides})
-            model = fit_topics(texts, embed_texts(texts), params=params, previous=previous, source=setup.source)
+            model = fit_topics(texts, embed_texts(texts), params=params, previous=previous, source=setup.source,
+                               namer=namer)
         except MonitorError as exc:
             print(f"topics: ERROR {exc}", file=sys.stderr)
             return 2

@@ -166,3 +166,30 @@ def test_the_cli_fits_reports_and_exports_the_example_apps_log(tmp_path):
     assert len(cases) == grown[0]["n"] and all(c.output for c in cases)
     bad = _cli("export", "--log", "logs/cur.jsonl", "--topic", "999", "--out", "x.jsonl", cwd=tmp_path)
     assert bad.returncode == 2 and "no topic 999" in bad.stderr
+
+
+def test_a_judge_names_new_topics_and_a_refit_keeps_the_names():
+    """FAKE judge (FakeFunctionProvider): it names a topic by its first keyword; a reply too long names nothing."""
+    from judges import ModelClient
+    from judges.providers import FakeFunctionProvider
+    from monitor.topics import judge_namer
+
+    asked = []
+
+    def reply(request):
+        asked.append(request.messages[0].content)
+        word = request.messages[0].content.split("Distinctive words: ")[1].split(",")[0]
+        return "x" * 80 if word == "delivery" else f"**{word.title()} questions**"
+
+    namer = judge_namer(ModelClient(FakeFunctionProvider(reply), trace=False))
+    texts, x, _ = fake_traffic([50, 40, 30])
+    model = fit_topics(texts, x, namer=namer)
+    labels = {t.keywords[0]: t.label for t in model.topics}
+    assert labels == {"refund": "Refund questions", "password": "Password questions", "delivery": None}
+    delivery = next(t for t in model.topics if t.keywords[0] == "delivery")
+    assert delivery.title == delivery.name == "delivery / question"  # unnamed: the keywords stay the name
+    assert all("Name the topic" in a for a in asked) and len(asked) == 3
+    texts2, x2, _ = fake_traffic([45, 35, 30, 0, 20], seed=4)
+    again = fit_topics(texts2, x2, previous=model, namer=namer)
+    assert {t.keywords[0]: t.label for t in again.topics}["refund"] == "Refund questions"
+    assert len(asked) == 4  # only the new topic ("weather") was named
