@@ -79,6 +79,14 @@ CONTENDERS = (
     "aiohttp_geval",
     "ours_pointwise_httpx",
 )
+# the layers of ours_pointwise, each on the one below (--layers): the same label requests each time
+LAYERS = (
+    "layer_provider",  # OpenAICompatibleProvider.generate: request body, HTTP (aiohttp), response parsing
+    "layer_client",  # + ModelClient: concurrency limit, retry loop, timeout, usage counting (no cache, untraced)
+    "layer_client_rate",  # + the rate limiter (a limit never reached)
+    "layer_client_cache",  # + the call cache (SQLite; every call a miss, then stored)
+    "ours_pointwise",  # + the judge: prompt, label instruction, label distribution, the result record
+)
 
 
 def make_cases(n: int) -> list[Case]:
@@ -292,7 +300,61 @@ async def deepeval_geval(cases: list[Case], url: str, concurrency: int, *, poole
             await asyncio.sleep(0)
 
 
+async def _label_requests(cases: list[Case]) -> list[Any]:
+    """The ModelRequests PointwiseJudge sends for ``cases`` (captured once with a fake provider, not timed)."""
+    from judges.providers import FakeFunctionProvider
+
+    seen: list[Any] = []
+
+    def reply(request: Any) -> str:
+        seen.append(request)
+        return "Score: 3"
+
+    client = ModelClient(FakeFunctionProvider(reply), trace=False)
+    judge = PointwiseJudge("coherence", RUBRIC)
+
+    for c in cases:
+        await judge.judge(client, c)
+    return seen
+
+
+async def layer(name: str, cases: list[Case], url: str, concurrency: int) -> Timed:
+    """One layer of the harness's path on the same label requests (``LAYERS``)."""
+    import tempfile
+
+    from judges.cache import CallCache
+
+    requests = await _label_requests(cases)
+    provider = OpenAICompatibleProvider("fake-judge", base_url=url, api_key_env="FAKE_JUDGE_KEY")
+    tmp = tempfile.TemporaryDirectory()
+    try:
+        if name == "layer_provider":
+            await provider.check()
+            sem = asyncio.Semaphore(concurrency)
+
+            async def one(request: Any) -> Any:
+                async with sem:
+                    return await provider.generate(request)
+
+            with Stopwatch() as sw:
+                out = await asyncio.gather(*(one(r) for r in requests))
+        else:
+            cache = CallCache(Path(tmp.name) / "calls.sqlite") if name == "layer_client_cache" else None
+            rpm = 1e9 if name == "layer_client_rate" else None
+            client = ModelClient(provider, cache=cache, max_concurrency=concurrency, adaptive=False, trace=False,
+                                 requests_per_minute=rpm)
+            await client.check()
+            with Stopwatch() as sw:
+                out = await asyncio.gather(*(client.complete(r) for r in requests))
+        return sw.wall, sw.cpu, [float(len(c.text)) for c in out]
+    finally:
+        await provider.aclose()
+        tmp.cleanup()
+
+
 def contender(name: str) -> Callable[[list[Case], str, int], Coroutine[Any, Any, Timed]]:
+    if name.startswith("layer_"):
+        return lambda cases, url, k: layer(name, cases, url, k)
     if name == "ours_pointwise":
         return lambda cases, url, k: ours(PointwiseJudge("coherence", RUBRIC), cases, url, k)
     if name == "ours_geval":
@@ -313,7 +375,7 @@ def contender(name: str) -> Callable[[list[Case], str, int], Coroutine[Any, Any,
         return lambda cases, url, k: bare_aiohttp("geval", cases, url, k)
     if name == "ours_pointwise_httpx":
         return lambda cases, url, k: ours(PointwiseJudge("coherence", RUBRIC), cases, url, k, http="httpx")
-    raise SystemExit(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}")
+    raise SystemExit(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS + LAYERS)}")
 
 
 def timed(name: str, cases: list[Case], server: FakeServer, concurrency: int) -> Timed:
@@ -391,7 +453,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--profile", metavar="CONTENDER", help="print a cProfile of one run of CONTENDER and exit"
     )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--layers", action="store_true",
+                        help="time each layer of the harness's path (and bare aiohttp): µs of CPU per call each adds")
     args = parser.parse_args(argv)
+    if args.layers:
+        args.contenders = ",".join(("aiohttp_pointwise", *LAYERS))
     if args.quick:
         args.cases, args.repeats = min(args.cases, 50), 1
     if args.cases < 1 or args.repeats < 1 or args.concurrency < 1:
@@ -448,6 +514,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "targets": {f"{a}/{b}": t for a, b, t in RATIOS if t is not None},
     }
     report(result, names)
+    if args.layers:
+        us = {n: 1e6 / med_cpu[n] for n in ("aiohttp_pointwise", *LAYERS)}
+        result["layers_us_cpu_per_call"] = us
+        below = {"layer_client": "layer_provider", "layer_client_rate": "layer_client",
+                 "layer_client_cache": "layer_client", "ours_pointwise": "layer_client"}
+        result["layers_added_us"] = {n: us[n] - us[b] for n, b in below.items()}
+        print("  CPU per call (µs), and what each layer adds to the one it wraps:")
+        for n in ("aiohttp_pointwise", *LAYERS):
+            added = f"  (+{us[n] - us[below[n]]:.0f} on {below[n]})" if n in below else ""
+            print(f"    {n:<22} {us[n]:>7.0f}{added}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result

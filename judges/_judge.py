@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -162,6 +163,12 @@ def to_result(
 
 
 def scale_labels(scale: tuple[int, int]) -> tuple[tuple[str, ...], dict[str, float]]:
+    labels, values = _scale_labels(tuple(scale))
+    return labels, dict(values)
+
+
+@functools.lru_cache(maxsize=64)
+def _scale_labels(scale: tuple[int, int]) -> tuple[tuple[str, ...], dict[str, float]]:
     lo, hi = scale
     if not (isinstance(lo, int) and isinstance(hi, int)) or hi <= lo:
         raise ValueError(f"scale must be two integers (low, high) with low < high, got {scale!r}")

@@ -71,31 +71,46 @@ def _alternatives(tok: TokenLogprob) -> dict[str, float]:
     return alts
 
 
-def _spell(label: str, lps: Sequence[TokenLogprob], i: int, first: bool, labels: Sequence[str]) -> float:
+class _Alternatives(dict[int, dict[str, float]]):
+    """Each position's alternatives, built once for all the labels of one distribution."""
+
+    def __init__(self, lps: Sequence[TokenLogprob]) -> None:
+        super().__init__()
+        self.lps = lps
+
+    def __missing__(self, i: int) -> dict[str, float]:
+        alts = self[i] = _alternatives(self.lps[i])
+        return alts
+
+
+def _spell(label: str, lps: Sequence[TokenLogprob], i: int, first: bool, labels: Sequence[str],
+           memo: _Alternatives | None = None) -> float:
     """P(tokens from position i spell ``label`` and stop), following the generated path for continuations."""
     if i >= len(lps):
         return 0.0
+    memo = memo if memo is not None else _Alternatives(lps)
     p = 0.0
-    for tok, lp in _alternatives(lps[i]).items():
+    for tok, lp in memo[i].items():
         t = tok.lstrip() if first else tok
         if not t:
             continue
         if t == label:
-            p += math.exp(lp) * _stops_here(lps, i, tok, t, labels)
+            p += math.exp(lp) * _stops_here(lps, i, tok, t, labels, memo)
         elif label.startswith(t) and tok == lps[i].token:
             # only the generated token has a known continuation distribution
-            p += math.exp(lp) * _spell(label[len(t):], lps, i + 1, False, labels)
+            p += math.exp(lp) * _spell(label[len(t):], lps, i + 1, False, labels, memo)
     return p
 
 
-def _stops_here(lps: Sequence[TokenLogprob], i: int, tok: str, spelled: str, labels: Sequence[str]) -> float:
+def _stops_here(lps: Sequence[TokenLogprob], i: int, tok: str, spelled: str, labels: Sequence[str],
+                memo: _Alternatives) -> float:
     """Probability that nothing extends ``spelled`` into a longer label (e.g. "1" versus "10")."""
     longer = [lab for lab in labels if lab != spelled and lab.startswith(spelled)]
     if not longer or tok != lps[i].token or i + 1 >= len(lps):
         return 1.0
     extend = sum(
         math.exp(lp)
-        for nxt, lp in _alternatives(lps[i + 1]).items()
+        for nxt, lp in memo[i + 1].items()
         if nxt and any(lab.startswith(spelled + nxt) for lab in longer)
     )
     return max(0.0, 1.0 - extend)
@@ -108,7 +123,8 @@ def probs_from_top_logprobs(
     i = start
     while i < len(logprobs) and not logprobs[i].token.strip():
         i += 1
-    raw = {lab: _spell(lab, logprobs, i, True, labels) for lab in labels}
+    memo = _Alternatives(logprobs)
+    raw = {lab: _spell(lab, logprobs, i, True, labels, memo) for lab in labels}
     return renormalise(raw)
 
 

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from judges.scoring import _spell, renormalise
+from judges.scoring import _Alternatives, _spell, renormalise
 from judges.types import TokenLogprob, TopLogprob
 
 log = logging.getLogger(__name__)
@@ -235,5 +235,6 @@ def label_distribution(
     while i < len(seq) and not seq[i].token.strip():
         i += 1
     stripped = [lab.strip() for lab in labels]
-    raw = {lab: _spell(s, seq, i, True, stripped) for lab, s in zip(labels, stripped, strict=True)}
+    memo = _Alternatives(seq)
+    raw = {lab: _spell(s, seq, i, True, stripped, memo) for lab, s in zip(labels, stripped, strict=True)}
     return renormalise(raw), float(sum(raw.values()))
