@@ -47,15 +47,25 @@ class ClientStats:
         return replace(self)
 
 
+_TRACING: Any = None  # (opentelemetry.trace, tracing.llm_span) once imported; False when tracing is missing
+
+
 def _llm_span(info: ProviderInfo, request: ModelRequest) -> AbstractContextManager[Any]:
     """An OpenInference LLM span when a tracer provider records spans; else nothing is built (the span's
     arguments, a copy of the whole request, were a twelfth of a judged case's CPU on the fake server)."""
-    try:
-        from opentelemetry import trace
+    global _TRACING
+    if _TRACING is None:
+        try:
+            from opentelemetry import trace
 
-        from tracing import llm_span
-    except ImportError:  # tracing is part of this repo, but judges must not fail without it
+            from tracing import llm_span
+        except ImportError:  # tracing is part of this repo, but judges must not fail without it
+            _TRACING = False
+        else:
+            _TRACING = (trace, llm_span)
+    if _TRACING is False:
         return nullcontext()
+    trace, llm_span = _TRACING
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider):
         return nullcontext()  # no SDK provider installed: every span would be a non-recording no-op
     return llm_span(

@@ -11,6 +11,7 @@ Three sources, recorded on every judgement:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -36,6 +37,11 @@ def weighted_score(probs: Mapping[str, float], values: Mapping[str, float] | Non
 
 
 def _label_regex(labels: Sequence[str]) -> re.Pattern[str]:
+    return _label_pattern(tuple(labels))
+
+
+@functools.lru_cache(maxsize=256)
+def _label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
     alts = "|".join(re.escape(lab) for lab in sorted(labels, key=len, reverse=True))
     # a label standing alone: not glued to other letters/digits (so "10" is not read as "1")
     return re.compile(rf"(?<![A-Za-z0-9])({alts})(?![A-Za-z0-9])")
