@@ -124,7 +124,7 @@ class TopicModel:
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ids = np.array([t.id for t in self.topics], dtype=np.int64)
-        cents = np.array([t.centroid for t in self.topics], dtype=np.float32).reshape(len(self.topics), -1)
+        cents = np.array([t.centroid for t in self.topics], dtype=np.float32)
         radii = np.array([t.radius for t in self.topics], dtype=np.float32)
         return ids, cents, radii
 
@@ -355,21 +355,28 @@ def fit_topics(texts: Sequence[str], vectors: np.ndarray | None = None, *, param
                    outlier_share=sizes.get(OUTLIER, 0) / len(x), history=history)
 
 
+_HELD_OUT_MIN = 10  # members a topic needs for its leave-one-out assignment; smaller topics count in sample
+
+
 def _held_out_assign(model: TopicModel, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Topic ids of the fit sample ``x`` (clustered into ``labels``, group g = ``model.topics[g]``) as if each
     member had been left out of its own topic: its topic's centroid and radius without it (leave-one-out).
 
     An input that helped place a centroid sits closer to it than a new input of the same kind; counted in
     sample, the reference's outlier share came out 6-8% where later windows of the same traffic gave 7-10%
-    (BANKING77), and the share test called the outliers grown in windows drawn from the reference itself."""
+    (BANKING77), and the share test called the outliers grown in windows drawn from the reference itself. Topics of
+    fewer than ``_HELD_OUT_MIN`` members are counted in sample: with three members, leaving one out judged most of
+    them outliers of a topic that holds them all."""
     out = model.assign(x)
+    if not model.topics:
+        return out
     ids, cents, radii = model._matrix()
     sims = x @ cents.T
     margin = model.params.radius_margin
     for g in range(len(model.topics)):
         members = np.flatnonzero(labels == g)
-        if len(members) < 2:
-            continue
+        if len(members) < _HELD_OUT_MIN:
+            continue  # a handful of members: leaving one out moves the centroid too far to say anything
         mx = x[members]
         loo = mx.sum(axis=0, keepdims=True) - mx
         loo /= np.maximum(np.linalg.norm(loo, axis=1, keepdims=True), 1e-12)

@@ -86,7 +86,8 @@ def _load_rows(args: argparse.Namespace, since: datetime, until: datetime) -> _S
                 raise ConfigError(f"{path}:{n}: no text field {args.field or '(question, input, prompt, text)'}; "
                                   "name it with --field")
             key = str(data.get("id", n))
-            rows.append(TraceRow(key, key, None, until, data[field], str(data.get("answer") or ""), data))
+            stamp = min(until, datetime.now(UTC))  # a dataset has no time: its rows are "now"
+            rows.append(TraceRow(key, key, None, stamp, data[field], str(data.get("answer") or ""), data))
         return _Setup(rows, Path(args.model or ".evalharness/topics.json"), str(path))
     if args.log:
         source: Any = LogSource(args.log)
@@ -158,6 +159,10 @@ def run(args: argparse.Namespace, now: datetime, when: Any) -> int:
                                namer=namer)
         except MonitorError as exc:
             print(f"topics: ERROR {exc}", file=sys.stderr)
+            return 2
+        if not model.topics:
+            print(f"topics: ERROR no group of at least {model.params.min_size} similar inputs among {model.n_fit}; "
+                  "lower --min-size or raise --merge-distance (coarser topics); nothing written", file=sys.stderr)
             return 2
         model.save(setup.model_path)
         print(f"topics: fitted {len(model.topics)} topics on {model.n_fit} inputs (outliers "
