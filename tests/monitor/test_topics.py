@@ -193,3 +193,10 @@ def test_a_judge_names_new_topics_and_a_refit_keeps_the_names():
     again = fit_topics(texts2, x2, previous=model, namer=namer)
     assert {t.keywords[0]: t.label for t in again.topics}["refund"] == "Refund questions"
     assert len(asked) == 4  # only the new topic ("weather") was named
+
+
+def test_traffic_with_no_topic_gives_an_empty_model_not_a_crash():
+    texts, x, _ = fake_traffic([3, 3, 3])  # every group under min_size
+    model = fit_topics(texts, x, params=TopicParams(min_size=8))
+    assert model.topics == () and model.outlier_share == 1.0
+    assert (model.assign(x) == OUTLIER).all()
