@@ -8,6 +8,7 @@ in ``datasets/README.md``. Rows exported from human review (``dashboard.export``
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -238,6 +239,18 @@ def dataset_path(path: str | Path) -> Path:
                        f"absolute path, or {how_to_set('datasets_dir')}")
 
 
+def jsonl_lines(text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) of each non-blank line of a JSONL text. A line that is not JSON gives its
+    ``json.JSONDecodeError`` as the value: the caller raises it with its own error (naming the file and line) or
+    skips it and counts it. The one JSONL line reader of datasets, imported suites, synth sources and topics."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield n, exc
+
+
 def load_cases(path: str | Path, kind: str) -> list[Case]:
     """Read a JSONL dataset of ``kind`` ("summarization", "rag", "qa", "pairwise", "conversation", "agent") into Cases.
 
@@ -249,13 +262,9 @@ def load_cases(path: str | Path, kind: str) -> list[Case]:
     p = dataset_path(path)
     cases: list[Case] = []
     seen: set[str] = set()
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{p}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    for n, data in jsonl_lines(p.read_text(encoding="utf-8")):
+        if isinstance(data, json.JSONDecodeError):
+            raise DatasetError(f"{p}:{n}: not valid JSON ({data.msg} at column {data.colno})") from data
         try:
             row = schema.model_validate(data)
         except ValidationError as exc:

@@ -74,13 +74,11 @@ def _load_rows(args: argparse.Namespace, since: datetime, until: datetime) -> _S
         if not path.is_file():
             raise ConfigError(f"dataset {path} does not exist")
         rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{n}: not valid JSON ({exc.msg}); fix the line") from exc
+        from judges.datasets import jsonl_lines
+
+        for n, data in jsonl_lines(path.read_text(encoding="utf-8")):
+            if isinstance(data, json.JSONDecodeError):
+                raise ConfigError(f"{path}:{n}: not valid JSON ({data.msg}); fix the line") from data
             field = args.field or next((f for f in ("question", "input", "prompt", "text") if f in data), None)
             if field is None or not isinstance(data.get(field), str):
                 raise ConfigError(f"{path}:{n}: no text field {args.field or '(question, input, prompt, text)'}; "

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from judges.datasets import jsonl_lines
 from synth.errors import SynthSourceError
 
 #: Characters per chunk and overlap between neighbours. 1,200 characters is ~300 tokens: with the
@@ -122,13 +123,9 @@ def load_documents(
             continue
         docs: list[tuple[str, str]] = []
         if path.suffix == ".jsonl":
-            for n, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    skipped.append(Skipped(f"{path}:{n}", f"not valid JSON ({exc.msg})"))
+            for n, row in jsonl_lines(text):
+                if isinstance(row, json.JSONDecodeError):
+                    skipped.append(Skipped(f"{path}:{n}", f"not valid JSON ({row.msg})"))
                     continue
                 body = next((row[k] for k in ("text", "content", "body", "article", "context")
                              if isinstance(row, dict) and isinstance(row.get(k), str) and row[k].strip()), None)

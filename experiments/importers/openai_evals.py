@@ -15,6 +15,7 @@ from typing import Any
 
 from experiments.importers._choice import BUILTIN_SPECS, CLOSEDQA_CRITERIA
 from experiments.importers._write import ImportReport, SuiteImportError, read_yaml, write_suite
+from judges.datasets import jsonl_lines
 
 BASIC = {"Match": "EvalsMatch()", "Includes": "EvalsIncludes({ignore_case})", "FuzzyMatch": "EvalsFuzzyMatch()",
          "JsonMatch": "EvalsJsonMatch()"}
@@ -46,13 +47,9 @@ def _samples(path: Path, report: ImportReport) -> list[dict[str, Any]]:
     except OSError as exc:
         raise SuiteImportError(f"cannot read the samples {path}: {exc}; pass --data-dir to say where samples_jsonl "
                            "paths start (openai/evals: evals/registry/data)") from exc
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            sample = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SuiteImportError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+    for n, sample in jsonl_lines(text):
+        if isinstance(sample, json.JSONDecodeError):
+            raise SuiteImportError(f"{path}:{n}: not valid JSON ({sample.msg})") from sample
         if not isinstance(sample, dict) or "input" not in sample:
             raise SuiteImportError(f"{path}:{n}: a sample needs an 'input' (chat messages or text)")
         extra = sorted(set(sample) - {"input", "ideal"})
