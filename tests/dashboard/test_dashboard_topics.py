@@ -277,7 +277,7 @@ def test_admin_sends_failing_traces_from_the_topics_page_in_a_browser(topics_ser
     fill_login(page, topics_server["url"], "alice")
     page.get_by_role("heading", name="Review").wait_for(timeout=30_000)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Topics").click()
-    page.get_by_role("heading", name="Topics").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Topics", exact=True).wait_for(timeout=30_000)
     page.get_by_text(f"{BILLING} (#0): 6 inputs", exact=False).wait_for(timeout=30_000)
     settle(page)
     page.get_by_role("button", name="Send 3 failing traces to the review queue").click()
