@@ -396,8 +396,8 @@ RATIOS = (
     ("ours_pointwise", "deepeval_geval", None),
     ("ours_pointwise", "bare_pointwise", 0.7),
     ("ours_geval", "bare_geval", 0.7),
-    ("ours_pointwise", "aiohttp_pointwise", 0.5),
-    ("ours_geval", "aiohttp_geval", 0.5),
+    ("ours_pointwise", "aiohttp_pointwise", 0.8),  # issue 24
+    ("ours_geval", "aiohttp_geval", 0.8),
     ("ours_pointwise_httpx", "bare_pointwise", None),
 )
 

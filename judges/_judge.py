@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from judges._labels import LabelAnswer
+from judges.abstention import ABSTAINED
 from judges.case import Case
 from judges.client import ModelClient
 from judges.results import JudgeFailure, Judgement, Result
 from judges.scoring import weighted_score
+from judges.stats import entropy
 
 if TYPE_CHECKING:
     from judges.abstention import AbstainBand
@@ -118,10 +120,6 @@ def to_result(
     isotonic map applied to the weighted score; ``abstain``: flags the verdict ``abstained`` when the
     (calibrated) distribution falls in the band. The raw distribution and score stay in ``details``.
     """
-    from judges.abstention import ABSTAINED
-    from judges.calibration import divide_prior
-    from judges.stats import entropy
-
     model = client.info.model
     if answer.label is None or answer.probs is None:
         return JudgeFailure(judge_name, model, answer.error or "no verdict", answer.raw, answer.attempts, calls=answer.calls)
@@ -130,6 +128,8 @@ def to_result(
     label = answer.label
     ent = answer.entropy
     if prior is not None:
+        from judges.calibration import divide_prior  # judges.calibration imports this module
+
         probs = divide_prior(answer.probs, prior)
         label = max(probs, key=lambda k: probs[k])
         ent = entropy(probs)

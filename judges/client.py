@@ -234,10 +234,11 @@ class ModelClient:
         span = _llm_span(self.info, request) if self._trace else nullcontext()
         with span as rec:
             t0 = time.perf_counter()
-            coro = self.provider.generate(request)
             try:
-                # on timeout wait_for cancels the attempt and waits for it to end (its connection closed)
-                completion = await (asyncio.wait_for(coro, self.timeout_s) if self.timeout_s else coro)
+                # on timeout the attempt is cancelled and has ended (its connection closed) when TimeoutError
+                # leaves the block; asyncio.timeout runs it in this task (wait_for made a task per call)
+                async with asyncio.timeout(self.timeout_s or None):
+                    completion = await self.provider.generate(request)
             except TimeoutError as exc:
                 raise RetryableProviderError(f"{self.info.model} timed out after {self.timeout_s}s") from exc
             if rec is not None:

@@ -8,6 +8,7 @@ renormalised, and the result records where the probabilities came from.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -35,6 +36,18 @@ def steps_dir() -> Path:
     """``$EVALHARNESS_STEPS_DIR``, else ``geval_steps`` in the project's cache folder (tracing.project)."""
     chosen = os.environ.get("EVALHARNESS_STEPS_DIR")
     return resolve(chosen) if chosen else project_path("cache_dir") / "geval_steps"
+
+
+@functools.lru_cache(maxsize=256)
+def _steps_key(name: str, criterion: str, scale: tuple[int, ...], model: str) -> str:
+    """The steps file's key (a hash of what the steps depend on): computed once, not per judged case."""
+    payload = json.dumps([STEPS_PROMPT_VERSION, name, criterion, list(scale), model])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=256)
+def _pinned_steps(name: str, model: str, steps: tuple[str, ...], key: str) -> EvaluationSteps:
+    return EvaluationSteps(name, model, steps, key)
 
 
 @dataclass(frozen=True)
@@ -88,15 +101,14 @@ class GEval:
     uses_model = True
 
     def steps_key(self, model: str) -> str:
-        payload = json.dumps([STEPS_PROMPT_VERSION, self.name, self.criterion, list(self.scale), model])
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return _steps_key(self.name, self.criterion, tuple(self.scale), model)
 
     async def steps(self, client: ModelClient) -> EvaluationSteps:
         """The evaluation steps for this criterion and the client's model (generated on first use, then read)."""
         model = client.info.model
         key = self.steps_key(model)
         if self.evaluation_steps:
-            return EvaluationSteps(self.name, model, tuple(self.evaluation_steps), key)
+            return _pinned_steps(self.name, model, tuple(self.evaluation_steps), key)
         if key in _memo:
             return _memo[key]
         lock = _locks.setdefault(key, asyncio.Lock())

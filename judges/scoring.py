@@ -47,11 +47,16 @@ def _label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<![A-Za-z0-9])({alts})(?![A-Za-z0-9])")
 
 
+@functools.lru_cache(maxsize=64)
+def _marker_pattern(marker: str) -> re.Pattern[str]:
+    return re.compile(re.escape(marker), re.IGNORECASE)
+
+
 def parse_label(text: str, labels: Sequence[str], *, marker: str | None = None) -> tuple[str, int] | None:
     """First valid label in ``text`` (after ``marker`` when given, e.g. "Score:"), with its character offset."""
     start = 0
     if marker:
-        m = re.search(re.escape(marker), text, flags=re.IGNORECASE)
+        m = _marker_pattern(marker).search(text)
         if m is None:
             return None
         start = m.end()
@@ -71,8 +76,10 @@ def token_index_at(logprobs: Sequence[TokenLogprob], char_offset: int) -> int | 
 
 def _alternatives(tok: TokenLogprob) -> dict[str, float]:
     alts: dict[str, float] = {}
-    for a in tok.top:
-        alts[a.token] = max(alts.get(a.token, -math.inf), a.logprob)
+    get, inf = alts.get, -math.inf
+    for t, lp in tok.top:
+        if lp > get(t, inf):
+            alts[t] = lp
     alts.setdefault(tok.token, tok.logprob)
     return alts
 
@@ -122,15 +129,39 @@ def _stops_here(lps: Sequence[TokenLogprob], i: int, tok: str, spelled: str, lab
     return max(0.0, 1.0 - extend)
 
 
+@functools.lru_cache(maxsize=256)
+def _extended(labels: tuple[str, ...]) -> frozenset[str]:
+    """The labels that begin a longer label ("1" when "10" is a label)."""
+    return frozenset(a for a in labels if any(b != a and b.startswith(a) for b in labels))
+
+
 def probs_from_top_logprobs(
     logprobs: Sequence[TokenLogprob], labels: Sequence[str], start: int
 ) -> dict[str, float] | None:
-    """Label distribution from top-logprobs at token ``start`` (leading whitespace tokens are skipped)."""
+    """Label distribution from top-logprobs at token ``start`` (leading whitespace tokens are skipped).
+
+    One pass over the alternatives at the label's position: an alternative that spells a whole label counts for
+    it (unless a longer label goes on from it); the generated token, when it spells only the start of labels,
+    counts for each of them as far as the following tokens spell the rest (``_spell``)."""
     i = start
     while i < len(logprobs) and not logprobs[i].token.strip():
         i += 1
-    memo = _Alternatives(logprobs)
-    raw = {lab: _spell(lab, logprobs, i, True, labels, memo) for lab in labels}
+    raw = dict.fromkeys(labels, 0.0)
+    if i < len(logprobs):
+        memo = _Alternatives(logprobs)
+        alts = memo[i]
+        extended = _extended(tuple(labels))
+        for tok, lp in alts.items():
+            t = tok.lstrip()
+            if t in raw:
+                stops = _stops_here(logprobs, i, tok, t, labels, memo) if t in extended else 1.0
+                raw[t] += math.exp(lp) * stops
+        generated = logprobs[i].token
+        g = generated.lstrip()
+        if g:
+            for lab in labels:
+                if lab != g and lab.startswith(g):
+                    raw[lab] += math.exp(alts[generated]) * _spell(lab[len(g):], logprobs, i + 1, False, labels, memo)
     return renormalise(raw)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Role = Literal["system", "user", "assistant"]
 
@@ -87,14 +87,14 @@ class ModelRequest:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class TopLogprob:
+# named tuples, not frozen dataclasses: a reply's alternatives are built per call, tens of them (a third of the
+# time to parse a chat reply went into dataclass __init__s)
+class TopLogprob(NamedTuple):
     token: str
     logprob: float
 
 
-@dataclass(frozen=True)
-class TokenLogprob:
+class TokenLogprob(NamedTuple):
     token: str
     logprob: float
     top: tuple[TopLogprob, ...] = ()

@@ -321,7 +321,10 @@ class OpenAICompatibleProvider:
             return await _label_call(self, request)
         if self.api == "completions":
             return await _completion_call(self, request)
-        return self._parse(await self.post_json("/chat/completions", self.payload(request)))
+        t0 = time.perf_counter()
+        data = await self.post_json("/chat/completions", self.payload(request))
+        # the latency set here spares the client a dataclasses.replace of every completion
+        return self._parse(data, latency_s=time.perf_counter() - t0)
 
     async def post_json(self, path: str, payload: dict[str, Any]) -> Any:
         """POST ``payload`` to ``path`` (under the base URL, or absolute); the decoded JSON, or ProviderError."""
@@ -381,7 +384,7 @@ class OpenAICompatibleProvider:
         except ValueError:
             return resp.status, None
 
-    def _parse(self, data: dict[str, Any]) -> Completion:
+    def _parse(self, data: dict[str, Any], latency_s: float = 0.0) -> Completion:
         # A plain loop and local names: this runs once per judge call, hundreds of thousands of times online.
         token_lp, top_lp = TokenLogprob, TopLogprob
         logprobs: list[TokenLogprob] = []
@@ -402,6 +405,7 @@ class OpenAICompatibleProvider:
             logprobs=tuple(logprobs),
             usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
             texts=texts,
+            latency_s=latency_s,
         )
 
     async def check(self) -> None:
