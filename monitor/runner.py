@@ -151,6 +151,7 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
         window_start = since or (window_end - config.quality.current)
 
     # 2. the reports over the window: judge-score quality, production drift, topics
+    embed = _WindowEmbeddings()  # the drift step's topic feature and the topics report embed the same inputs once
     frame: Any = None
     labels: Any = None
     try:
@@ -167,7 +168,7 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
         errors += 1
     if config.drift.reference:
         try:
-            drift_summary = _drift(config, source or source_for(config), window_end, out_dir / "drift")
+            drift_summary = _drift(config, source or source_for(config), window_end, out_dir / "drift", embed)
             result.drift = drift_summary
             result.reports["drift"] = str(out_dir / "drift" / "report.html")
             if drift_summary["exit_code"] == EXIT_ALERT:
@@ -182,7 +183,7 @@ def _steps(config: MonitorConfig, result: RunResult, say: Callable[[str], None],
         topics_model = _topic_model(config)
         if topics_model is not None:
             line, paths = _topics(config, topics_model, source or source_for(config), window_end, frame, labels,
-                                  out_dir / "topics")
+                                  out_dir / "topics", embed)
             result.reports["topics"] = str(paths["html"])
             say(line)
     except (MonitorError, OSError, ValueError) as exc:
@@ -220,7 +221,8 @@ def _labels(config: MonitorConfig) -> Sequence[Any] | None:
         store.close()
 
 
-def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) -> dict[str, Any]:
+def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path,
+           embed: _WindowEmbeddings) -> dict[str, Any]:
     """``drift.report`` of the production rows of the current window against the configured reference."""
     import pandas as pd
 
@@ -243,7 +245,7 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
 
             reference = load_frame(reference)
             reference["input_topic"] = _topics_of(topics, reference["prompt"].tolist(), config, cache=True)
-            current["input_topic"] = _topics_of(topics, current["prompt"].tolist(), config, cache=False)
+            current["input_topic"] = _topics_of(topics, current["prompt"].tolist(), config, cache=False, embed=embed)
         cfg = load_drift_config(config.drift.config)
         report = run_report(reference, current, cfg, window=config.drift.window)
         write_report(report, out)
@@ -260,17 +262,17 @@ def _drift(config: MonitorConfig, source: Source, until: datetime, out: Path) ->
 
 
 def _topics(config: MonitorConfig, model: Any, source: Source, until: datetime, scores: Any, labels: Any,
-            out: Path) -> tuple[str, dict[str, Path]]:
+            out: Path, embed: _WindowEmbeddings) -> tuple[str, dict[str, Path]]:
     """The topics report of the current window (``monitor.topic_report``), written to the run's folder and as the
     latest under ``<reports_dir>/topics`` (what the dashboard's Topics page reads)."""
     from monitor.topic_report import topics_report, write_topics
-    from monitor.topics import embed_texts, new_topic_candidates
+    from monitor.topics import new_topic_candidates
     from tracing.production_log import user_text
 
     start = until - config.quality.current
     rows = [r for page in source.pages(start, until) for r in page.rows]
     texts = [user_text(r.prompt) for r in rows]
-    vectors = embed_texts(texts)
+    vectors = embed(texts)
     assigned = model.assign(vectors)
     report = topics_report(model, rows, assigned, start=start.isoformat(), end=until.isoformat(), scores=scores,
                            pass_at={ev.name: ev.pass_at for ev in config.evaluator}, labels=labels or (),
@@ -291,7 +293,27 @@ def _topic_model(config: MonitorConfig, *, for_drift: bool = False) -> Any:
     return TopicModel.load(path) if path.exists() else None
 
 
-def _topics_of(model: Any, prompts: list[Any], config: MonitorConfig, *, cache: bool) -> list[str]:
+class _WindowEmbeddings:
+    """One run's text embeddings, each distinct text embedded once (``monitor.topics.embed_texts``)."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[str, Any] = {}
+
+    def __call__(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        from monitor.topics import embed_texts
+
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, embed_texts(new), strict=True))
+        if not texts:
+            return embed_texts([])
+        return np.stack([self._vectors[t] for t in texts])
+
+
+def _topics_of(model: Any, prompts: list[Any], config: MonitorConfig, *, cache: bool,
+               embed: _WindowEmbeddings | None = None) -> list[str]:
     """Each prompt's topic label (``monitor.topics.topic_labels``); the reference's are kept in the state folder
     per model version and reference content, so a scheduled run embeds only its own window."""
     import hashlib
@@ -306,7 +328,7 @@ def _topics_of(model: Any, prompts: list[Any], config: MonitorConfig, *, cache: 
         path = Path(config.state_dir) / "topics" / f"reference-{digest}.json"
         if path.exists():
             return list(json.loads(path.read_text(encoding="utf-8")))
-    labels = topic_labels(model, texts, embed_texts(texts))
+    labels = topic_labels(model, texts, (embed or embed_texts)(texts))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(labels), encoding="utf-8")

@@ -340,7 +340,10 @@ def fit_topics(texts: Sequence[str], vectors: np.ndarray | None = None, *, param
     # inputs would be assigned (held out of their topic), or the reference would understate the outliers
     model = TopicModel(topics=tuple(topics), params=params, version=version, created_at=_now(), source=source,
                        n_fit=len(x), next_id=next_id, history=previous.history if previous is not None else ())
-    assigned = model.assign(x)
+    rest = np.ones(len(x), dtype=bool)
+    rest[fit_idx] = False
+    assigned = np.full(len(x), OUTLIER, dtype=np.int64)
+    assigned[rest] = model.assign(x[rest])  # each input assigned once: the sample held out, the rest as is
     assigned[fit_idx] = _held_out_assign(model, x[fit_idx], labels)
     sizes = Counter(assigned.tolist())
     topics = [replace(t, size=sizes.get(t.id, 0), share=sizes.get(t.id, 0) / len(x)) for t in topics]
