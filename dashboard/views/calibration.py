@@ -44,29 +44,33 @@ c2.caption(f"p = {_fmt(report.spearman_p)}")
 c3.metric("Items with judge and human scores", report.n_items)
 
 if report.n_items:
-    import plotly.graph_objects as go
+    import altair as alt
+    import pandas as pd
 
     labels = [str(v) for v in report.labels]
-    fig = go.Figure(
-        go.Heatmap(
-            z=report.confusion,
-            x=labels,
-            y=labels,
-            colorscale="Blues",
-            text=report.confusion,
-            texttemplate="%{text}",
-            hovertemplate="human %{y}, judge %{x}: %{z}<extra></extra>",
-        )
+    cells = pd.DataFrame(
+        [
+            {"judge": judge, "human": human, "count": int(report.confusion[i][j])}
+            for i, human in enumerate(labels)
+            for j, judge in enumerate(labels)
+        ]
     )
-    fig.update_layout(
-        # Category axes: one tick per score label, not plotly's numeric ticks at 1.5, 2.5, ...
-        xaxis={"title": "judge", "type": "category"},
-        yaxis={"title": "human (mean, rounded)", "type": "category"},
-        height=380,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title="Confusion matrix",
+    cells["tip"] = [f"human {h}, judge {j}: {c}" for h, j, c in zip(cells["human"], cells["judge"], cells["count"])]
+    dark = max(1, int(cells["count"].max())) / 2
+    # Category axes (ordinal, the labels in score order): one tick per score label, not numeric ticks.
+    base = alt.Chart(cells).encode(
+        x=alt.X("judge:O", sort=labels, title="judge", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("human:O", sort=labels, title="human (mean, rounded)"),
+        tooltip=alt.Tooltip("tip:N"),
     )
-    st.plotly_chart(fig, key="confusion")
+    fig = alt.layer(
+        base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), title="count")),
+        base.mark_text().encode(
+            text="count:Q",
+            color=alt.condition(alt.datum.count > dark, alt.value("white"), alt.value("black")),
+        ),
+    ).properties(height=380, title="Confusion matrix")
+    st.altair_chart(fig, key="confusion", width="stretch")
 
 st.subheader("Reviewers among themselves")
 d1, d2, d3 = st.columns(3)

@@ -8,7 +8,6 @@ as plain text or in a table cell, never as Markdown.
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
@@ -118,37 +117,55 @@ def _row(v: Variant) -> dict[str, object]:
 
 st.dataframe(pd.DataFrame([_row(v) for v in [*rec.variants, rec.headline]]), hide_index=True, key="judges_variants")
 
-import plotly.graph_objects as go
-
-
-def _plotly_text(value: object) -> str:
-    return html.escape(_ui.plain(value))
-
+import altair as alt
 
 left, right = st.columns(2)
 conf = rec.headline.confusion
-# Plotly draws its strings as a subset of HTML (links included): the file's labels and names go in escaped.
-axis = [_plotly_text(label) if isinstance(label, str) else label for label in conf.labels]
-heat = go.Figure(go.Heatmap(z=conf.counts, x=axis, y=axis, colorscale="Blues", text=conf.counts,
-                            texttemplate="%{text}", hovertemplate="human %{y}, judge %{x}: %{z}<extra></extra>"))
-heat.update_layout(xaxis_title="judge", yaxis_title="human", height=360, title="Confusion matrix",
-                   margin={"l": 10, "r": 10, "t": 40, "b": 10})
-left.plotly_chart(heat, key="judges_confusion")
+# Vega-Lite draws the file's labels and names as SVG or canvas text and its tooltips HTML-escaped, never as
+# HTML or Markdown: they go in as plain text (bidi controls neutralised).
+axis = [_ui.plain(label) for label in conf.labels]
+cells = pd.DataFrame([{"judge": judge, "human": human, "count": conf.counts[i][j]}
+                      for i, human in enumerate(axis) for j, judge in enumerate(axis)],
+                     columns=["judge", "human", "count"])
+cells["tip"] = [f"human {h}, judge {j}: {c}" for h, j, c in zip(cells["human"], cells["judge"], cells["count"])]
+dark = max([1, *cells["count"]]) / 2
+# Category axes (the labels in the file's order): one tick per label.
+base = alt.Chart(cells).encode(x=alt.X("judge:O", sort=axis, title="judge", axis=alt.Axis(labelAngle=0)),
+                               y=alt.Y("human:O", sort=axis, title="human"), tooltip=alt.Tooltip("tip:N"))
+heat = alt.layer(
+    base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), title="count")),
+    base.mark_text().encode(text="count:Q",
+                            color=alt.condition(alt.datum.count > dark, alt.value("white"), alt.value("black"))),
+).properties(height=360, title="Confusion matrix")
+left.altair_chart(heat, key="judges_confusion", width="stretch")
 
-rel = go.Figure()
+points: list[dict[str, object]] = []
+names: list[str] = []
 for v in [next((x for x in rec.variants if x.name.startswith(("mean_prob", "expected score"))), rec.headline),
           next((x for x in rec.variants if "isotonic" in x.name), None)]:
     if v is not None and v.reliability:
-        rel.add_trace(go.Scatter(x=[b.predicted for b in v.reliability], y=[b.observed for b in v.reliability],
-                                 mode="lines+markers", name=_plotly_text(f"{v.name} (ECE {v.calibration_error:.3f})"),
-                                 text=[f"{b.n} cases" for b in v.reliability]))
+        name = _ui.plain(f"{v.name} (ECE {v.calibration_error:.3f})")
+        names.append(name)
+        points += [{"series": name, "predicted": b.predicted, "observed": b.observed, "cases": f"{b.n} cases"}
+                   for b in v.reliability]
 lo, hi = (0.0, 1.0) if pref else (float(conf.labels[0]), float(conf.labels[-1]))
-rel.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="perfect", line={"dash": "dot"}))
-rel.update_layout(xaxis_title="judge: P(A)" if pref else "judge score", height=360,
-                  yaxis_title="humans: share preferring A" if pref else "humans: mean score",
-                  title="Reliability diagram, before and after isotonic calibration",
-                  margin={"l": 10, "r": 10, "t": 40, "b": 10})
-right.plotly_chart(rel, key="judges_reliability")
+x_title = "judge: P(A)" if pref else "judge score"
+y_title = "humans: share preferring A" if pref else "humans: mean score"
+series = list(dict.fromkeys([*names, "perfect"]))
+color = alt.Color("series:N", title=None, scale=alt.Scale(domain=series),
+                  legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0))
+x = alt.X("predicted:Q", title=x_title, scale=alt.Scale(zero=False))
+y = alt.Y("observed:Q", title=y_title, scale=alt.Scale(zero=False))
+diagonal = alt.Chart(pd.DataFrame({"series": "perfect", "predicted": [lo, hi], "observed": [lo, hi]})).mark_line(
+    strokeDash=[2, 3]).encode(x=x, y=y, color=color)
+layers: list[alt.Chart] = [diagonal]
+if points:
+    tooltip = [alt.Tooltip("series:N", title="variant"), alt.Tooltip("predicted:Q", format=".3f"),
+               alt.Tooltip("observed:Q", format=".3f"), alt.Tooltip("cases:N")]
+    layers.insert(0, alt.Chart(pd.DataFrame(points)).mark_line(point=True).encode(x=x, y=y, color=color,
+                                                                                  tooltip=tooltip))
+rel = alt.layer(*layers).properties(height=360, title="Reliability diagram, before and after isotonic calibration")
+right.altair_chart(rel, key="judges_reliability", width="stretch")
 
 st.subheader("Bias probes")
 b = rec.bias
@@ -173,11 +190,15 @@ if rec.abstention is not None:
     _ui.show_text(f"Disagreement with humans at {100 * a.coverage:.0f}% coverage: {_ci(a.risk, True)}, against "
             f"{_ci(a.full, True)} without abstaining (change {_ci(a.change)}). Abstain band: "
             f"AbstainBand(min_margin={a.threshold:.4f}). Confidence: {a.confidence}.")
-    curve = go.Figure(go.Scatter(x=[p.coverage for p in a.curve], y=[p.risk for p in a.curve], mode="lines+markers",
-                                 text=[f"margin >= {p.threshold:.4f}" for p in a.curve]))
-    curve.update_layout(xaxis_title="coverage (share of cases the judge decides)", yaxis_title="disagreement",
-                        height=320, title="Coverage–risk curve", margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    st.plotly_chart(curve, key="judges_coverage_risk")
+    points_cr = pd.DataFrame([{"coverage": p.coverage, "risk": p.risk, "threshold": f"margin >= {p.threshold:.4f}"}
+                              for p in a.curve])
+    curve = alt.Chart(points_cr).mark_line(point=True).encode(
+        x=alt.X("coverage:Q", title="coverage (share of cases the judge decides)", scale=alt.Scale(zero=False)),
+        y=alt.Y("risk:Q", title="disagreement", axis=alt.Axis(format=".1~%")),
+        tooltip=[alt.Tooltip("coverage:Q", format=".3f"), alt.Tooltip("risk:Q", format=".1%"),
+                 alt.Tooltip("threshold:N")],
+    ).properties(height=320, title="Coverage–risk curve")
+    st.altair_chart(curve, key="judges_coverage_risk", width="stretch")
 
 if rec.few_shot is not None:
     shots = rec.few_shot

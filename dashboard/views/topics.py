@@ -5,7 +5,7 @@ It reads one file, the report ``python -m monitor topics report`` writes (``topi
 server's configuration, never typed on the page; a missing, unreadable or malformed file is named with the
 command that writes it, and its content is never shown in the message. Every string the report carries
 (topic names, keywords, evaluator names, prompts, responses) came from production traffic: it is shown as
-plain text, in a table cell, escaped with ``_ui.md``, or HTML-escaped in a chart, never as Markdown.
+plain text, in a table cell, escaped with ``_ui.md``, or drawn as text in a chart, never as Markdown or HTML.
 
 Admins send a topic's failing traces to the escalation queue: one production item per trace, built by
 :func:`review.fill.production_item` (``prod:<trace id>``, the audit sample's identity), so sending twice, or a
@@ -14,7 +14,6 @@ trace the audit sample already queued under the same criterion in that queue, ad
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Mapping
@@ -22,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import altair as alt
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import _ui
@@ -369,8 +368,9 @@ def _window(r: Report) -> str:
 
 
 def _chart_text(value: object) -> str:
-    # Plotly draws strings as a subset of HTML (links included): traffic's words go in escaped.
-    return html.escape(_ui.plain(value))
+    # Vega-Lite draws strings as SVG or canvas text and HTML-escapes its tooltips: never HTML, never Markdown.
+    # Traffic's words go in as plain text, bidi controls neutralised.
+    return _ui.plain(value)
 
 
 # ---------------------------------------------------------------- the page
@@ -453,17 +453,24 @@ st.subheader("Share of traffic: this window against the reference")
 charted = sorted((t for t in report.topics if t.share or t.reference_share), key=lambda t: (t.share, t.id))
 arrows = {"grew": " ↑", "shrank": " ↓"}
 labels = [_chart_text(t.label) + arrows.get(t.status, "") for t in charted]
-bars = go.Figure()
-bars.add_trace(go.Bar(y=labels, x=[t.reference_share for t in charted], orientation="h", name="reference",
-                      marker_color="#c7c7c7", hovertemplate="%{y}: reference %{x:.1%}<extra></extra>"))
-bars.add_trace(go.Bar(y=labels, x=[t.share for t in charted], orientation="h", name="this window",
-                      marker_color="#4c78a8",
-                      customdata=[_chart_text(_status(t)) for t in charted],
-                      hovertemplate="%{y}: %{x:.1%} (%{customdata})<extra></extra>"))
-bars.update_layout(barmode="group", height=max(260, 26 * len(charted) + 80), xaxis_tickformat=".0%",
-                   xaxis_title="share of inputs", margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                   legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
-st.plotly_chart(bars, key="topics_share_chart")
+shares = pd.DataFrame(
+    [{"topic": label, "series": series, "share": share, "status": _chart_text(_status(t))}
+     for t, label in zip(charted, labels)
+     for series, share in (("reference", t.reference_share), ("this window", t.share))],
+    columns=["topic", "series", "share", "status"],
+)
+bars = alt.Chart(shares).mark_bar().encode(
+    # the largest share on top, as the table reads; the reference's bar above this window's in each group
+    y=alt.Y("topic:N", sort=labels[::-1], title=None, axis=alt.Axis(labelLimit=360)),
+    yOffset=alt.YOffset("series:N", sort=["reference", "this window"]),
+    x=alt.X("share:Q", title="share of inputs", axis=alt.Axis(format=".0%")),
+    color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["reference", "this window"],
+                                                            range=["#c7c7c7", "#4c78a8"]),
+                    legend=alt.Legend(orient="top")),
+    tooltip=[alt.Tooltip("topic:N"), alt.Tooltip("series:N", title="share of"),
+             alt.Tooltip("share:Q", format=".1%"), alt.Tooltip("status:N")],
+).properties(height=max(260, 26 * len(charted) + 80))
+st.altair_chart(bars, key="topics_share_chart", width="stretch")
 st.caption("Blue: this window's share of inputs; grey: the share when the model was fitted. ↑ / ↓: the share "
            "grew or shrank significantly. Topics absent from both are left out.")
 
@@ -497,11 +504,13 @@ with left:
 with right:
     st.markdown("**Inputs per day**")
     if topic.daily:
-        trend = go.Figure(go.Bar(x=list(topic.daily), y=list(topic.daily.values()), marker_color="#4c78a8",
-                                 hovertemplate="%{x}: %{y} inputs<extra></extra>"))
-        trend.update_layout(height=260, yaxis_title="inputs", xaxis_type="category",
-                            margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(trend, key="topics_daily_chart")
+        days = pd.DataFrame({"day": list(topic.daily), "inputs": list(topic.daily.values())})
+        trend = alt.Chart(days).mark_bar(color="#4c78a8").encode(
+            x=alt.X("day:O", sort=list(topic.daily), title=None),  # one bar per day, in the report's order
+            y=alt.Y("inputs:Q", title="inputs"),
+            tooltip=[alt.Tooltip("day:O"), alt.Tooltip("inputs:Q")],
+        ).properties(height=260)
+        st.altair_chart(trend, key="topics_daily_chart", width="stretch")
     else:
         st.caption("No dated input of this topic in the window.")
 

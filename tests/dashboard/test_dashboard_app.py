@@ -137,7 +137,8 @@ def test_calibration_page_shows_agreement(app_env: dict[str, Path]) -> None:
     assert metrics["Items with judge and human scores"] == "2"
     assert metrics["Items with 2+ reviewers"] == "2"
     assert metrics["Quadratic-weighted κ"] not in ("", None)
-    assert at.get("plotly_chart")
+    [chart] = at.get("vega_lite_chart")  # st.altair_chart
+    assert json.loads(chart.proto.spec)["title"] == "Confusion matrix"
     # Disagreements: case-100 (reviewers 1 vs 2) and case-101 (reviewers 3, judge 2), both gap 1.
     assert len([e for e in at.expander if e.label.startswith("Item ")]) == 2
 
@@ -283,8 +284,15 @@ def test_calibration_ci_never_shows_negative_zero_and_the_heat_map_has_one_tick_
     at.switch_page("views/calibration.py").run()
     assert not at.exception
     assert "95% CI 0.000 … 0.400" in [c.value for c in at.caption]
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["xaxis"]["type"] == spec["layout"]["yaxis"]["type"] == "category"
+    [chart] = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    # Category axes: ordinal, every label listed in score order (one tick each), on every layer drawn
+    encodings = [layer["encoding"] for layer in spec.get("layer", [spec])]
+    assert len(encodings) == 2  # the cells and the counts written in them
+    for encoding in encodings:
+        for axis in ("x", "y"):
+            assert encoding[axis]["type"] in ("nominal", "ordinal")
+            assert encoding[axis]["sort"] == ["1", "2", "3"]  # humans and the judge scored 1 to 3
 
 
 def test_export_page_defaults_to_the_running_phoenix(app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -155,7 +155,9 @@ def test_page_shows_the_topics_of_a_report(report: Path) -> None:
     assert billing["correctness fail"].startswith("17% [")
     assert table.iloc[1]["helpfulness fail"].startswith("0% [")
     assert billing["latency p50 ms"] == pytest.approx(401.5)
-    assert at.get("plotly_chart"), "the share chart and the daily trend are drawn"
+    charts = [json.loads(c.proto.spec)["encoding"] for c in at.get("vega_lite_chart")]  # st.altair_chart
+    assert [(c["y"]["field"], c["x"]["field"]) for c in charts] == [("topic", "share"), ("inputs", "day")], (
+        "the share chart and the daily trend are drawn")
 
     # the worst topic is picked first: its examples, failing traces and daily counts
     assert at.selectbox(key="topics_pick").value == 0
