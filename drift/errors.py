@@ -6,7 +6,8 @@ Hierarchy (catch ``DriftError`` to catch them all)::
     ├── SchemaError(DriftError, ValueError)      a column is missing, has the wrong type, or schemas differ
     ├── EmptyDataError(DriftError, ValueError)   nothing left to compare (empty input or all values missing)
     ├── InputFormatError(DriftError, ValueError) a file or row cannot be read as logged data
-    ├── ConfigError(DriftError, ValueError)      a parameter or config file value is invalid
+    ├── ConfigError(DriftError, ValueError)      a parameter or config file value is invalid (also the harness's
+    │                                            shared ``tracing.errors.ConfigError``)
     ├── MissingDependencyError(DriftError, ImportError)  an optional extra is not installed
     └── ExtraFailedError(DriftError, RuntimeError)  an optional extra (Evidently) failed on this input
 
@@ -18,6 +19,8 @@ unseen categories and constant columns are not warnings: they are counted in the
 """
 
 from __future__ import annotations
+
+from tracing.errors import ConfigError as SharedConfigError
 
 
 class DriftError(Exception):
@@ -36,7 +39,7 @@ class InputFormatError(DriftError, ValueError):
     """A file or a logged row cannot be read (unknown extension, malformed JSON, bad timestamp)."""
 
 
-class ConfigError(DriftError, ValueError):
+class ConfigError(DriftError, SharedConfigError, ValueError):
     """A parameter or config value is invalid (bins < 2, threshold out of range, unknown window)."""
 
 
