@@ -230,14 +230,18 @@ class ModelClient:
             await self._sleep(delay)
 
     async def _attempt(self, request: ModelRequest, rate_lock: asyncio.Lock) -> Completion:
-        await self._wait_for_rate(rate_lock)
+        if self.requests_per_minute is not None:
+            await self._wait_for_rate(rate_lock)
         span = _llm_span(self.info, request) if self._trace else nullcontext()
         with span as rec:
             t0 = time.perf_counter()
             try:
-                # on timeout the attempt is cancelled and has ended (its connection closed) when TimeoutError
-                # leaves the block; asyncio.timeout runs it in this task (wait_for made a task per call)
-                async with asyncio.timeout(self.timeout_s or None):
+                if self.timeout_s:
+                    # on timeout the attempt is cancelled and has ended (its connection closed) when TimeoutError
+                    # leaves the block; asyncio.timeout runs it in this task (wait_for made a task per call)
+                    async with asyncio.timeout(self.timeout_s):
+                        completion = await self.provider.generate(request)
+                else:
                     completion = await self.provider.generate(request)
             except TimeoutError as exc:
                 raise RetryableProviderError(f"{self.info.model} timed out after {self.timeout_s}s") from exc

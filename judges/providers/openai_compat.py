@@ -385,16 +385,17 @@ class OpenAICompatibleProvider:
             return resp.status, None
 
     def _parse(self, data: dict[str, Any], latency_s: float = 0.0) -> Completion:
-        # A plain loop and local names: this runs once per judge call, hundreds of thousands of times online.
-        token_lp, top_lp = TokenLogprob, TopLogprob
+        # A plain loop and local names: this runs once per judge call, hundreds of thousands of times online. The
+        # named tuples are made with tuple.__new__ (their own __new__ is a Python function: a frame per alternative).
+        new, token_lp, top_lp = tuple.__new__, TokenLogprob, TopLogprob
         logprobs: list[TokenLogprob] = []
         try:
             choices = data["choices"]
             texts = tuple([(c.get("message") or {}).get("content") or "" for c in choices])
             for t in (choices[0].get("logprobs") or {}).get("content") or ():
                 alts = t.get("top_logprobs")
-                top = tuple([top_lp(a["token"], float(a["logprob"])) for a in alts]) if alts else ()
-                logprobs.append(token_lp(t["token"], float(t["logprob"]), top))
+                top = tuple([new(top_lp, (a["token"], float(a["logprob"]))) for a in alts]) if alts else ()
+                logprobs.append(new(token_lp, (t["token"], float(t["logprob"]), top)))
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ProviderError(f"unexpected response shape from {self.base_url}: {str(data)[:300]}") from exc
         usage = data.get("usage") or {}
