@@ -47,13 +47,23 @@ class DashboardConfig:
 
     @classmethod
     def from_env(cls) -> DashboardConfig:
-        """Read the configuration from ``EVALHARNESS_*`` variables, with the defaults above."""
+        """Read the configuration from ``EVALHARNESS_*`` variables, with the defaults above. A relative path is
+        relative to the project root (the nearest folder up with pyproject.toml or .git), as the eval runs'
+        results are, so ``python -m dashboard`` finds the same store and runs from any folder of the project."""
+        from tracing.project import project_root, resolve
+
         env = os.environ
+        root = project_root()
+
+        def path(var: str, default: Path | str) -> Path:
+            return resolve(env.get(var) or str(default), root)
+
+        db = env.get("EVALHARNESS_REVIEW_DB", cls.db)
         return cls(
-            db=env.get("EVALHARNESS_REVIEW_DB", cls.db),
-            users=Path(env.get("EVALHARNESS_USERS", str(cls.users))),
-            datasets=Path(env.get("EVALHARNESS_DATASETS", str(cls.datasets))),
-            results_dir=Path(env.get("EVALHARNESS_RESULTS", str(cls.results_dir))),
+            db=db if "://" in db else str(resolve(db, root)),
+            users=path("EVALHARNESS_USERS", cls.users),
+            datasets=path("EVALHARNESS_DATASETS", cls.datasets),
+            results_dir=path("EVALHARNESS_RESULTS", cls.results_dir),
             lease_seconds=_seconds(env, "EVALHARNESS_LEASE_SECONDS", cls.lease_seconds),
             phoenix_endpoint=env.get("EVALHARNESS_PHOENIX_ENDPOINT") or _phoenix_endpoint(),
             sqlite_synchronous=env.get("EVALHARNESS_SQLITE_SYNC", cls.sqlite_synchronous).upper(),
@@ -61,8 +71,8 @@ class DashboardConfig:
             trusted_proxies=tuple(
                 p.strip() for p in env.get("EVALHARNESS_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
-            synth_dir=Path(env.get("EVALHARNESS_SYNTH_DIR", str(cls.synth_dir))),
-            topics_report=Path(env.get("EVALHARNESS_TOPICS_REPORT") or str(cls.topics_report)),
+            synth_dir=path("EVALHARNESS_SYNTH_DIR", cls.synth_dir),
+            topics_report=path("EVALHARNESS_TOPICS_REPORT", cls.topics_report),
         )
 
 
