@@ -105,6 +105,10 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--master and --spark-conf apply to --engine spark only")
     if args.evidently and args.reference is None:
         raise ConfigError("--evidently needs --reference (Evidently reads the reference rows); drop --profile")
+    if args.evidently:
+        from .evidently_report import require_evidently
+
+        require_evidently()  # before the report is computed, not after
     profile = args.profile
     if args.save_profile:
         profile = fit_profile(args.reference, config)

@@ -34,6 +34,16 @@ def _untestable(reference: Any, current: Any, columns: list[str]) -> dict[str, s
     return out
 
 
+def require_evidently() -> None:
+    """Raise the error that names the extra, before any work, when Evidently is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("evidently") is None:
+        raise MissingDependencyError("the Evidently report (--evidently) needs evidently 0.7, which "
+                                     "`pip install 'evalharness[all]'` leaves out; install "
+                                     "`pip install 'evalharness[evidently]'`, or drop --evidently")
+
+
 def save_evidently_report(reference: Any, current: Any, schema: Schema, path: str | Path, *,
                           method: str = "psi", drift_share: float = 0.5) -> EvidentlyReport:
     """Run Evidently's ``DataDriftPreset`` with ``method`` on the schema's testable columns and save its HTML."""

@@ -257,6 +257,17 @@ def test_evidently_failure_exits_2_not_1(tmp_path, capsys, monkeypatch) -> None:
     assert (tmp_path / "o" / "summary.json").exists()  # our own report was still written
 
 
+def test_evidently_not_installed_is_said_before_any_work(tmp_path, capsys, monkeypatch) -> None:
+    ref, cur = _app_like_logs(tmp_path)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "evidently" else real(name, *a))
+    computed: list[str] = []
+    monkeypatch.setattr("drift.report.run_report", lambda *a, **k: computed.append("report"))
+    code = main(["report", "--reference", str(ref), "--current", str(cur), "--out", str(tmp_path / "o"), "--evidently"])
+    assert code == 2 and not computed and not (tmp_path / "o").exists()
+    assert "pip install 'evalharness[evidently]'" in capsys.readouterr().err
+
+
 def test_an_unexpected_error_exits_2_not_1(log_files, tmp_path, capsys, monkeypatch) -> None:
     import drift.report
 
