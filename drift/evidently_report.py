@@ -34,14 +34,16 @@ def _untestable(reference: Any, current: Any, columns: list[str]) -> dict[str, s
     return out
 
 
+_MISSING = ("the Evidently report (--evidently) needs evidently 0.7, which `pip install 'evalharness[all]'` leaves "
+            "out; install `pip install 'evalharness[evidently]'`, or drop --evidently")
+
+
 def require_evidently() -> None:
     """Raise the error that names the extra, before any work, when Evidently is not installed."""
     import importlib.util
 
     if importlib.util.find_spec("evidently") is None:
-        raise MissingDependencyError("the Evidently report (--evidently) needs evidently 0.7, which "
-                                     "`pip install 'evalharness[all]'` leaves out; install "
-                                     "`pip install 'evalharness[evidently]'`, or drop --evidently")
+        raise MissingDependencyError(_MISSING)
 
 
 def save_evidently_report(reference: Any, current: Any, schema: Schema, path: str | Path, *,
@@ -51,8 +53,7 @@ def save_evidently_report(reference: Any, current: Any, schema: Schema, path: st
         from evidently import DataDefinition, Dataset, Report
         from evidently.presets import DataDriftPreset
     except ImportError as exc:
-        raise MissingDependencyError("the Evidently report needs evidently 0.7; install "
-                                     "`pip install 'evalharness[evidently]'`") from exc
+        raise MissingDependencyError(_MISSING) from exc
     skipped = _untestable(reference, current, list(schema.numeric + schema.categorical))
     numeric = [c for c in schema.numeric if c not in skipped]
     categorical = [c for c in schema.categorical if c not in skipped]
